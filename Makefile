@@ -1,0 +1,55 @@
+# The two commands: `make run` serves the API, `make test` checks everything.
+# Both create the virtualenv and install what they need on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 4
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install migrate manager purge lint typecheck contracts pytest bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install the project with its dev tools
+
+run: $(STAMP) migrate ## serve the API on http://$(HOST):$(PORT) with gunicorn
+	HOST=$(HOST) PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+		$(BIN)/gunicorn --config python:shop.entrypoints.gunicorn_conf 'shop.entrypoints.app:create_app()'
+
+migrate: $(STAMP) ## apply the database migrations (Alembic) to DATABASE_URL
+	$(BIN)/shop migrate
+
+manager: $(STAMP) ## create a manager or promote a user: make manager USERNAME=alice PASSWORD=...
+	@test -n "$(USERNAME)" || { echo "usage: make manager USERNAME=name [PASSWORD=secret]"; exit 2; }
+	$(BIN)/shop migrate
+	SHOP_MANAGER_PASSWORD="$(PASSWORD)" $(BIN)/shop manager "$(USERNAME)"
+
+purge: $(STAMP) ## delete expired tokens and idempotency keys
+	$(BIN)/shop purge
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck contracts pytest ## ruff, mypy, import contracts and every test
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,1 @@
+"""shop: an order-system backend (hexagonal Flask service)."""

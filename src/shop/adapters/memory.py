@@ -1,0 +1,257 @@
+"""In-memory repositories and unit of work: every use case runs without a database.
+
+Repositories hand out copies, so an entity changed but not saved changes nothing, and a unit of
+work that ends without commit() restores the state it started from. One lock serializes units of
+work, which is what row locks give the real databases.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Self, TypeVar
+
+from shop.application.errors import AlreadyExists
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.domain.orders import Order
+from shop.domain.products import Product
+from shop.domain.users import User
+
+T = TypeVar("T")
+
+
+@dataclass
+class _UsedRefresh:
+    token: RefreshToken
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass
+class MemoryState:
+    users: dict[int, User] = field(default_factory=dict)
+    products: dict[int, Product] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)
+    refresh_tokens: dict[str, _UsedRefresh] = field(default_factory=dict)
+    revoked_access: dict[str, datetime] = field(default_factory=dict)
+    revoked_families: set[str] = field(default_factory=set)
+    next_id: dict[str, int] = field(default_factory=lambda: {"users": 1, "products": 1, "orders": 1})
+
+    def allocate(self, table: str) -> int:
+        ident = self.next_id[table]
+        self.next_id[table] = ident + 1
+        return ident
+
+
+def _page(items: Iterable[T], page: Page) -> tuple[list[T], int]:
+    everything = list(items)
+    return everything[page.offset : page.offset + page.size], len(everything)
+
+
+class MemoryUserRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def add(self, user: User) -> None:
+        state = self._state()
+        self._check_unique(state, user)
+        user.id = state.allocate("users")
+        state.users[user.id] = copy.deepcopy(user)
+
+    def get(self, user_id: int) -> User | None:
+        return copy.deepcopy(self._state().users.get(user_id))
+
+    def get_by_username(self, username: str) -> User | None:
+        found = next((u for u in self._state().users.values() if u.username == username), None)
+        return copy.deepcopy(found)
+
+    def list(self, page: Page) -> tuple[list[User], int]:
+        active = (u for _, u in sorted(self._state().users.items()) if u.active)
+        items, total = _page(active, page)
+        return copy.deepcopy(items), total
+
+    def save(self, user: User) -> None:
+        assert user.id is not None
+        state = self._state()
+        self._check_unique(state, user)
+        state.users[user.id] = copy.deepcopy(user)
+
+    @staticmethod
+    def _check_unique(state: MemoryState, user: User) -> None:
+        if any(u.username == user.username and u.id != user.id for u in state.users.values()):
+            raise AlreadyExists("username", f"A user named {user.username!r} already exists.")
+
+
+class MemoryProductRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def add(self, product: Product) -> None:
+        state = self._state()
+        self._check_unique(state, product)
+        product.id = state.allocate("products")
+        state.products[product.id] = copy.deepcopy(product)
+
+    def get(self, product_id: int) -> Product | None:
+        product = self._state().products.get(product_id)
+        return copy.deepcopy(product) if product is not None and not product.deleted else None
+
+    def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
+        products = self._state().products
+        return {
+            pid: copy.deepcopy(products[pid])
+            for pid in sorted(set(product_ids))
+            if pid in products and (include_deleted or not products[pid].deleted)
+        }
+
+    def list(self, query: ProductQuery) -> tuple[list[Product], int]:
+        matching = [p for p in self._state().products.values() if not p.deleted and _matches(p, query)]
+        for key in reversed((*query.sort, "id")):
+            matching.sort(key=_sort_key(key.lstrip("-")), reverse=key.startswith("-"))
+        items, total = _page(matching, query.page)
+        return copy.deepcopy(items), total
+
+    def save(self, product: Product) -> None:
+        assert product.id is not None
+        state = self._state()
+        self._check_unique(state, product)
+        state.products[product.id] = copy.deepcopy(product)
+
+    @staticmethod
+    def _check_unique(state: MemoryState, product: Product) -> None:
+        if any(p.name == product.name and p.id != product.id and not p.deleted for p in state.products.values()):
+            raise AlreadyExists("name", f"A product named {product.name!r} already exists.")
+
+
+def _sort_key(name: str) -> Callable[[Product], Any]:
+    if name == "price":
+        return lambda product: product.price.amount
+    if name == "name":
+        return lambda product: product.name.casefold()
+    return lambda product: getattr(product, name)
+
+
+def _matches(p: Product, query: ProductQuery) -> bool:
+    amount: Decimal = p.price.amount
+    return (
+        (query.price is None or amount == query.price)
+        and (query.stock is None or p.stock == query.stock)
+        and (query.min_price is None or amount >= query.min_price)
+        and (query.max_price is None or amount <= query.max_price)
+        and (query.in_stock is None or (p.stock > 0) == query.in_stock)
+        and (query.q is None or query.q.casefold() in p.name.casefold())
+    )
+
+
+class MemoryOrderRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def add(self, order: Order) -> None:
+        state = self._state()
+        order.id = state.allocate("orders")
+        state.orders[order.id] = copy.deepcopy(order)
+
+    def get(self, order_id: int) -> Order | None:
+        return copy.deepcopy(self._state().orders.get(order_id))
+
+    get_for_update = get
+
+    def list(self, query: OrderQuery) -> tuple[list[Order], int]:
+        matching = (
+            o
+            for _, o in sorted(self._state().orders.items())
+            if (query.user_id is None or o.user_id == query.user_id)
+            and (query.status is None or o.status is query.status)
+        )
+        items, total = _page(matching, query.page)
+        return copy.deepcopy(items), total
+
+    def save(self, order: Order) -> None:
+        assert order.id is not None
+        self._state().orders[order.id] = copy.deepcopy(order)
+
+
+class MemoryTokenRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def add_refresh(self, token: RefreshToken) -> None:
+        self._state().refresh_tokens[token.jti] = _UsedRefresh(token)
+
+    def use_refresh(self, jti: str, now: datetime) -> RefreshToken | None:
+        entry = self._state().refresh_tokens.get(jti)
+        if entry is None or entry.used_at is not None or entry.revoked_at is not None:
+            return None
+        entry.used_at = now
+        return entry.token
+
+    def revoke_family(self, family: str, now: datetime) -> None:
+        state = self._state()
+        state.revoked_families.add(family)
+        for entry in state.refresh_tokens.values():
+            if entry.token.family == family and entry.revoked_at is None:
+                entry.revoked_at = now
+
+    def revoke_access(self, jti: str, expires_at: datetime) -> None:
+        self._state().revoked_access[jti] = expires_at
+
+    def is_revoked(self, jti: str, family: str | None) -> bool:
+        state = self._state()
+        return jti in state.revoked_access or (family is not None and family in state.revoked_families)
+
+    def purge_expired(self, now: datetime) -> int:
+        state = self._state()
+        expired = [jti for jti, e in state.refresh_tokens.items() if e.token.expires_at <= now]
+        gone = [jti for jti, at in state.revoked_access.items() if at <= now]
+        for jti in expired:
+            del state.refresh_tokens[jti]
+        for jti in gone:
+            del state.revoked_access[jti]
+        return len(expired) + len(gone)
+
+
+class MemoryStore:
+    """The data every in-memory unit of work shares, like a database server."""
+
+    def __init__(self) -> None:
+        self.state = MemoryState()
+        self.lock = threading.RLock()
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._snapshot: MemoryState | None = None
+        self.committed = False
+        current = lambda: store.state  # noqa: E731
+        self.users = MemoryUserRepository(current)
+        self.products = MemoryProductRepository(current)
+        self.orders = MemoryOrderRepository(current)
+        self.tokens = MemoryTokenRepository(current)
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        self._snapshot = copy.deepcopy(self._store.state)
+        self.committed = False
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if self._snapshot is not None:
+                self.rollback()
+        finally:
+            self._store.lock.release()
+
+    def commit(self) -> None:
+        self._snapshot = copy.deepcopy(self._store.state)
+        self.committed = True
+
+    def rollback(self) -> None:
+        if self._snapshot is not None:
+            self._store.state = self._snapshot
+            self._snapshot = None

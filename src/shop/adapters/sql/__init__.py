@@ -1,0 +1,1 @@
+"""SQLAlchemy Core adapters for PostgreSQL (psycopg 3) and SQLite."""

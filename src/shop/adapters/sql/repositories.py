@@ -1,0 +1,340 @@
+"""Repositories on SQLAlchemy Core: one statement where one will do, rows mapped to entities by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from shop.adapters.sql.tables import order_lines, orders, products, refresh_tokens, revoked_tokens, users
+from shop.application.errors import AlreadyExists
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.domain.money import Money
+from shop.domain.orders import Order, OrderLine, OrderStatus
+from shop.domain.products import Product
+from shop.domain.users import Role, User
+
+CENTS = 100
+
+
+def to_cents(amount: Decimal) -> int:
+    return int(amount * CENTS)
+
+
+def from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / CENTS).quantize(Decimal("0.01"))
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    message = str(error.orig).lower()
+    return "unique" in message or "duplicate key" in message
+
+
+def _paged(conn: Connection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
+    total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = list(conn.execute(query.limit(page.size).offset(page.offset)))
+    return rows, total
+
+
+class SqlUserRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, user: User) -> None:
+        try:
+            user.id = self._conn.execute(insert(users).values(**self._values(user)).returning(users.c.id)).scalar_one()
+        except IntegrityError as error:
+            raise self._translate(error, user) from None
+
+    def get(self, user_id: int) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.id == user_id)).first()
+        return self._to_user(row) if row is not None else None
+
+    def get_by_username(self, username: str) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.username == username)).first()
+        return self._to_user(row) if row is not None else None
+
+    def list(self, page: Page) -> tuple[list[User], int]:
+        rows, total = _paged(self._conn, select(users).where(users.c.active).order_by(users.c.id), page)
+        return [self._to_user(row) for row in rows], total
+
+    def save(self, user: User) -> None:
+        try:
+            self._conn.execute(update(users).where(users.c.id == user.id).values(**self._values(user)))
+        except IntegrityError as error:
+            raise self._translate(error, user) from None
+
+    @staticmethod
+    def _translate(error: IntegrityError, user: User) -> Exception:
+        if _is_unique_violation(error):
+            return AlreadyExists("username", f"A user named {user.username!r} already exists.")
+        return error
+
+    @staticmethod
+    def _values(user: User) -> dict[str, Any]:
+        return {
+            "username": user.username,
+            "password_hash": user.password_hash,
+            "email": user.email,
+            "age": user.age,
+            "phone": user.phone,
+            "role": user.role.value,
+            "active": user.active,
+            "token_version": user.token_version,
+        }
+
+    @staticmethod
+    def _to_user(row: Row[Any]) -> User:
+        return User(
+            id=row.id,
+            username=row.username,
+            password_hash=row.password_hash,
+            email=row.email,
+            age=row.age,
+            phone=row.phone,
+            role=Role(row.role),
+            active=row.active,
+            token_version=row.token_version,
+        )
+
+
+_PRODUCT_SORT = {
+    "id": products.c.id,
+    "name": products.c.name,
+    "price": products.c.price_cents,
+    "stock": products.c.stock,
+}
+
+
+class SqlProductRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, product: Product) -> None:
+        try:
+            statement = insert(products).values(**self._values(product)).returning(products.c.id)
+            product.id = self._conn.execute(statement).scalar_one()
+        except IntegrityError as error:
+            raise self._translate(error, product) from None
+
+    def get(self, product_id: int) -> Product | None:
+        row = self._conn.execute(select(products).where(products.c.id == product_id, ~products.c.deleted)).first()
+        return self._to_product(row) if row is not None else None
+
+    def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        query = select(products).where(products.c.id.in_(sorted(set(product_ids))))
+        if not include_deleted:
+            query = query.where(~products.c.deleted)
+        rows = self._conn.execute(query.order_by(products.c.id).with_for_update())
+        return {row.id: self._to_product(row) for row in rows}
+
+    def list(self, query: ProductQuery) -> tuple[list[Product], int]:
+        conditions = [~products.c.deleted]
+        if query.price is not None:
+            conditions.append(products.c.price_cents == to_cents(query.price))
+        if query.stock is not None:
+            conditions.append(products.c.stock == query.stock)
+        if query.min_price is not None:
+            conditions.append(products.c.price_cents >= to_cents(query.min_price))
+        if query.max_price is not None:
+            conditions.append(products.c.price_cents <= to_cents(query.max_price))
+        if query.in_stock is not None:
+            conditions.append(products.c.stock > 0 if query.in_stock else products.c.stock == 0)
+        if query.q:
+            pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(products.c.name.ilike(pattern, escape="\\"))
+        order = []
+        for key in (*query.sort, "id"):
+            column: ColumnElement[Any] = _PRODUCT_SORT[key.lstrip("-")]
+            if key.lstrip("-") == "name":
+                column = func.lower(column)
+            order.append(column.desc() if key.startswith("-") else column.asc())
+        rows, total = _paged(self._conn, select(products).where(and_(*conditions)).order_by(*order), query.page)
+        return [self._to_product(row) for row in rows], total
+
+    def save(self, product: Product) -> None:
+        try:
+            self._conn.execute(update(products).where(products.c.id == product.id).values(**self._values(product)))
+        except IntegrityError as error:
+            raise self._translate(error, product) from None
+
+    @staticmethod
+    def _translate(error: IntegrityError, product: Product) -> Exception:
+        if _is_unique_violation(error):
+            return AlreadyExists("name", f"A product named {product.name!r} already exists.")
+        return error
+
+    @staticmethod
+    def _values(product: Product) -> dict[str, Any]:
+        return {
+            "name": product.name,
+            "price_cents": to_cents(product.price.amount),
+            "currency": product.price.currency,
+            "stock": product.stock,
+            "deleted": product.deleted,
+        }
+
+    @staticmethod
+    def _to_product(row: Row[Any]) -> Product:
+        return Product(
+            id=row.id,
+            name=row.name,
+            price=Money(from_cents(row.price_cents), row.currency),
+            stock=row.stock,
+            deleted=row.deleted,
+        )
+
+
+class SqlOrderRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, order: Order) -> None:
+        order.id = self._conn.execute(
+            insert(orders)
+            .values(user_id=order.user_id, currency=order.currency, **self._state(order))
+            .returning(orders.c.id)
+        ).scalar_one()
+        self._conn.execute(
+            insert(order_lines),
+            [
+                {
+                    "order_id": order.id,
+                    "product_id": line.product_id,
+                    "name": line.name,
+                    "unit_price_cents": to_cents(line.unit_price.amount),
+                    "quantity": line.quantity,
+                }
+                for line in order.lines
+            ],
+        )
+
+    def get(self, order_id: int) -> Order | None:
+        return self._get(order_id, lock=False)
+
+    def get_for_update(self, order_id: int) -> Order | None:
+        return self._get(order_id, lock=True)
+
+    def _get(self, order_id: int, *, lock: bool) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id)
+        row = self._conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        return _to_order(row, _lines_of(self._conn, [order_id])[order_id])
+
+    def list(self, query: OrderQuery) -> tuple[list[Order], int]:
+        conditions = []
+        if query.user_id is not None:
+            conditions.append(orders.c.user_id == query.user_id)
+        if query.status is not None:
+            conditions.append(orders.c.status == query.status.value)
+        rows, total = _paged(self._conn, select(orders).where(*conditions).order_by(orders.c.id), query.page)
+        lines = _lines_of(self._conn, [row.id for row in rows])
+        return [_to_order(row, lines[row.id]) for row in rows], total
+
+    def save(self, order: Order) -> None:
+        self._conn.execute(update(orders).where(orders.c.id == order.id).values(**self._state(order)))
+
+    @staticmethod
+    def _state(order: Order) -> dict[str, Any]:
+        return {
+            "status": order.status.value,
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+            "cancelled_at": order.cancelled_at,
+            "fulfilled_at": order.fulfilled_at,
+        }
+
+
+def _lines_of(conn: Connection, order_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+    """Lines of several orders in one query: no query per order."""
+    by_order: dict[int, list[Row[Any]]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        query = select(order_lines).where(order_lines.c.order_id.in_(order_ids)).order_by(order_lines.c.id)
+        for line in conn.execute(query):
+            by_order[line.order_id].append(line)
+    return by_order
+
+
+def _to_order(row: Row[Any], lines: list[Row[Any]]) -> Order:
+    return Order(
+        id=row.id,
+        user_id=row.user_id,
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        cancelled_at=row.cancelled_at,
+        fulfilled_at=row.fulfilled_at,
+        lines=[
+            OrderLine(
+                product_id=line.product_id,
+                name=line.name,
+                unit_price=Money(from_cents(line.unit_price_cents), row.currency),
+                quantity=line.quantity,
+            )
+            for line in lines
+        ],
+    )
+
+
+class SqlTokenRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add_refresh(self, token: RefreshToken) -> None:
+        self._conn.execute(
+            insert(refresh_tokens).values(
+                jti=token.jti, family=token.family, user_id=token.user_id, expires_at=token.expires_at
+            )
+        )
+
+    def use_refresh(self, jti: str, now: datetime) -> RefreshToken | None:
+        statement = (
+            update(refresh_tokens)
+            .where(
+                refresh_tokens.c.jti == jti,
+                refresh_tokens.c.used_at.is_(None),
+                refresh_tokens.c.revoked_at.is_(None),
+                refresh_tokens.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(
+                refresh_tokens.c.jti, refresh_tokens.c.family, refresh_tokens.c.user_id, refresh_tokens.c.expires_at
+            )
+        )
+        row = self._conn.execute(statement).first()
+        return RefreshToken(row.jti, row.family, row.user_id, row.expires_at) if row is not None else None
+
+    def revoke_family(self, family: str, now: datetime) -> None:
+        self._conn.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    def revoke_access(self, jti: str, expires_at: datetime) -> None:
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        self._conn.execute(
+            dialect.insert(revoked_tokens).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing()
+        )
+
+    def is_revoked(self, jti: str, family: str | None) -> bool:
+        revoked: ColumnElement[bool] = exists().where(revoked_tokens.c.jti == jti)
+        if family is not None:
+            revoked = or_(
+                revoked,
+                exists().where(refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_not(None)),
+            )
+        return bool(self._conn.execute(select(revoked)).scalar_one())
+
+    def purge_expired(self, now: datetime) -> int:
+        refresh = self._conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now)).rowcount
+        access = self._conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at <= now)).rowcount
+        return refresh + access

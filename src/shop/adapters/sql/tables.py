@@ -1,0 +1,143 @@
+"""The schema. Rows are turned into entities explicitly in the repositories, so nothing of
+SQLAlchemy reaches the domain. Money is stored as integer cents: exact on every database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("email", String(254)),
+    Column("age", SmallInteger),
+    Column("phone", String(32)),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("token_version", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("role IN ('customer', 'manager')", name="role"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("stock", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint("stock >= 0", name="stock_not_negative"),
+    CheckConstraint("price_cents >= 0", name="price_not_negative"),
+    # A name is unique among the products of the catalog; a deleted product frees its name.
+    Index(
+        "uq_products_name_live",
+        "name",
+        unique=True,
+        postgresql_where=text("NOT deleted"),
+        sqlite_where=text("NOT deleted"),
+    ),
+    Index("ix_products_price_cents", "price_cents"),
+    Index("ix_products_stock", "stock"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    Column("fulfilled_at", UTCDateTime),
+    CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
+    Index("ix_orders_user_id_id", "user_id", "id"),
+    Index("ix_orders_status_id", "status", "id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("order_id", Integer, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Integer, ForeignKey("products.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("unit_price_cents", BigInteger, nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity >= 1", name="quantity_positive"),
+    Index("ix_order_lines_order_id", "order_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("family", String(64), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_refresh_tokens_family", "family"),
+    Index("ix_refresh_tokens_expires_at", "expires_at"),
+)
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_revoked_tokens_expires_at", "expires_at"),
+)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from shop.adapters.sql.repositories import (
+    SqlOrderRepository,
+    SqlProductRepository,
+    SqlTokenRepository,
+    SqlUserRepository,
+)
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # SQLite has no row locks: every unit of work takes the write lock when it starts, so a
+        # read-then-write can never be overtaken by another writer (no lost update, no oversell).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class SqlUnitOfWork:
+    """One connection and one transaction; rolled back unless commit() was called."""
+
+    users: SqlUserRepository
+    products: SqlProductRepository
+    orders: SqlOrderRepository
+    tokens: SqlTokenRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        self.users = SqlUserRepository(self._conn)
+        self.products = SqlProductRepository(self._conn)
+        self.orders = SqlOrderRepository(self._conn)
+        self.tokens = SqlTokenRepository(self._conn)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        assert self._conn is not None
+        self._conn.rollback()

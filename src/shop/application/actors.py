@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop.domain.users import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking: the authenticated user as the access check found it."""
+
+    user_id: int
+    role: Role
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role is Role.MANAGER

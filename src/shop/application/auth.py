@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shop.application.actors import Actor
+from shop.application.errors import AuthenticationFailed
+from shop.application.ports import Clock, IdGenerator, PasswordHasher, RefreshToken, UnitOfWork
+from shop.domain.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a login or a refresh grants: the user and a new refresh token of a token family."""
+
+    user: User
+    refresh: RefreshToken
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The parts of a presented token that the access check needs."""
+
+    user_id: int
+    token_version: int
+    jti: str
+    family: str
+
+
+def login(
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    clock: Clock,
+    ids: IdGenerator,
+    refresh_ttl: timedelta,
+    username: str,
+    password: str,
+) -> Session:
+    """Check the credentials and open a new token family; unknown users cost as much as wrong passwords."""
+    with uow:
+        user = uow.users.get_by_username(username)
+    if user is None or not user.active:
+        hasher.verify_dummy(password)
+        raise AuthenticationFailed()
+    if not hasher.verify(user.password_hash, password):
+        raise AuthenticationFailed()
+    upgraded = hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
+    token = _new_refresh(user, family=ids.new_id(), ids=ids, clock=clock, ttl=refresh_ttl)
+    with uow:
+        if upgraded is not None:
+            # Re-read: saving the copy read above would undo a password change or deactivation made meanwhile.
+            current = uow.users.get(user.id) if user.id is not None else None
+            if current is not None and current.password_hash == user.password_hash:
+                current.rehash_password(upgraded)
+                uow.users.save(current)
+        uow.tokens.add_refresh(token)
+        uow.commit()
+    return Session(user, token)
+
+
+def refresh(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    ids: IdGenerator,
+    refresh_ttl: timedelta,
+    claims: TokenClaims,
+) -> Session:
+    """Rotate a refresh token. A token used twice means it leaked: its whole family is revoked."""
+    now = clock.now()
+    with uow:
+        used = uow.tokens.use_refresh(claims.jti, now)
+        if used is None:
+            uow.tokens.revoke_family(claims.family, now)
+            uow.commit()
+            raise AuthenticationFailed("Token is invalid or has been revoked.")
+        user = uow.users.get(used.user_id)
+        if user is None or not user.active or user.token_version != claims.token_version:
+            uow.tokens.revoke_family(used.family, now)
+            uow.commit()
+            raise AuthenticationFailed("Token is invalid or has been revoked.")
+        token = _new_refresh(user, family=used.family, ids=ids, clock=clock, ttl=refresh_ttl)
+        uow.tokens.add_refresh(token)
+        uow.commit()
+    return Session(user, token)
+
+
+def revoke(
+    *, uow: UnitOfWork, clock: Clock, family: str, access_jti: str | None, access_expires_at: datetime | None
+) -> None:
+    """Log out: end the token family of a refresh token, and the access token presented with it."""
+    with uow:
+        uow.tokens.revoke_family(family, clock.now())
+        if access_jti is not None and access_expires_at is not None:
+            uow.tokens.revoke_access(access_jti, access_expires_at)
+        uow.commit()
+
+
+def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
+    """The actor behind a signed token, if the user still exists and nothing revoked the token."""
+    with uow:
+        user = uow.users.get(claims.user_id)
+        if (
+            user is None
+            or user.id is None
+            or not user.active
+            or user.token_version != claims.token_version
+            or uow.tokens.is_revoked(claims.jti, claims.family)
+        ):
+            raise AuthenticationFailed("Token is invalid or has been revoked.")
+    return Actor(user.id, user.role)
+
+
+def purge_expired_tokens(*, uow: UnitOfWork, clock: Clock) -> int:
+    with uow:
+        count = uow.tokens.purge_expired(clock.now())
+        uow.commit()
+    return count
+
+
+def _new_refresh(user: User, *, family: str, ids: IdGenerator, clock: Clock, ttl: timedelta) -> RefreshToken:
+    assert user.id is not None
+    return RefreshToken(jti=ids.new_id(), family=family, user_id=user.id, expires_at=clock.now() + ttl)

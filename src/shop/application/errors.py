@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+
+class ApplicationError(Exception):
+    """A request the application refuses; entrypoints translate each kind to a status."""
+
+
+class NotFound(ApplicationError):
+    def __init__(self, what: str, ident: object) -> None:
+        super().__init__(f"{what} {ident} not found.")
+
+
+class Forbidden(ApplicationError):
+    pass
+
+
+class AlreadyExists(ApplicationError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class AuthenticationFailed(ApplicationError):
+    def __init__(self, message: str = "No active account found with the given credentials.") -> None:
+        super().__init__(message)
+
+
+class Conflict(ApplicationError):
+    """The request can't be done in the resource's current state."""

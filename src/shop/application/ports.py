@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, Self
+
+from shop.domain.orders import Order, OrderStatus
+from shop.domain.products import Product
+from shop.domain.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    number: int = 1
+    size: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+@dataclass(frozen=True, slots=True)
+class ProductQuery:
+    page: Page = Page()
+    price: Decimal | None = None
+    stock: int | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    q: str | None = None
+    # Column names, a leading "-" for descending; id is always the last tie-breaker.
+    sort: tuple[str, ...] = ()
+
+
+PRODUCT_SORT_KEYS = frozenset({"id", "name", "price", "stock"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    page: Page = Page()
+    user_id: int | None = None
+    status: OrderStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshToken:
+    jti: str
+    family: str
+    user_id: int
+    expires_at: datetime
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None:
+        """Store a new user and set its id; AlreadyExists when the username is taken."""
+
+    def get(self, user_id: int) -> User | None: ...
+
+    def get_by_username(self, username: str) -> User | None: ...
+
+    def list(self, page: Page) -> tuple[list[User], int]: ...
+
+    def save(self, user: User) -> None:
+        """Write back a changed user; AlreadyExists when the new username is taken."""
+
+
+class ProductRepository(Protocol):
+    def add(self, product: Product) -> None:
+        """Store a new product and set its id; AlreadyExists when the name is taken."""
+
+    def get(self, product_id: int) -> Product | None:
+        """A product of the catalog; None when unknown or deleted."""
+
+    def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
+        """Products by id, locked until the unit of work ends, locks taken in id order.
+
+        Deleted products are left out unless include_deleted.
+        """
+
+    def list(self, query: ProductQuery) -> tuple[list[Product], int]: ...
+
+    def save(self, product: Product) -> None:
+        """Write back name, price, stock and deleted; AlreadyExists when the name is taken."""
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    def get(self, order_id: int) -> Order | None: ...
+
+    def get_for_update(self, order_id: int) -> Order | None: ...
+
+    def list(self, query: OrderQuery) -> tuple[list[Order], int]: ...
+
+    def save(self, order: Order) -> None:
+        """Write back status and timestamps."""
+
+
+class TokenRepository(Protocol):
+    def add_refresh(self, token: RefreshToken) -> None: ...
+
+    def use_refresh(self, jti: str, now: datetime) -> RefreshToken | None:
+        """Mark a refresh token used, once: None when unknown, already used or revoked."""
+
+    def revoke_family(self, family: str, now: datetime) -> None: ...
+
+    def revoke_access(self, jti: str, expires_at: datetime) -> None: ...
+
+    def is_revoked(self, jti: str, family: str | None) -> bool:
+        """True when this token or its whole family was revoked."""
+
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    """A transaction over every repository; rolled back on exit unless committed."""
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def products(self) -> ProductRepository: ...
+
+    @property
+    def orders(self) -> OrderRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Roll back whatever was not committed."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+    def verify_dummy(self, password: str) -> None:
+        """Spend the time of a real verify, so unknown usernames can't be told apart by timing."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from shop.application.actors import Actor
+from shop.application.errors import Forbidden, NotFound
+from shop.application.ports import ProductQuery, UnitOfWork
+from shop.domain.errors import InvalidValue
+from shop.domain.money import Money, parse_amount, parse_currency
+from shop.domain.products import Product, check_name
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChanges:
+    """Fields to change; None leaves a field as it is. Price and currency change together or alone."""
+
+    name: str | None = None
+    price: object = None
+    currency: str | None = None
+    stock: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+def _require_manager(actor: Actor) -> None:
+    if not actor.is_manager:
+        raise Forbidden("Only managers can change the catalog.")
+
+
+def create_product(
+    *, uow: UnitOfWork, actor: Actor, name: str, price: object, stock: int, currency: str = "TWD"
+) -> Product:
+    _require_manager(actor)
+    product = Product(name=name, price=Money(parse_amount(price), parse_currency(currency)), stock=stock)
+    with uow:
+        uow.products.add(product)
+        uow.commit()
+    return product
+
+
+def list_products(*, uow: UnitOfWork, query: ProductQuery) -> tuple[list[Product], int]:
+    with uow:
+        return uow.products.list(query)
+
+
+def get_product(*, uow: UnitOfWork, product_id: int) -> Product:
+    with uow:
+        product = uow.products.get(product_id)
+    if product is None:
+        raise NotFound("Product", product_id)
+    return product
+
+
+def update_product(*, uow: UnitOfWork, actor: Actor, product_id: int, changes: ProductChanges) -> Product:
+    _require_manager(actor)
+    if changes.is_empty():
+        raise InvalidValue.single("body", "Give at least one field to change.")
+    with uow:
+        product = uow.products.get_for_update([product_id]).get(product_id)
+        if product is None:
+            raise NotFound("Product", product_id)
+        if changes.name is not None:
+            product.name = check_name(changes.name)
+        if changes.price is not None or changes.currency is not None:
+            amount = product.price.amount if changes.price is None else parse_amount(changes.price)
+            currency = product.price.currency if changes.currency is None else parse_currency(changes.currency)
+            product.price = Money(amount, currency)
+        if changes.stock is not None:
+            product.set_stock(changes.stock)
+        uow.products.save(product)
+        uow.commit()
+    return product
+
+
+def delete_product(*, uow: UnitOfWork, actor: Actor, product_id: int) -> None:
+    """Take a product out of the catalog; orders placed before keep their lines."""
+    _require_manager(actor)
+    with uow:
+        product = uow.products.get_for_update([product_id]).get(product_id)
+        if product is None:
+            raise NotFound("Product", product_id)
+        product.deleted = True
+        uow.products.save(product)
+        uow.commit()

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from shop.application.actors import Actor
+from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.ports import Page, PasswordHasher, UnitOfWork
+from shop.domain.errors import InvalidValue
+from shop.domain.users import Role, User, check_password, check_username
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanges:
+    """Fields to change; None leaves a field as it is."""
+
+    username: str | None = None
+    password: str | None = None
+    email: str | None = None
+    age: int | None = None
+    phone: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+def _taken(username: str) -> AlreadyExists:
+    return AlreadyExists("username", f"A user named {username!r} already exists.")
+
+
+def register_user(
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    actor: Actor | None,
+    username: str,
+    password: str,
+    email: str | None = None,
+    age: int | None = None,
+    phone: str | None = None,
+    is_manager: bool = False,
+) -> User:
+    """Sign up a customer; only a manager may create another manager."""
+    if is_manager and not (actor and actor.is_manager):
+        raise Forbidden("Only a manager can create a manager account.")
+    check_username(username)
+    check_password(password, username)
+    with uow:
+        if uow.users.get_by_username(username) is not None:
+            raise _taken(username)
+    user = User(
+        username=username,
+        password_hash=hasher.hash(password),
+        role=Role.MANAGER if is_manager else Role.CUSTOMER,
+        email=email,
+        age=age,
+        phone=phone,
+    )
+    with uow:
+        uow.users.add(user)
+        uow.commit()
+    return user
+
+
+def list_users(*, uow: UnitOfWork, actor: Actor, page: Page) -> tuple[list[User], int]:
+    if not actor.is_manager:
+        raise Forbidden("Only managers can list users.")
+    with uow:
+        return uow.users.list(page)
+
+
+def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    if not actor.is_manager and actor.user_id != user_id:
+        raise Forbidden("You can only see your own account.")
+    with uow:
+        user = uow.users.get(user_id)
+    if user is None or not user.active:
+        raise NotFound("User", user_id)
+    return user
+
+
+def update_user(*, uow: UnitOfWork, hasher: PasswordHasher, actor: Actor, user_id: int, changes: UserChanges) -> User:
+    """Change one's own account; a new password revokes every token of the user."""
+    if actor.user_id != user_id:
+        raise Forbidden("You can only change your own account.")
+    if changes.is_empty():
+        raise InvalidValue.single("body", "Give at least one field to change.")
+    if changes.username is not None:
+        check_username(changes.username)
+    new_hash = None
+    if changes.password is not None:
+        with uow:
+            current = uow.users.get(user_id)
+        name = changes.username or (current.username if current else "")
+        check_password(changes.password, name)
+        new_hash = hasher.hash(changes.password)
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.active:
+            raise NotFound("User", user_id)
+        if changes.username is not None and changes.username != user.username:
+            if uow.users.get_by_username(changes.username) is not None:
+                raise _taken(changes.username)
+            user.username = changes.username
+        if new_hash is not None:
+            user.change_password(new_hash)
+        for name in ("email", "age", "phone"):
+            value = getattr(changes, name)
+            if value is not None:
+                setattr(user, name, value)
+        uow.users.save(user)
+        uow.commit()
+    return user
+
+
+def delete_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> None:
+    """Close one's own account: no more logins, every token dead, orders kept."""
+    if actor.user_id != user_id:
+        raise Forbidden("You can only delete your own account.")
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.active:
+            raise NotFound("User", user_id)
+        user.deactivate()
+        uow.users.save(user)
+        uow.commit()
+
+
+def make_manager(*, uow: UnitOfWork, hasher: PasswordHasher, username: str, password: str | None) -> tuple[User, bool]:
+    """Operator command: promote an existing user, or create a manager. Returns (user, created)."""
+    with uow:
+        user = uow.users.get_by_username(username)
+        if user is not None:
+            if not user.active:
+                raise NotFound("User", username)
+            user.promote()
+            uow.users.save(user)
+            uow.commit()
+            return user, False
+    if password is None:
+        raise InvalidValue.single("password", "A password is needed to create a new manager.")
+    check_username(username)
+    check_password(password, username)
+    user = User(username=username, password_hash=hasher.hash(password), role=Role.MANAGER)
+    with uow:
+        uow.users.add(user)
+        uow.commit()
+    return user, True

@@ -1,0 +1,39 @@
+"""Wires adapters to the application's ports. Engine and hasher live as long as the process;
+a unit of work is made for each use of it."""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from shop.adapters.memory import MemoryUnitOfWork
+from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.application.ports import UnitOfWork
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    engine = providers.Singleton(
+        make_engine,
+        config.database_url,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+    )
+    uow = providers.Factory(SqlUnitOfWork, engine=engine)
+    hasher = providers.Singleton(
+        Argon2Hasher,
+        providers.Factory(
+            Argon2Parameters,
+            memory_cost_kib=config.argon2_memory_kib,
+            time_cost=config.argon2_time_cost,
+            parallelism=config.argon2_parallelism,
+        ),
+    )
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(RandomIds)
+
+
+def _conforms(sql: type[SqlUnitOfWork], memory: type[MemoryUnitOfWork]) -> tuple[type[UnitOfWork], ...]:
+    """Checked by mypy: both units of work implement the application's port."""
+    return sql, memory

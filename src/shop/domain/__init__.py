@@ -1,0 +1,1 @@
+"""Entities and rules of the shop. Imports nothing outside the standard library."""

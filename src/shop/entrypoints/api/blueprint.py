@@ -1,0 +1,41 @@
+"""flask-smorest pieces shared by every blueprint: validation answers 400, errors are documented."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+from webargs.flaskparser import FlaskParser
+
+from shop.entrypoints.api.security import BEARER, login_required
+
+
+class Parser(FlaskParser):
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    ARGUMENTS_PARSER = Parser()
+    PAGINATION_ARGUMENTS_PARSER = Parser()
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 100}
+
+    def errors(self, *statuses: int) -> Callable[[Any], Any]:
+        """Document error responses (problem details) of an operation."""
+
+        def decorator(view: Any) -> Any:
+            for status in statuses:
+                view = self.alt_response(status, response=_response_name(status))(view)
+            return view
+
+        return decorator
+
+    def authenticated(self, view: Any) -> Any:
+        """Require a valid access token; documents the bearer requirement and the 401."""
+        return self.doc(security=BEARER)(self.errors(401)(login_required(view)))
+
+
+def _response_name(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).name

@@ -1,0 +1,77 @@
+"""Request and response plumbing: request ids, content-type checks, security headers, id routes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import BaseConverter, ValidationError
+
+from shop.entrypoints.api.schemas import ID_MAX
+
+log = logging.getLogger("shop.http")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DOCS_PREFIX = "/api/schema/"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https://cdn.redoc.ly; "
+    "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+class IdConverter(BaseConverter):
+    """A positive database id; anything else (letters, zero, beyond 32 bits) is simply not a route: 404."""
+
+    regex = r"[0-9]{1,10}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= ID_MAX:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value: object) -> str:
+        return str(value)
+
+
+def _before() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    if request.method in {"POST", "PUT", "PATCH"} and _has_body() and not request.is_json:
+        raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _after(response: Response) -> Response:
+    headers = response.headers
+    headers["X-Request-ID"] = getattr(g, "request_id", "-")
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    if request.path.startswith(DOCS_PREFIX):
+        headers["Content-Security-Policy"] = DOCS_CSP
+    else:
+        headers["Content-Security-Policy"] = API_CSP
+        headers["X-Frame-Options"] = "DENY"
+    if "Authorization" in request.headers and "Cache-Control" not in headers:
+        # Per-user answers: a browser may keep them (and revalidate with an ETag), a shared cache may not.
+        headers["Cache-Control"] = "private, no-cache"
+        headers.add("Vary", "Authorization")
+    elif "Cache-Control" not in headers:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_http(app: Flask) -> None:
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.strict_slashes = True
+    app.before_request(_before)
+    app.after_request(_after)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+
+from shop.application import orders
+from shop.application.ports import Clock, OrderQuery, Page, UnitOfWork
+from shop.container import Container
+from shop.domain.orders import Order, OrderItem, OrderStatus
+from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.schemas import OrderCreateSchema, OrderFilterSchema, OrderSchema
+from shop.entrypoints.api.security import current_actor
+
+blp = Blueprint("orders", __name__, url_prefix="/orders", description="Place and follow orders.")
+
+
+@blp.route("/")
+class Orders(MethodView):
+    @blp.arguments(OrderFilterSchema, location="query")
+    @blp.response(200, OrderSchema(many=True))
+    @blp.paginate()
+    @blp.authenticated
+    @inject
+    def get(
+        self,
+        filters: dict[str, Any],
+        pagination_parameters: PaginationParameters,
+        uow: UnitOfWork = Provide[Container.uow],
+    ) -> list[Order]:
+        """Managers see every order, customers their own; oldest first."""
+        status = filters.get("status")
+        query = OrderQuery(
+            page=Page(pagination_parameters.page, pagination_parameters.page_size),
+            status=OrderStatus(status) if status else None,
+        )
+        found, pagination_parameters.item_count = orders.list_orders(uow=uow, actor=current_actor(), query=query)
+        return found
+
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema)
+    @blp.errors(403, 409)
+    @blp.authenticated
+    @inject
+    def post(
+        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+    ) -> Order:
+        """Place an order (customers only): stock is taken in the same transaction, all or nothing."""
+        items = [OrderItem(item["product"], item["quantity"]) for item in body["items"]]
+        return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items)
+
+
+@blp.route("/<id:order_id>/")
+class OrderDetail(MethodView):
+    @blp.response(200, OrderSchema)
+    @blp.errors(404)
+    @blp.authenticated
+    @inject
+    def get(self, order_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Order:
+        """One order: its owner or a manager; anyone else gets 404."""
+        return orders.get_order(uow=uow, actor=current_actor(), order_id=order_id)
+
+
+@blp.route("/<id:order_id>/cancel/")
+class CancelOrder(MethodView):
+    @blp.response(200, OrderSchema)
+    @blp.errors(404, 409)
+    @blp.authenticated
+    @inject
+    def post(
+        self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+    ) -> Order:
+        """Cancel a placed order (its owner or a manager); every line's stock comes back."""
+        return orders.cancel_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id)
+
+
+@blp.route("/<id:order_id>/fulfil/")
+class FulfilOrder(MethodView):
+    @blp.response(200, OrderSchema)
+    @blp.errors(403, 404, 409)
+    @blp.authenticated
+    @inject
+    def post(
+        self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+    ) -> Order:
+        """Mark a placed order fulfilled (managers only)."""
+        return orders.fulfil_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id)

@@ -1,0 +1,158 @@
+"""One error handler for everything: every 4xx and 5xx is RFC 9457 application/problem+json."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from shop.application.errors import AlreadyExists, AuthenticationFailed, Conflict, Forbidden, NotFound
+from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
+
+log = logging.getLogger("shop.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "urn:shop:problem:"
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + kind if kind else "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
+    """{"items": {0: {"quantity": [..]}}} -> {"items.0.quantity": [..]}."""
+    if isinstance(errors, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in errors.items():
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
+        return {prefix or "body": list(errors)}
+    return {prefix or "body": [str(errors)]}
+
+
+def _validation(status: int, errors: Mapping[str, list[str]]) -> Response:
+    fields = ", ".join(errors)
+    return problem(
+        status,
+        f"The request is invalid: {fields}.",
+        kind="validation-error",
+        title="Invalid request",
+        errors=dict(errors),
+    )
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    if "messages" in data or "errors" in data:
+        messages = data.get("errors", data.get("messages"))
+        # webargs nests errors under the location ("json", "query"); clients want the field.
+        if isinstance(messages, Mapping) and set(messages) <= {"json", "query", "path", "headers", "form"}:
+            messages = {k: v for location in messages.values() for k, v in location.items()}
+        return _validation(status, flatten(messages))
+    if status >= 500:
+        return _internal_error(error)
+    detail = data.get("message") or error.description or HTTPStatus(status).phrase
+    headers = dict(data.get("headers") or {})
+    response = error.get_response()
+    for name in ("Allow", "Retry-After"):
+        if name in response.headers:
+            headers[name] = response.headers[name]
+    return problem(status, detail, headers=headers)
+
+
+def _internal_error(error: BaseException) -> Response:
+    request_id = getattr(g, "request_id", "-")
+    log.error("unhandled error, request_id=%s", request_id, exc_info=error)
+    return problem(
+        500,
+        f"An unexpected error occurred. Quote request id {request_id} when reporting it.",
+        request_id=request_id,
+    )
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(InvalidValue)
+    def _invalid(error: InvalidValue) -> Response:
+        return _validation(400, error.errors)
+
+    @app.errorhandler(InsufficientStock)
+    def _short(error: InsufficientStock) -> Response:
+        return problem(
+            409,
+            str(error),
+            kind="insufficient-stock",
+            title="Not enough stock",
+            shortages=[
+                {"product": s.product_id, "name": s.name, "requested": s.requested, "available": s.available}
+                for s in error.shortages
+            ],
+        )
+
+    @app.errorhandler(InvalidTransition)
+    def _transition(error: InvalidTransition) -> Response:
+        return problem(
+            409, str(error), kind="invalid-transition", title="Invalid status change", current_status=error.current
+        )
+
+    @app.errorhandler(AlreadyExists)
+    def _exists(error: AlreadyExists) -> Response:
+        return problem(
+            409, str(error), kind="already-exists", title="Already exists", errors={error.field: [str(error)]}
+        )
+
+    @app.errorhandler(NotFound)
+    def _not_found(error: NotFound) -> Response:
+        return problem(404, str(error))
+
+    @app.errorhandler(Forbidden)
+    def _forbidden(error: Forbidden) -> Response:
+        return problem(403, str(error))
+
+    @app.errorhandler(AuthenticationFailed)
+    def _unauthenticated(error: AuthenticationFailed) -> Response:
+        return problem(401, str(error), headers={"WWW-Authenticate": "Bearer"})
+
+    @app.errorhandler(Conflict)
+    def _conflict(error: Conflict) -> Response:
+        return problem(409, str(error))
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        log.error("database unavailable, request_id=%s", getattr(g, "request_id", "-"), exc_info=error)
+        return problem(
+            503,
+            "The database is busy or unreachable; nothing was changed. Retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return handle_http_exception(error)
+        return _internal_error(error)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask.views import MethodView
+from flask_smorest.pagination import PaginationParameters
+
+from shop.application import products
+from shop.application.ports import Page, ProductQuery, UnitOfWork
+from shop.container import Container
+from shop.domain.products import Product
+from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.schemas import ProductCreateSchema, ProductFilterSchema, ProductSchema, ProductUpdateSchema
+from shop.entrypoints.api.security import current_actor
+
+blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog.")
+
+
+@blp.route("/")
+class Products(MethodView):
+    @blp.arguments(ProductFilterSchema, location="query", as_kwargs=True)
+    @blp.response(200, ProductSchema(many=True))
+    @blp.paginate()
+    @blp.authenticated
+    @inject
+    def get(
+        self,
+        pagination_parameters: PaginationParameters,
+        sort: str | None = None,
+        uow: UnitOfWork = Provide[Container.uow],
+        **filters: Any,
+    ) -> list[Product]:
+        """The catalog, filtered, sorted (default by id) and paginated; metadata in X-Pagination."""
+        query = ProductQuery(
+            page=Page(pagination_parameters.page, pagination_parameters.page_size),
+            sort=tuple(sort.split(",")) if sort else (),
+            **filters,
+        )
+        found, pagination_parameters.item_count = products.list_products(uow=uow, query=query)
+        return found
+
+    @blp.arguments(ProductCreateSchema)
+    @blp.response(201, ProductSchema)
+    @blp.errors(403, 409)
+    @blp.authenticated
+    @inject
+    def post(self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow]) -> Product:
+        """Add a product (managers only). Price: string or number, at most 2 decimals."""
+        return products.create_product(uow=uow, actor=current_actor(), **body)
+
+
+@blp.route("/<id:product_id>/")
+class ProductDetail(MethodView):
+    @blp.response(200, ProductSchema)
+    @blp.errors(404)
+    @blp.authenticated
+    @inject
+    def get(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+        """One product of the catalog."""
+        return products.get_product(uow=uow, product_id=product_id)
+
+    @blp.arguments(ProductUpdateSchema)
+    @blp.response(200, ProductSchema)
+    @blp.errors(403, 404, 409)
+    @blp.authenticated
+    @inject
+    def put(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+        """Change a product (managers only); any subset of fields."""
+        return _update(uow, product_id, body)
+
+    @blp.arguments(ProductUpdateSchema)
+    @blp.response(200, ProductSchema)
+    @blp.errors(403, 404, 409)
+    @blp.authenticated
+    @inject
+    def patch(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+        """Change some fields of a product (managers only)."""
+        return _update(uow, product_id, body)
+
+    @blp.response(204)
+    @blp.errors(403, 404)
+    @blp.authenticated
+    @inject
+    def delete(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> None:
+        """Take a product out of the catalog (managers only); past orders keep showing it."""
+        products.delete_product(uow=uow, actor=current_actor(), product_id=product_id)
+
+
+def _update(uow: UnitOfWork, product_id: int, body: dict[str, Any]) -> Product:
+    changes = products.ProductChanges(**body)
+    return products.update_product(uow=uow, actor=current_actor(), product_id=product_id, changes=changes)

@@ -1,0 +1,85 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from http import HTTPStatus
+from typing import Any
+
+import flask_smorest
+from flask import Flask
+from flask_smorest.utils import prepare_response
+
+from shop.container import Container
+from shop.entrypoints.api import orders, problems, products, tokens, users
+from shop.entrypoints.api.http import IdConverter, init_http
+from shop.entrypoints.api.schemas import ID_MAX, ProblemSchema
+from shop.entrypoints.api.security import init_jwt
+from shop.entrypoints.settings import Settings
+
+BLUEPRINTS = (tokens, users, products, orders)
+
+
+class Api(flask_smorest.Api):  # type: ignore[misc]
+    """flask-smorest, with every error documented as application/problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, problems.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        default: dict[str, Any] = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, problems.PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+
+    def handle_http_exception(self, error: Any) -> Any:
+        return problems.handle_http_exception(error)
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    container = container or Container()
+    container.config.from_dict(asdict(settings))
+    container.wire(packages=["shop.entrypoints.api"])
+
+    app = Flask("shop")
+    app.container = container  # type: ignore[attr-defined]
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        JSON_SORT_KEYS=False,
+        JWT_SECRET_KEY=settings.jwt_secret_key,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=settings.access_token_ttl,
+        JWT_REFRESH_TOKEN_EXPIRES=settings.refresh_token_ttl,
+        API_TITLE="shop",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/schema",
+        OPENAPI_JSON_PATH="/",
+        OPENAPI_REDOC_PATH="/redoc/",
+        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
+        OPENAPI_SWAGGER_UI_PATH="/swagger-ui/",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            },
+            "info": {"description": "Order-system API: users, JWT auth, a product catalog and orders."},
+        },
+    )
+    init_http(app)
+    init_jwt(app)
+    api = Api(app)
+    api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": ID_MAX})
+    for module in BLUEPRINTS:
+        api.register_blueprint(module.blp)
+    problems.register(app)
+    return app

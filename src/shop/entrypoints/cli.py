@@ -1,0 +1,64 @@
+"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+
+import click
+
+from shop.adapters.sql.migrations import upgrade
+from shop.application import auth, users
+from shop.application.errors import ApplicationError
+from shop.container import Container
+from shop.domain.errors import DomainError
+from shop.entrypoints.settings import Settings
+
+
+def _container(settings: Settings) -> Container:
+    container = Container()
+    container.config.from_dict(asdict(settings))
+    return container
+
+
+@click.group()
+def main() -> None:
+    """Operate the shop service. The database is the one DATABASE_URL names (default: the SQLite file in var/)."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every database migration (Alembic) that is not applied yet."""
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.argument("username")
+@click.option(
+    "--password-env", default="SHOP_MANAGER_PASSWORD", show_default=True, help="Variable holding the password."
+)
+def manager(username: str, password_env: str) -> None:
+    """Create a manager, or promote an existing user to manager (their tokens are revoked)."""
+    container = _container(Settings.from_env())
+    try:
+        user, created = users.make_manager(
+            uow=container.uow(),
+            hasher=container.hasher(),
+            username=username,
+            password=os.environ.get(password_env) or None,
+        )
+    except (ApplicationError, DomainError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"{'created' if created else 'promoted'} manager {user.username!r} (id {user.id})")
+
+
+@main.command()
+def purge() -> None:
+    """Delete expired refresh tokens and revocation records."""
+    container = _container(Settings.from_env())
+    count = auth.purge_expired_tokens(uow=container.uow(), clock=container.clock())
+    click.echo(f"purged {count} expired records")

@@ -1,0 +1,95 @@
+"""Settings from the environment. Every variable is listed in the README."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(RuntimeError):
+    """The environment asks for something unsafe or malformed; the service refuses to start."""
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    jwt_secret_key: str
+    production: bool = False
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    refresh_token_ttl: timedelta = timedelta(days=7)
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    max_content_length: int = 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    secret_is_generated: bool = field(default=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, var_dir: Path | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        var = var_dir or Path(env.get("SHOP_VAR_DIR", "var")).resolve()
+        production = env.get("SHOP_ENV", "development").lower() == "production"
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{var / 'shop.db'}"
+        secret, generated = _secret(env, var)
+        if production and generated:
+            raise SettingsError("SHOP_ENV=production needs JWT_SECRET_KEY; the generated development key is refused.")
+        if production and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production.")
+        if database_url.startswith("sqlite:///"):
+            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return cls(
+            database_url=database_url,
+            jwt_secret_key=secret,
+            production=production,
+            access_token_ttl=timedelta(minutes=_int(env, "JWT_ACCESS_TOKEN_MINUTES", 15)),
+            refresh_token_ttl=timedelta(days=_int(env, "JWT_REFRESH_TOKEN_DAYS", 7)),
+            argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 19 * 1024),
+            argon2_time_cost=_int(env, "ARGON2_TIME_COST", 2),
+            argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 5),
+            db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
+            cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            secret_is_generated=generated,
+        )
+
+
+def _secret(env: dict[str, str], var: Path) -> tuple[str, bool]:
+    """JWT_SECRET_KEY, or a development key generated once into var/ so tokens survive restarts."""
+    if env.get("JWT_SECRET_KEY"):
+        return env["JWT_SECRET_KEY"], False
+    path = var / "jwt-secret.dev"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: concurrent workers all end up reading one whole key.
+        draft = var / f".jwt-secret.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    log.warning("JWT_SECRET_KEY is not set: using the development key in %s. Never do this in production.", path)
+    return path.read_text().strip(), True

@@ -1,0 +1,74 @@
+"""Database fixtures shared by the integration and API suites.
+
+PostgreSQL runs when TEST_DATABASE_URL is set (CI sets it and fails when the server is down);
+SQLite always runs, on a file, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from shop.adapters.sql.migrations import upgrade
+from shop.adapters.sql.tables import metadata
+from shop.adapters.sql.unit_of_work import make_engine
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test: one migration run per session."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "shop.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI always sets it)")
+    engine = make_engine(PG_URL, pool_size=50, max_overflow=50)
+    with engine.begin() as conn:  # a clean schema, then the real migrations
+        metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    upgrade(PG_URL)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_engine: Engine) -> str:
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    with pg_engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    if database_url == PG_URL:
+        yield make_engine(database_url, pool_size=50, max_overflow=50)
+        return
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()

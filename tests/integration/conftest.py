@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.application.ports import UnitOfWork
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def uow_factory(request: pytest.FixtureRequest) -> Iterator[UowFactory]:
+    """The same repository contract, run against the fake and both real databases."""
+    if request.param == "memory":
+        store = MemoryStore()
+        yield lambda: MemoryUnitOfWork(store)
+        return
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    engine = make_engine(url)
+    yield lambda: SqlUnitOfWork(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def sql_uow_factory(engine) -> UowFactory:  # type: ignore[no-untyped-def]
+    """A real unit of work on SQLite and on PostgreSQL (for concurrency tests)."""
+    return lambda: SqlUnitOfWork(engine)

@@ -1,0 +1,257 @@
+"""One suite, three adapters: the in-memory fakes can never drift from SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from shop.application.errors import AlreadyExists
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.domain.money import Money
+from shop.domain.orders import Order, OrderItem, OrderStatus
+from shop.domain.products import Product
+from shop.domain.users import Role, User
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+
+
+def add_user(uow_factory, username="alice", **kwargs):
+    user = User(username=username, password_hash="hash", **kwargs)
+    with uow_factory() as uow:
+        uow.users.add(user)
+        uow.commit()
+    return user
+
+
+def add_product(uow_factory, name="Tea", price="10.00", stock=5, currency="TWD"):
+    product = Product(name=name, price=Money(Decimal(price), currency), stock=stock)
+    with uow_factory() as uow:
+        uow.products.add(product)
+        uow.commit()
+    return product
+
+
+def place(uow_factory, user_id, *items):
+    with uow_factory() as uow:
+        products = uow.products.get_for_update([pid for pid, _ in items])
+        order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=NOW)
+        for product in products.values():
+            uow.products.save(product)
+        uow.orders.add(order)
+        uow.commit()
+    return order
+
+
+class TestUsers:
+    def test_round_trip_keeps_every_field(self, uow_factory):
+        user = add_user(uow_factory, email="a@example.com", age=30, phone="+886 2", role=Role.MANAGER)
+        with uow_factory() as uow:
+            loaded = uow.users.get(user.id)
+            by_name = uow.users.get_by_username("alice")
+        assert loaded is not None and by_name is not None
+        assert (loaded.id, loaded.username, loaded.email, loaded.age, loaded.phone, loaded.role) == (
+            user.id,
+            "alice",
+            "a@example.com",
+            30,
+            "+886 2",
+            Role.MANAGER,
+        )
+        assert by_name.id == user.id and loaded.active and loaded.token_version == 0
+
+    def test_duplicate_username_is_refused(self, uow_factory):
+        add_user(uow_factory)
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.users.add(User(username="alice", password_hash="other"))
+
+    def test_renaming_onto_a_taken_username_is_refused(self, uow_factory):
+        add_user(uow_factory)
+        bob = add_user(uow_factory, "bob")
+        bob.username = "alice"
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.users.save(bob)
+
+    def test_save_writes_changes_and_list_skips_inactive(self, uow_factory):
+        alice = add_user(uow_factory)
+        add_user(uow_factory, "bob")
+        alice.deactivate()
+        with uow_factory() as uow:
+            uow.users.save(alice)
+            uow.commit()
+        with uow_factory() as uow:
+            listed, total = uow.users.list(Page(1, 10))
+            reloaded = uow.users.get(alice.id)
+        assert [u.username for u in listed] == ["bob"] and total == 1
+        assert reloaded is not None and not reloaded.active and reloaded.token_version == 1
+
+    def test_without_commit_nothing_is_stored(self, uow_factory):
+        with uow_factory() as uow:
+            uow.users.add(User(username="ghost", password_hash="h"))
+        with uow_factory() as uow:
+            assert uow.users.get_by_username("ghost") is None
+
+
+class TestProducts:
+    def test_round_trip_keeps_exact_money(self, uow_factory):
+        product = add_product(uow_factory, price="99999999.99", currency="USD")
+        with uow_factory() as uow:
+            loaded = uow.products.get(product.id)
+        assert loaded is not None
+        assert loaded.price == Money(Decimal("99999999.99"), "USD")
+        assert (loaded.name, loaded.stock) == ("Tea", 5)
+
+    def test_names_are_unique_among_live_products_only(self, uow_factory):
+        tea = add_product(uow_factory)
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.products.add(Product(name="Tea", price=Money(Decimal(1), "TWD"), stock=1))
+        tea.deleted = True
+        with uow_factory() as uow:
+            uow.products.save(tea)
+            uow.commit()
+        again = add_product(uow_factory)
+        assert again.id != tea.id
+
+    def test_deleted_products_are_hidden_except_when_asked(self, uow_factory):
+        tea = add_product(uow_factory)
+        tea.deleted = True
+        with uow_factory() as uow:
+            uow.products.save(tea)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.products.get(tea.id) is None
+            assert uow.products.get_for_update([tea.id]) == {}
+            assert list(uow.products.get_for_update([tea.id], include_deleted=True)) == [tea.id]
+            assert uow.products.list(ProductQuery()) == ([], 0)
+
+    def test_filters_sort_and_pages(self, uow_factory):
+        add_product(uow_factory, "Green tea", "10.00", 0)
+        add_product(uow_factory, "Coffee", "25.50", 3)
+        add_product(uow_factory, "Black TEA", "5.25", 8)
+        add_product(uow_factory, "Water", "10.00", 1)
+
+        def names(**kwargs):
+            with uow_factory() as uow:
+                found, total = uow.products.list(ProductQuery(**kwargs))
+            return [p.name for p in found], total
+
+        assert names() == (["Green tea", "Coffee", "Black TEA", "Water"], 4)
+        assert names(q="tea") == (["Green tea", "Black TEA"], 2)
+        assert names(q="%") == ([], 0)
+        assert names(price=Decimal("10.00")) == (["Green tea", "Water"], 2)
+        assert names(stock=3) == (["Coffee"], 1)
+        assert names(min_price=Decimal("10"), max_price=Decimal("20")) == (["Green tea", "Water"], 2)
+        assert names(in_stock=True) == (["Coffee", "Black TEA", "Water"], 3)
+        assert names(in_stock=False) == (["Green tea"], 1)
+        assert names(sort=("-price",)) == (["Coffee", "Green tea", "Water", "Black TEA"], 4)
+        assert names(sort=("price", "-stock")) == (["Black TEA", "Water", "Green tea", "Coffee"], 4)
+        assert names(sort=("name",)) == (["Black TEA", "Coffee", "Green tea", "Water"], 4)
+        assert names(page=Page(2, 3)) == (["Water"], 4)
+        assert names(page=Page(3, 3)) == ([], 4)
+
+
+class TestOrders:
+    def test_round_trip_with_lines_and_timestamps(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, price="10.50")
+        cake = add_product(uow_factory, "Cake", "3.00")
+        order = place(uow_factory, user.id, (cake.id, 1), (tea.id, 2))
+        with uow_factory() as uow:
+            loaded = uow.orders.get(order.id)
+            stock = {p.id: p.stock for p in uow.products.get_for_update([tea.id, cake.id]).values()}
+        assert loaded is not None
+        assert [(line.product_id, line.name, line.unit_price, line.quantity) for line in loaded.lines] == [
+            (cake.id, "Cake", Money(Decimal("3.00"), "TWD"), 1),
+            (tea.id, "Tea", Money(Decimal("10.50"), "TWD"), 2),
+        ]
+        assert loaded.total == Money(Decimal("24.00"), "TWD")
+        assert loaded.created_at == NOW and loaded.updated_at == NOW and loaded.status is OrderStatus.PLACED
+        assert stock == {tea.id: 3, cake.id: 4}
+
+    def test_status_changes_are_saved(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory)
+        order = place(uow_factory, user.id, (tea.id, 1))
+        later = NOW + timedelta(hours=1)
+        with uow_factory() as uow:
+            locked = uow.orders.get_for_update(order.id)
+            assert locked is not None
+            locked.fulfil(later)
+            uow.orders.save(locked)
+            uow.commit()
+        with uow_factory() as uow:
+            loaded = uow.orders.get(order.id)
+        assert loaded is not None
+        assert (loaded.status, loaded.fulfilled_at, loaded.updated_at) == (OrderStatus.FULFILLED, later, later)
+
+    def test_list_filters_by_user_and_status_and_pages(self, uow_factory):
+        alice = add_user(uow_factory)
+        bob = add_user(uow_factory, "bob")
+        tea = add_product(uow_factory, stock=100)
+        first = place(uow_factory, alice.id, (tea.id, 1))
+        second = place(uow_factory, bob.id, (tea.id, 2))
+        third = place(uow_factory, alice.id, (tea.id, 3))
+        with uow_factory() as uow:
+            cancelled = uow.orders.get_for_update(third.id)
+            assert cancelled is not None
+            cancelled.change_status(OrderStatus.CANCELLED, NOW)
+            uow.orders.save(cancelled)
+            uow.commit()
+
+        def ids(**kwargs):
+            with uow_factory() as uow:
+                found, total = uow.orders.list(OrderQuery(**kwargs))
+            return [o.id for o in found], total
+
+        assert ids() == ([first.id, second.id, third.id], 3)
+        assert ids(user_id=alice.id) == ([first.id, third.id], 2)
+        assert ids(status=OrderStatus.CANCELLED) == ([third.id], 1)
+        assert ids(page=Page(2, 2)) == ([third.id], 3)
+        with uow_factory() as uow:
+            found, _ = uow.orders.list(OrderQuery())
+        assert [len(o.lines) for o in found] == [1, 1, 1]
+
+
+class TestTokens:
+    def _token(self, uow_factory, jti="j1", family="f1", expires=NOW + timedelta(days=1)):
+        user = add_user(uow_factory)
+        token = RefreshToken(jti=jti, family=family, user_id=user.id, expires_at=expires)
+        with uow_factory() as uow:
+            uow.tokens.add_refresh(token)
+            uow.commit()
+        return token
+
+    def test_a_refresh_token_can_be_used_once(self, uow_factory):
+        token = self._token(uow_factory)
+        with uow_factory() as uow:
+            assert uow.tokens.use_refresh("j1", NOW) == token
+            assert uow.tokens.use_refresh("j1", NOW) is None
+            assert uow.tokens.use_refresh("unknown", NOW) is None
+            uow.commit()
+
+    def test_revoking_a_family_revokes_its_tokens(self, uow_factory):
+        self._token(uow_factory)
+        with uow_factory() as uow:
+            assert not uow.tokens.is_revoked("access-1", "f1")
+            uow.tokens.revoke_family("f1", NOW)
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.tokens.is_revoked("access-1", "f1")
+            assert not uow.tokens.is_revoked("access-1", "other")
+            assert uow.tokens.use_refresh("j1", NOW) is None
+
+    def test_revoked_access_tokens_and_purge(self, uow_factory):
+        self._token(uow_factory, expires=NOW - timedelta(seconds=1))
+        with uow_factory() as uow:
+            uow.tokens.revoke_access("a1", NOW - timedelta(seconds=1))
+            uow.tokens.revoke_access("a1", NOW - timedelta(seconds=1))  # twice is harmless
+            uow.tokens.revoke_access("a2", NOW + timedelta(minutes=5))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.tokens.is_revoked("a1", "fx") and uow.tokens.is_revoked("a2", "fx")
+            assert uow.tokens.purge_expired(NOW) == 2
+            uow.commit()
+        with uow_factory() as uow:
+            assert not uow.tokens.is_revoked("a1", "fx")
+            assert uow.tokens.is_revoked("a2", "fx")
