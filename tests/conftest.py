@@ -40,7 +40,8 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 def pg_engine() -> Iterator[Engine]:
     if not PG_URL:
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI always sets it)")
-    engine = make_engine(PG_URL, pool_size=50, max_overflow=50)
+    # PostgreSQL allows 100 connections by default: stay well below, threads queue for the pool.
+    engine = make_engine(PG_URL, pool_size=20, max_overflow=10)
     with engine.begin() as conn:  # a clean schema, then the real migrations
         metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -65,9 +66,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
+def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine]:
     if database_url == PG_URL:
-        yield make_engine(database_url, pool_size=50, max_overflow=50)
+        yield request.getfixturevalue("pg_engine")
         return
     engine = make_engine(database_url)
     yield engine

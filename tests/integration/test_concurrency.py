@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shop.application.actors import Actor
-from shop.application.orders import cancel_order, place_order
+from shop.application.orders import cancel_order, place_order, place_order_once
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
@@ -101,3 +102,45 @@ def test_cancel_and_order_at_once_keep_stock_exact(sql_uow_factory):
 
     assert outcomes == Counter(cancelled=10, placed=10)
     assert stock_of(sql_uow_factory, product) == 20 - 10 - 10 + 10
+
+
+def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(sql_uow_factory, record_property):
+    actor, (product,) = setup(sql_uow_factory, [50])
+
+    def order(_: int) -> str:
+        try:
+            place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product, 1)])
+        except InsufficientStock:
+            return "short"
+        return "placed"
+
+    started = time.perf_counter()
+    outcomes = run_together(200, order)
+    elapsed = time.perf_counter() - started
+
+    record_property("orders_per_second", round(200 / elapsed))
+    print(f"\n200 concurrent orders: {dict(outcomes)} in {elapsed:.3f}s = {200 / elapsed:.0f} orders/s")
+    assert outcomes == Counter(placed=50, short=150)
+    assert stock_of(sql_uow_factory, product) == 0
+
+
+def test_same_idempotency_key_at_the_same_moment_places_one_order(sql_uow_factory):
+    actor, (product,) = setup(sql_uow_factory, [100])
+
+    def order(_: int) -> str:
+        response = place_order_once(
+            uow=sql_uow_factory(),
+            clock=FixedClock(),
+            actor=actor,
+            items=[OrderItem(product, 1)],
+            key="retry-1",
+            fingerprint="same-body",
+            key_ttl=timedelta(hours=24),
+            render=lambda placed: (201, str(placed.id)),
+        )
+        return f"{response.status} {response.body} {'replayed' if response.replayed else 'first'}"
+
+    outcomes = run_together(10, order)
+
+    assert outcomes == Counter({"201 1 first": 1, "201 1 replayed": 9})
+    assert stock_of(sql_uow_factory, product) == 99

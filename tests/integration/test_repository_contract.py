@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from shop.application.errors import AlreadyExists
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.domain.products import Product
@@ -255,3 +255,56 @@ class TestTokens:
         with uow_factory() as uow:
             assert not uow.tokens.is_revoked("a1", "fx")
             assert uow.tokens.is_revoked("a2", "fx")
+
+
+class TestIdempotencyKeys:
+    def test_reserve_complete_get(self, uow_factory):
+        user = add_user(uow_factory)
+        with uow_factory() as uow:
+            assert uow.idempotency.get(user.id, "k") is None
+            uow.idempotency.reserve(user.id, "k", "fp", NOW)
+            uow.idempotency.complete(user.id, "k", 201, '{"id": 1}')
+            uow.commit()
+        with uow_factory() as uow:
+            stored = uow.idempotency.get(user.id, "k")
+        assert stored == StoredResponse(user.id, "k", "fp", 201, '{"id": 1}', NOW)
+
+    def test_a_key_is_taken_once_per_user(self, uow_factory):
+        alice = add_user(uow_factory)
+        bob = add_user(uow_factory, "bob")
+        with uow_factory() as uow:
+            uow.idempotency.reserve(alice.id, "k", "fp", NOW)
+            uow.idempotency.reserve(bob.id, "k", "fp", NOW)
+            uow.commit()
+        with pytest.raises(KeyInUse), uow_factory() as uow:
+            uow.idempotency.reserve(alice.id, "k", "other", NOW)
+
+    def test_delete_and_purge(self, uow_factory):
+        user = add_user(uow_factory)
+        with uow_factory() as uow:
+            uow.idempotency.reserve(user.id, "old", "fp", NOW - timedelta(days=2))
+            uow.idempotency.reserve(user.id, "new", "fp", NOW)
+            uow.idempotency.reserve(user.id, "gone", "fp", NOW)
+            uow.idempotency.delete(user.id, "gone")
+            assert uow.idempotency.purge_older_than(NOW - timedelta(days=1)) == 1
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.idempotency.get(user.id, "old") is None
+            assert uow.idempotency.get(user.id, "gone") is None
+            assert uow.idempotency.get(user.id, "new") is not None
+
+
+def test_a_refresh_token_is_usable_until_used_revoked_or_expired(uow_factory):
+    user = add_user(uow_factory)
+    with uow_factory() as uow:
+        for jti, family in (("used", "f1"), ("revoked", "f2"), ("fresh", "f3")):
+            uow.tokens.add_refresh(RefreshToken(jti, family, user.id, NOW + timedelta(hours=1)))
+        uow.tokens.use_refresh("used", NOW)
+        uow.tokens.revoke_family("f2", NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.tokens.is_refresh_usable("fresh", NOW)
+        assert not uow.tokens.is_refresh_usable("fresh", NOW + timedelta(hours=2))
+        assert not uow.tokens.is_refresh_usable("used", NOW)
+        assert not uow.tokens.is_refresh_usable("revoked", NOW)
+        assert not uow.tokens.is_refresh_usable("unknown", NOW)

@@ -15,8 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
-from shop.application.errors import AlreadyExists
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
@@ -39,6 +39,7 @@ class MemoryState:
     refresh_tokens: dict[str, _UsedRefresh] = field(default_factory=dict)
     revoked_access: dict[str, datetime] = field(default_factory=dict)
     revoked_families: set[str] = field(default_factory=set)
+    responses: dict[tuple[int, str], StoredResponse] = field(default_factory=dict)
     next_id: dict[str, int] = field(default_factory=lambda: {"users": 1, "products": 1, "orders": 1})
 
     def allocate(self, table: str) -> int:
@@ -123,6 +124,9 @@ class MemoryProductRepository:
 
     @staticmethod
     def _check_unique(state: MemoryState, product: Product) -> None:
+        # Like the SQL partial index (WHERE NOT deleted): a deleted product holds no name.
+        if product.deleted:
+            return
         if any(p.name == product.name and p.id != product.id and not p.deleted for p in state.products.values()):
             raise AlreadyExists("name", f"A product named {product.name!r} already exists.")
 
@@ -190,6 +194,10 @@ class MemoryTokenRepository:
         entry.used_at = now
         return entry.token
 
+    def is_refresh_usable(self, jti: str, now: datetime) -> bool:
+        entry = self._state().refresh_tokens.get(jti)
+        return entry is not None and entry.used_at is None and entry.revoked_at is None and entry.token.expires_at > now
+
     def revoke_family(self, family: str, now: datetime) -> None:
         state = self._state()
         state.revoked_families.add(family)
@@ -215,6 +223,37 @@ class MemoryTokenRepository:
         return len(expired) + len(gone)
 
 
+class MemoryIdempotencyRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def get(self, user_id: int, key: str) -> StoredResponse | None:
+        return self._state().responses.get((user_id, key))
+
+    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
+        responses = self._state().responses
+        if (user_id, key) in responses:
+            raise KeyInUse()
+        responses[(user_id, key)] = StoredResponse(user_id, key, fingerprint, 0, "", now)
+
+    def complete(self, user_id: int, key: str, status: int, body: str) -> None:
+        responses = self._state().responses
+        reserved = responses[(user_id, key)]
+        responses[(user_id, key)] = StoredResponse(
+            user_id, key, reserved.fingerprint, status, body, reserved.created_at
+        )
+
+    def delete(self, user_id: int, key: str) -> None:
+        self._state().responses.pop((user_id, key), None)
+
+    def purge_older_than(self, moment: datetime) -> int:
+        responses = self._state().responses
+        old = [ident for ident, stored in responses.items() if stored.created_at < moment]
+        for ident in old:
+            del responses[ident]
+        return len(old)
+
+
 class MemoryStore:
     """The data every in-memory unit of work shares, like a database server."""
 
@@ -233,6 +272,7 @@ class MemoryUnitOfWork:
         self.products = MemoryProductRepository(current)
         self.orders = MemoryOrderRepository(current)
         self.tokens = MemoryTokenRepository(current)
+        self.idempotency = MemoryIdempotencyRepository(current)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

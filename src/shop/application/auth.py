@@ -112,6 +112,15 @@ def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     return Actor(user.id, user.role)
 
 
+def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> None:
+    """A token is valid while its user may use it and, for a refresh token, until it is rotated."""
+    check_access(uow=uow, claims=claims)
+    if is_refresh:
+        with uow:
+            if not uow.tokens.is_refresh_usable(claims.jti, clock.now()):
+                raise AuthenticationFailed("Token is invalid or has been revoked.")
+
+
 def purge_expired_tokens(*, uow: UnitOfWork, clock: Clock) -> int:
     with uow:
         count = uow.tokens.purge_expired(clock.now())

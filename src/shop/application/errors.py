@@ -27,3 +27,11 @@ class AuthenticationFailed(ApplicationError):
 
 class Conflict(ApplicationError):
     """The request can't be done in the resource's current state."""
+
+
+class KeyInUse(ApplicationError):
+    """Another request holds or already used this Idempotency-Key."""
+
+
+class IdempotencyMismatch(ApplicationError):
+    """An Idempotency-Key was reused with a different request."""

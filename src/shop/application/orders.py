@@ -1,27 +1,101 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 from shop.application.actors import Actor
-from shop.application.errors import Forbidden, NotFound
-from shop.application.ports import Clock, OrderQuery, UnitOfWork
+from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound
+from shop.application.ports import Clock, OrderQuery, StoredResponse, UnitOfWork
 from shop.domain.orders import Order, OrderItem, check_items
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A rendered response (status and body) that a retry with the same Idempotency-Key gets again."""
+
+    status: int
+    body: str
+    replayed: bool = False
 
 
 def place_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem]) -> Order:
     """Take the stock of every item and record the order, in one transaction."""
+    _check_can_order(actor, items)
+    with uow:
+        order = _place(uow, clock, actor, items)
+        uow.commit()
+    return order
+
+
+def place_order_once(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    items: Sequence[OrderItem],
+    key: str,
+    fingerprint: str,
+    key_ttl: timedelta,
+    render: Callable[[Order], tuple[int, str]],
+) -> Response:
+    """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
+
+    The key is claimed in the order's own transaction: a concurrent request with the same key waits
+    for it (PostgreSQL's unique index, SQLite's write lock) and then replays. Failed attempts store
+    nothing, so they can be retried with the same key.
+    """
+    _check_can_order(actor, items)
+    try:
+        with uow:
+            stored = uow.idempotency.get(actor.user_id, key)
+            if stored is not None and stored.created_at > clock.now() - key_ttl:
+                return _replay(stored, fingerprint)
+            if stored is not None:
+                uow.idempotency.delete(actor.user_id, key)
+            uow.idempotency.reserve(actor.user_id, key, fingerprint, clock.now())
+            order = _place(uow, clock, actor, items)
+            status, body = render(order)
+            uow.idempotency.complete(actor.user_id, key, status, body)
+            uow.commit()
+            return Response(status, body)
+    except KeyInUse:
+        with uow:
+            stored = uow.idempotency.get(actor.user_id, key)
+        if stored is None:
+            raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from None
+        return _replay(stored, fingerprint)
+
+
+def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta) -> int:
+    with uow:
+        count = uow.idempotency.purge_older_than(clock.now() - key_ttl)
+        uow.commit()
+    return count
+
+
+def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
     if actor.is_manager:
         raise Forbidden("Managers cannot place orders; use a customer account.")
     if not items:
         check_items(items, {})
-    with uow:
-        products = uow.products.get_for_update(sorted({item.product_id for item in items}))
-        order = Order.place(user_id=actor.user_id, items=items, products=products, now=clock.now())
-        for product in products.values():
-            uow.products.save(product)
-        uow.orders.add(order)
-        uow.commit()
+
+
+def _place(uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem]) -> Order:
+    products = uow.products.get_for_update(sorted({item.product_id for item in items}))
+    order = Order.place(user_id=actor.user_id, items=items, products=products, now=clock.now())
+    for product in products.values():
+        uow.products.save(product)
+    uow.orders.add(order)
     return order
+
+
+def _replay(stored: StoredResponse, fingerprint: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise IdempotencyMismatch("This Idempotency-Key was already used with a different request.")
+    if not stored.status:
+        raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.")
+    return Response(stored.status, stored.body, replayed=True)
 
 
 def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> tuple[list[Order], int]:

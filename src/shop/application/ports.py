@@ -104,6 +104,9 @@ class TokenRepository(Protocol):
     def use_refresh(self, jti: str, now: datetime) -> RefreshToken | None:
         """Mark a refresh token used, once: None when unknown, already used or revoked."""
 
+    def is_refresh_usable(self, jti: str, now: datetime) -> bool:
+        """True while a refresh token is unused, unrevoked and unexpired."""
+
     def revoke_family(self, family: str, now: datetime) -> None: ...
 
     def revoke_access(self, jti: str, expires_at: datetime) -> None: ...
@@ -112,6 +115,32 @@ class TokenRepository(Protocol):
         """True when this token or its whole family was revoked."""
 
     def purge_expired(self, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The response to a request made with an Idempotency-Key, kept to be replayed."""
+
+    user_id: int
+    key: str
+    fingerprint: str
+    status: int
+    body: str
+    created_at: datetime
+
+
+class IdempotencyRepository(Protocol):
+    def get(self, user_id: int, key: str) -> StoredResponse | None: ...
+
+    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
+        """Claim a key for this transaction. A concurrent holder makes this wait for its end;
+        KeyInUse when the key turns out to be taken."""
+
+    def complete(self, user_id: int, key: str, status: int, body: str) -> None: ...
+
+    def delete(self, user_id: int, key: str) -> None: ...
+
+    def purge_older_than(self, moment: datetime) -> int: ...
 
 
 class UnitOfWork(Protocol):
@@ -128,6 +157,9 @@ class UnitOfWork(Protocol):
 
     @property
     def tokens(self) -> TokenRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> Self: ...
 

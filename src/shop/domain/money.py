@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -19,6 +20,8 @@ ISO_4217 = frozenset(
 )
 
 CENT = Decimal("0.01")
+# Digits with an optional fraction: no exponents ("1e2"), no underscores ("1_000"), at most 32 characters.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,10})?")
 MAX_AMOUNT = Decimal("100000000")  # exclusive: prices stay below one hundred million
 
 
@@ -31,6 +34,8 @@ def parse_amount(raw: object, field: str = "price") -> Decimal:
     """A non-negative amount below MAX_AMOUNT with at most two decimals, from str, int or Decimal."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise InvalidValue.single(field, "Must be a decimal number.")
+    if isinstance(raw, str) and not _PLAIN_DECIMAL.fullmatch(raw.strip()):
+        raise InvalidValue.single(field, "Must be a plain decimal number such as 10 or 10.50.")
     try:
         amount = Decimal(raw.strip() if isinstance(raw, str) else raw)
     except InvalidOperation:

@@ -112,10 +112,12 @@ class Order:
 
     def cancel(self, products: Mapping[int, Product], now: datetime) -> None:
         """Cancel and put every line's quantity back on its product's stock (deleted ones too)."""
-        self.change_status(OrderStatus.CANCELLED, now)
+        if OrderStatus.CANCELLED not in TRANSITIONS[self.status]:
+            raise InvalidTransition(self.status.value, OrderStatus.CANCELLED.value)
         for line in self.lines:
             if line.product_id in products:
                 products[line.product_id].give_back(line.quantity)
+        self.change_status(OrderStatus.CANCELLED, now)
 
     def fulfil(self, now: datetime) -> None:
         self.change_status(OrderStatus.FULFILLED, now)

@@ -8,17 +8,27 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Flask
 from flask_smorest.utils import prepare_response
 
 from shop.container import Container
 from shop.entrypoints.api import orders, problems, products, tokens, users
-from shop.entrypoints.api.http import IdConverter, init_http
-from shop.entrypoints.api.schemas import ID_MAX, ProblemSchema
+from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_http
+from shop.entrypoints.api.schemas import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
 from shop.entrypoints.settings import Settings
 
 BLUEPRINTS = (tokens, users, products, orders)
+
+
+class NonEmptyUpdates(BasePlugin):
+    """Documents that a partial update needs at least one field."""
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        return {"minProperties": 1} if issubclass(schema_class, PartialUpdateSchema) else None
 
 
 class Api(flask_smorest.Api):  # type: ignore[misc]
@@ -36,6 +46,18 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
         default: dict[str, Any] = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
         prepare_response(default, self.spec, problems.PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
+
+    def _register_pagination_header(self) -> None:
+        # The header carries JSON text, so to a client (and to schema validators) it is a string.
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata as JSON: total, total_pages, first_page, last_page, page, "
+                "previous_page, next_page.",
+                "schema": {"type": "string", "example": '{"total": 42, "total_pages": 3, "page": 1, "next_page": 2}'},
+            },
+            lazy=True,
+        )
 
     def handle_http_exception(self, error: Any) -> Any:
         return problems.handle_http_exception(error)
@@ -77,9 +99,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     init_http(app)
     init_jwt(app)
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates()]})
     api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": ID_MAX})
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    app.config["SHOP_QUERY_PARAMETERS"] = documented_query_parameters(app, api.spec.to_dict())
     problems.register(app)
     return app

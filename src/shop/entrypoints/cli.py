@@ -9,7 +9,7 @@ from dataclasses import asdict
 import click
 
 from shop.adapters.sql.migrations import upgrade
-from shop.application import auth, users
+from shop.application import auth, orders, users
 from shop.application.errors import ApplicationError
 from shop.container import Container
 from shop.domain.errors import DomainError
@@ -58,7 +58,11 @@ def manager(username: str, password_env: str) -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired refresh tokens and revocation records."""
-    container = _container(Settings.from_env())
-    count = auth.purge_expired_tokens(uow=container.uow(), clock=container.clock())
-    click.echo(f"purged {count} expired records")
+    """Delete expired refresh tokens, revocation records and idempotency keys."""
+    settings = Settings.from_env()
+    container = _container(settings)
+    tokens = auth.purge_expired_tokens(uow=container.uow(), clock=container.clock())
+    keys = orders.purge_idempotency_keys(
+        uow=container.uow(), clock=container.clock(), key_ttl=settings.idempotency_key_ttl
+    )
+    click.echo(f"purged {tokens} expired token records and {keys} expired idempotency keys")

@@ -28,6 +28,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _at_least(minimum: int, env: dict[str, str], name: str) -> int:
+    value = _int(env, name, minimum)
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -35,6 +42,7 @@ class Settings:
     production: bool = False
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=7)
+    idempotency_key_ttl: timedelta = timedelta(hours=24)
     argon2_memory_kib: int = 19 * 1024
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
@@ -63,6 +71,7 @@ class Settings:
             production=production,
             access_token_ttl=timedelta(minutes=_int(env, "JWT_ACCESS_TOKEN_MINUTES", 15)),
             refresh_token_ttl=timedelta(days=_int(env, "JWT_REFRESH_TOKEN_DAYS", 7)),
+            idempotency_key_ttl=timedelta(hours=_at_least(24, env, "IDEMPOTENCY_KEY_TTL_HOURS")),
             argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 19 * 1024),
             argon2_time_cost=_int(env, "ARGON2_TIME_COST", 2),
             argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),

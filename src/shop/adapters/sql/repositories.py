@@ -11,9 +11,17 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, exi
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from shop.adapters.sql.tables import order_lines, orders, products, refresh_tokens, revoked_tokens, users
-from shop.application.errors import AlreadyExists
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken
+from shop.adapters.sql.tables import (
+    idempotency_keys,
+    order_lines,
+    orders,
+    products,
+    refresh_tokens,
+    revoked_tokens,
+    users,
+)
+from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderLine, OrderStatus
 from shop.domain.products import Product
@@ -312,6 +320,15 @@ class SqlTokenRepository:
         row = self._conn.execute(statement).first()
         return RefreshToken(row.jti, row.family, row.user_id, row.expires_at) if row is not None else None
 
+    def is_refresh_usable(self, jti: str, now: datetime) -> bool:
+        usable = exists().where(
+            refresh_tokens.c.jti == jti,
+            refresh_tokens.c.used_at.is_(None),
+            refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.expires_at > now,
+        )
+        return bool(self._conn.execute(select(usable)).scalar_one())
+
     def revoke_family(self, family: str, now: datetime) -> None:
         self._conn.execute(
             update(refresh_tokens)
@@ -338,3 +355,38 @@ class SqlTokenRepository:
         refresh = self._conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now)).rowcount
         access = self._conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_at <= now)).rowcount
         return refresh + access
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, user_id: int, key: str) -> StoredResponse | None:
+        where = (idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        row = self._conn.execute(select(idempotency_keys).where(*where)).first()
+        if row is None:
+            return None
+        return StoredResponse(row.user_id, row.key, row.fingerprint, row.status, row.body, row.created_at)
+
+    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
+        # On PostgreSQL a concurrent insert of the same key waits here until the holder ends.
+        statement = insert(idempotency_keys).values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
+        try:
+            self._conn.execute(statement)
+        except IntegrityError:
+            raise KeyInUse() from None
+
+    def complete(self, user_id: int, key: str, status: int, body: str) -> None:
+        self._conn.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+            .values(status=status, body=body)
+        )
+
+    def delete(self, user_id: int, key: str) -> None:
+        self._conn.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        )
+
+    def purge_older_than(self, moment: datetime) -> int:
+        return self._conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < moment)).rowcount

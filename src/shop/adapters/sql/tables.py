@@ -17,9 +17,11 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -140,4 +142,18 @@ revoked_tokens = Table(
     Column("jti", String(64), primary_key=True),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_revoked_tokens_expires_at", "expires_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    # 0 and "" while the first request holding the key is still running.
+    Column("status", SmallInteger, nullable=False, server_default=text("0")),
+    Column("body", Text, nullable=False, server_default=text("''")),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "key"),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

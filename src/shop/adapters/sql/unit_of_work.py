@@ -6,6 +6,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from shop.adapters.sql.repositories import (
+    SqlIdempotencyRepository,
     SqlOrderRepository,
     SqlProductRepository,
     SqlTokenRepository,
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
     products: SqlProductRepository
     orders: SqlOrderRepository
     tokens: SqlTokenRepository
+    idempotency: SqlIdempotencyRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -64,6 +66,7 @@ class SqlUnitOfWork:
         self.products = SqlProductRepository(self._conn)
         self.orders = SqlOrderRepository(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
+        self.idempotency = SqlIdempotencyRepository(self._conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -31,7 +31,11 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         return decorator
 
     def authenticated(self, view: Any) -> Any:
-        """Require a valid access token; documents the bearer requirement and the 401."""
+        """Require a valid access token; documents the bearer requirement and the 401.
+
+        Put it first (outermost) so the token is checked before any input is parsed: an anonymous
+        caller gets 401, never a 400 that describes the schema.
+        """
         return self.doc(security=BEARER)(self.errors(401)(login_required(view)))
 
 

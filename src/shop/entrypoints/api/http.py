@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import BaseConverter, ValidationError
 
+from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.schemas import ID_MAX
 
 log = logging.getLogger("shop.http")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
@@ -43,8 +46,27 @@ class IdConverter(BaseConverter):
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    if request.routing_exception is not None or request.url_rule is None:
+        return  # an unknown route (404) or method (405) is that, whatever the body
     if request.method in {"POST", "PUT", "PATCH"} and _has_body() and not request.is_json:
         raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
+    allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
+    if allowed is not None and (unknown := sorted(set(request.args) - allowed)):
+        raise InvalidValue({name: ["Unknown query parameter."] for name in unknown})
+
+
+def documented_query_parameters(app: Flask, spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(route, method) -> the query parameters its OpenAPI operation declares; others are refused with
+    400, so a typo such as ?in_stok=true is reported instead of silently returning everything."""
+    allowed = {}
+    for rule in app.url_map.iter_rules():
+        operations = spec["paths"].get(_PATH_PARAMETER.sub(r"{\1}", rule.rule), {})
+        for method in rule.methods or ():
+            operation = operations.get(method.lower())
+            if operation is not None:
+                names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+                allowed[(rule.rule, method)] = frozenset(names)
+    return allowed
 
 
 def _has_body() -> bool:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
+from flask import Response, json
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
@@ -11,6 +13,12 @@ from shop.application.ports import Clock, OrderQuery, Page, UnitOfWork
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    REPLAYED_HEADER,
+    fingerprint,
+    idempotency_key,
+)
 from shop.entrypoints.api.schemas import OrderCreateSchema, OrderFilterSchema, OrderSchema
 from shop.entrypoints.api.security import current_actor
 
@@ -19,10 +27,10 @@ blp = Blueprint("orders", __name__, url_prefix="/orders", description="Place and
 
 @blp.route("/")
 class Orders(MethodView):
+    @blp.authenticated
     @blp.arguments(OrderFilterSchema, location="query")
     @blp.response(200, OrderSchema(many=True))
     @blp.paginate()
-    @blp.authenticated
     @inject
     def get(
         self,
@@ -39,24 +47,49 @@ class Orders(MethodView):
         found, pagination_parameters.item_count = orders.list_orders(uow=uow, actor=current_actor(), query=query)
         return found
 
-    @blp.arguments(OrderCreateSchema)
-    @blp.response(201, OrderSchema)
-    @blp.errors(403, 409)
     @blp.authenticated
+    @blp.arguments(OrderCreateSchema)
+    @blp.response(201, OrderSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
+    @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
+    @blp.errors(403, 409, 422)
     @inject
     def post(
-        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
-    ) -> Order:
-        """Place an order (customers only): stock is taken in the same transaction, all or nothing."""
+        self,
+        body: dict[str, Any],
+        uow: UnitOfWork = Provide[Container.uow],
+        clock: Clock = Provide[Container.clock],
+        key_ttl: timedelta = Provide[Container.config.idempotency_key_ttl],
+    ) -> Order | Response:
+        """Place an order (customers only): stock is taken in the same transaction, all or nothing.
+
+        With an `Idempotency-Key`, a retry of the same request replays the first response instead of
+        ordering again; the same key with another body is refused (422).
+        """
         items = [OrderItem(item["product"], item["quantity"]) for item in body["items"]]
-        return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items)
+        key = idempotency_key()
+        if key is None:
+            return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items)
+        result = orders.place_order_once(
+            uow=uow,
+            clock=clock,
+            actor=current_actor(),
+            items=items,
+            key=key,
+            fingerprint=fingerprint(body),
+            key_ttl=key_ttl,
+            render=lambda order: (201, json.dumps(OrderSchema().dump(order))),
+        )
+        response = Response(result.body, status=result.status, mimetype="application/json")
+        if result.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
 
 @blp.route("/<id:order_id>/")
 class OrderDetail(MethodView):
+    @blp.authenticated
     @blp.response(200, OrderSchema)
     @blp.errors(404)
-    @blp.authenticated
     @inject
     def get(self, order_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Order:
         """One order: its owner or a manager; anyone else gets 404."""
@@ -65,9 +98,9 @@ class OrderDetail(MethodView):
 
 @blp.route("/<id:order_id>/cancel/")
 class CancelOrder(MethodView):
+    @blp.authenticated
     @blp.response(200, OrderSchema)
     @blp.errors(404, 409)
-    @blp.authenticated
     @inject
     def post(
         self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
@@ -78,9 +111,9 @@ class CancelOrder(MethodView):
 
 @blp.route("/<id:order_id>/fulfil/")
 class FulfilOrder(MethodView):
+    @blp.authenticated
     @blp.response(200, OrderSchema)
     @blp.errors(403, 404, 409)
-    @blp.authenticated
     @inject
     def post(
         self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]

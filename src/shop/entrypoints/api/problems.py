@@ -11,7 +11,14 @@ from flask import Flask, Response, g, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from shop.application.errors import AlreadyExists, AuthenticationFailed, Conflict, Forbidden, NotFound
+from shop.application.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    Conflict,
+    Forbidden,
+    IdempotencyMismatch,
+    NotFound,
+)
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 
 log = logging.getLogger("shop.errors")
@@ -44,15 +51,25 @@ def problem(
 
 
 def flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
-    """{"items": {0: {"quantity": [..]}}} -> {"items.0.quantity": [..]}."""
+    """{"items": {0: {"quantity": [..]}}} -> {"items.0.quantity": [..]}.
+
+    Marshmallow's "_schema" (a whole object is wrong, e.g. not an object at all) names the enclosing path.
+    """
     if isinstance(errors, Mapping):
         flat: dict[str, list[str]] = {}
         for key, value in errors.items():
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            for name, messages in flatten(value, _join(prefix, key)).items():
+                flat.setdefault(name, []).extend(messages)
         return flat
     if isinstance(errors, list) and all(isinstance(e, str) for e in errors):
         return {prefix or "body": list(errors)}
     return {prefix or "body": [str(errors)]}
+
+
+def _join(prefix: str, key: object) -> str:
+    if key == "_schema":
+        return prefix or "body"
+    return f"{prefix}.{key}" if prefix else str(key)
 
 
 def _validation(status: int, errors: Mapping[str, list[str]]) -> Response:
@@ -72,8 +89,13 @@ def handle_http_exception(error: HTTPException) -> Response:
     if "messages" in data or "errors" in data:
         messages = data.get("errors", data.get("messages"))
         # webargs nests errors under the location ("json", "query"); clients want the field.
+        # A location may also hold a bare list, e.g. {"json": ["Invalid JSON body."]} for malformed JSON.
         if isinstance(messages, Mapping) and set(messages) <= {"json", "query", "path", "headers", "form"}:
-            messages = {k: v for location in messages.values() for k, v in location.items()}
+            messages = {
+                k: v
+                for location in messages.values()
+                for k, v in (location.items() if isinstance(location, Mapping) else [("body", location)])
+            }
         return _validation(status, flatten(messages))
     if status >= 500:
         return _internal_error(error)
@@ -137,6 +159,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(AuthenticationFailed)
     def _unauthenticated(error: AuthenticationFailed) -> Response:
         return problem(401, str(error), headers={"WWW-Authenticate": "Bearer"})
+
+    @app.errorhandler(IdempotencyMismatch)
+    def _key_reused(error: IdempotencyMismatch) -> Response:
+        return problem(422, str(error), kind="idempotency-key-reused", title="Idempotency-Key reused")
 
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:

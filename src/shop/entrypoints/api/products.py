@@ -19,10 +19,10 @@ blp = Blueprint("products", __name__, url_prefix="/products", description="The c
 
 @blp.route("/")
 class Products(MethodView):
+    @blp.authenticated
     @blp.arguments(ProductFilterSchema, location="query", as_kwargs=True)
     @blp.response(200, ProductSchema(many=True))
     @blp.paginate()
-    @blp.authenticated
     @inject
     def get(
         self,
@@ -40,10 +40,10 @@ class Products(MethodView):
         found, pagination_parameters.item_count = products.list_products(uow=uow, query=query)
         return found
 
+    @blp.authenticated
     @blp.arguments(ProductCreateSchema)
     @blp.response(201, ProductSchema)
     @blp.errors(403, 409)
-    @blp.authenticated
     @inject
     def post(self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow]) -> Product:
         """Add a product (managers only). Price: string or number, at most 2 decimals."""
@@ -52,35 +52,35 @@ class Products(MethodView):
 
 @blp.route("/<id:product_id>/")
 class ProductDetail(MethodView):
+    @blp.authenticated
     @blp.response(200, ProductSchema)
     @blp.errors(404)
-    @blp.authenticated
     @inject
     def get(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
         """One product of the catalog."""
         return products.get_product(uow=uow, product_id=product_id)
 
+    @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
     @blp.response(200, ProductSchema)
     @blp.errors(403, 404, 409)
-    @blp.authenticated
     @inject
     def put(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
         """Change a product (managers only); any subset of fields."""
         return _update(uow, product_id, body)
 
+    @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
     @blp.response(200, ProductSchema)
     @blp.errors(403, 404, 409)
-    @blp.authenticated
     @inject
     def patch(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
         """Change some fields of a product (managers only)."""
         return _update(uow, product_id, body)
 
+    @blp.authenticated
     @blp.response(204)
     @blp.errors(403, 404)
-    @blp.authenticated
     @inject
     def delete(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""

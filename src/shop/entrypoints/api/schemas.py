@@ -13,7 +13,7 @@ from shop.domain.errors import InvalidValue
 from shop.domain.money import ISO_4217, parse_amount
 from shop.domain.orders import ITEMS_MAX, QUANTITY_MAX, OrderStatus
 from shop.domain.products import NAME_MAX, STOCK_MAX
-from shop.domain.users import PASSWORD_MAX, USERNAME_MAX
+from shop.domain.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX
 
 ID_MAX = 2_147_483_647
 
@@ -21,6 +21,29 @@ ID_MAX = 2_147_483_647
 class StrictSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
+
+
+class JsonBoolean(fields.Boolean):
+    """true or false, nothing else: marshmallow would also take 0, 1, "yes" and "on" (0 == False in Python)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class PartialUpdateSchema(StrictSchema):
+    """A partial update: any subset of the fields, but at least one (documented as minProperties: 1)."""
+
+
+def _username(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=[
+            validate.Length(1, USERNAME_MAX),
+            validate.Regexp(r"^[A-Za-z0-9_.@+-]+$", error="Letters, digits and @ . + - _ only."),
+        ],
+        **kwargs,
+    )
 
 
 class Amount(fields.Field[Decimal]):
@@ -46,6 +69,16 @@ class Amount(fields.Field[Decimal]):
 
 def _int(minimum: int, maximum: int, **kwargs: Any) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(minimum, maximum), **kwargs)
+
+
+def _new_password(**kwargs: Any) -> fields.String:
+    """The password policy as far as a schema can say it; the domain also refuses the username itself."""
+    return fields.String(
+        validate=validate.Length(PASSWORD_MIN, PASSWORD_MAX),
+        load_only=True,
+        metadata={"pattern": r"\D", "description": "8 to 128 characters, not only digits, not the username."},
+        **kwargs,
+    )
 
 
 # Auth
@@ -77,8 +110,8 @@ class EmptySchema(ma.Schema):
 
 
 class UserCreateSchema(StrictSchema):
-    username = fields.String(required=True, validate=validate.Length(1, USERNAME_MAX))
-    password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX), load_only=True)
+    username = _username(required=True)
+    password = _new_password(required=True)
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=254))
     age = _int(0, 150, load_default=None, allow_none=True)
     phone = fields.String(
@@ -86,12 +119,12 @@ class UserCreateSchema(StrictSchema):
         allow_none=True,
         validate=validate.Regexp(r"^\+?[0-9 ()-]{3,32}$", error="Digits, spaces, ( ) - and a leading +, 3 to 32."),
     )
-    is_manager = fields.Boolean(load_default=False)
+    is_manager = JsonBoolean(load_default=False)
 
 
-class UserUpdateSchema(StrictSchema):
-    username = fields.String(validate=validate.Length(1, USERNAME_MAX))
-    password = fields.String(validate=validate.Length(1, PASSWORD_MAX), load_only=True)
+class UserUpdateSchema(PartialUpdateSchema):
+    username = _username()
+    password = _new_password()
     email = fields.Email(validate=validate.Length(max=254))
     age = _int(0, 150)
     phone = fields.String(
@@ -120,7 +153,7 @@ class ProductCreateSchema(StrictSchema):
     currency = fields.String(load_default="TWD", validate=_currency)
 
 
-class ProductUpdateSchema(StrictSchema):
+class ProductUpdateSchema(PartialUpdateSchema):
     name = fields.String(validate=validate.Length(1, NAME_MAX))
     price = Amount()
     stock = _int(0, STOCK_MAX)

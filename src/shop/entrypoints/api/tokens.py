@@ -65,10 +65,12 @@ class Verify(MethodView):
     @blp.response(200, EmptySchema)
     @blp.errors(401)
     @inject
-    def post(self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow]) -> dict[str, Any]:
-        """Check that a token is genuine, unexpired and not revoked."""
+    def post(
+        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+    ) -> dict[str, Any]:
+        """Check that a token is genuine, unexpired and not revoked (a rotated refresh token is not valid)."""
         payload = decode_any(body["token"])
-        auth.check_access(uow=uow, claims=claims_of(payload))
+        auth.verify(uow=uow, clock=clock, claims=claims_of(payload), is_refresh=payload["type"] == "refresh")
         return {}
 
 

@@ -34,10 +34,10 @@ class Users(MethodView):
         actor = optional_actor() if body["is_manager"] else None
         return users.register_user(uow=uow, hasher=hasher, actor=actor, **body)
 
+    @blp.authenticated
     @blp.response(200, UserSchema(many=True))
     @blp.paginate()
     @blp.errors(403)
-    @blp.authenticated
     @inject
     def get(self, pagination_parameters: PaginationParameters, uow: UnitOfWork = Provide[Container.uow]) -> list[User]:
         """Every active account (managers only)."""
@@ -48,18 +48,18 @@ class Users(MethodView):
 
 @blp.route("/<id:user_id>/")
 class UserDetail(MethodView):
+    @blp.authenticated
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
-    @blp.authenticated
     @inject
     def get(self, user_id: int, uow: UnitOfWork = Provide[Container.uow]) -> User:
         """One's own account; managers may read any."""
         return users.get_user(uow=uow, actor=current_actor(), user_id=user_id)
 
+    @blp.authenticated
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.errors(403, 404, 409)
-    @blp.authenticated
     @inject
     def put(
         self,
@@ -72,9 +72,9 @@ class UserDetail(MethodView):
         changes = users.UserChanges(**body)
         return users.update_user(uow=uow, hasher=hasher, actor=current_actor(), user_id=user_id, changes=changes)
 
+    @blp.authenticated
     @blp.response(204)
     @blp.errors(403, 404)
-    @blp.authenticated
     @inject
     def delete(self, user_id: int, uow: UnitOfWork = Provide[Container.uow]) -> None:
         """Close one's own account: logins and every token stop working at once; orders are kept."""

@@ -1,0 +1,168 @@
+"""The OpenAPI document describes the API as it behaves: every path, auth, and problem+json errors."""
+
+from __future__ import annotations
+
+import pytest
+
+PROBLEM = "application/problem+json"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+OPERATIONS = {
+    ("/api/token/", "post"),
+    ("/api/token/refresh/", "post"),
+    ("/api/token/verify/", "post"),
+    ("/api/token/revoke/", "post"),
+    ("/users/", "get"),
+    ("/users/", "post"),
+    ("/users/{user_id}/", "get"),
+    ("/users/{user_id}/", "put"),
+    ("/users/{user_id}/", "delete"),
+    ("/products/", "get"),
+    ("/products/", "post"),
+    ("/products/{product_id}/", "get"),
+    ("/products/{product_id}/", "put"),
+    ("/products/{product_id}/", "patch"),
+    ("/products/{product_id}/", "delete"),
+    ("/orders/", "get"),
+    ("/orders/", "post"),
+    ("/orders/{order_id}/", "get"),
+    ("/orders/{order_id}/cancel/", "post"),
+    ("/orders/{order_id}/fulfil/", "post"),
+}
+PUBLIC = {("/api/token/", "post"), ("/api/token/refresh/", "post"), ("/api/token/verify/", "post")}
+PUBLIC |= {("/api/token/revoke/", "post"), ("/users/", "post")}
+
+
+@pytest.fixture
+def spec(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.json
+
+
+def operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def resolve(spec, node):
+    while "$ref" in node:
+        _, section, kind, name = node["$ref"].split("/")
+        node = spec[section][kind][name]
+    return node
+
+
+def test_the_schema_is_public_openapi_json(client, spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] == "shop"
+    assert spec["info"]["version"]
+    assert client.get("/api/schema/").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_schema_lists_every_operation_and_no_other(spec):
+    assert {(path, method) for path, method, _ in operations(spec)} == OPERATIONS
+
+
+def test_the_bearer_scheme_is_declared(spec):
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+
+
+@pytest.mark.parametrize(("path", "method"), sorted(OPERATIONS - PUBLIC))
+def test_every_authenticated_operation_declares_bearer_auth_and_401(spec, path, method):
+    operation = spec["paths"][path][method]
+
+    assert operation["security"] == [{"bearerAuth": []}]
+    assert "401" in operation["responses"]
+    unauthorized = resolve(spec, operation["responses"]["401"])
+    assert set(unauthorized["content"]) == {PROBLEM}
+
+
+def test_public_operations_need_no_token(spec):
+    for path, method in PUBLIC - {("/users/", "post")}:
+        assert not spec["paths"][path][method].get("security"), (path, method)
+    # Signing up is anonymous, or a manager's token to create a manager.
+    assert spec["paths"]["/users/"]["post"]["security"] == [{}, {"bearerAuth": []}]
+
+
+def test_every_error_response_is_problem_json(spec):
+    checked = 0
+    for path, method, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            if status == "default" or int(status) >= 400:
+                content = resolve(spec, response)["content"]
+                assert set(content) == {PROBLEM}, (path, method, status)
+                schema = resolve(spec, content[PROBLEM]["schema"])
+                assert {"type", "title", "status", "detail", "instance", "errors"} <= set(schema["properties"])
+                checked += 1
+    assert checked > len(OPERATIONS)
+
+
+def test_success_responses_are_plain_json(spec):
+    for path, method, operation in operations(spec):
+        for status, response in operation["responses"].items():
+            if status.startswith("2") and status != "204":
+                assert set(resolve(spec, response)["content"]) == {"application/json"}, (path, method, status)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/token/", "post", {"200", "400", "401"}),
+        ("/api/token/revoke/", "post", {"204", "401"}),
+        ("/users/", "post", {"201", "400", "403", "409"}),
+        ("/users/", "get", {"200", "403"}),
+        ("/products/", "get", {"200", "400", "401"}),
+        ("/products/", "post", {"201", "400", "403", "409"}),
+        ("/products/{product_id}/", "get", {"200", "404"}),
+        ("/products/{product_id}/", "delete", {"204", "403", "404"}),
+        ("/orders/", "post", {"201", "400", "403", "409"}),
+        ("/orders/{order_id}/", "get", {"200", "404"}),
+        ("/orders/{order_id}/cancel/", "post", {"200", "404", "409"}),
+        ("/orders/{order_id}/fulfil/", "post", {"200", "403", "404", "409"}),
+    ],
+)
+def test_operations_document_their_statuses(spec, path, method, statuses):
+    assert statuses <= set(spec["paths"][path][method]["responses"])
+
+
+def test_lists_document_pagination(spec):
+    for path in ("/users/", "/products/", "/orders/"):
+        operation = spec["paths"][path]["get"]
+        parameters = {p["name"] for p in operation.get("parameters", [])}
+        assert {"page", "page_size"} <= parameters, path
+        assert "X-Pagination" in resolve(spec, operation["responses"]["200"])["headers"], path
+
+
+def test_product_filters_are_documented(spec):
+    parameters = {p["name"] for p in spec["paths"]["/products/"]["get"]["parameters"]}
+
+    assert {"price", "stock", "min_price", "max_price", "in_stock", "q", "sort"} <= parameters
+
+
+def test_prices_are_documented_as_strings(spec):
+    product = spec["components"]["schemas"]["Product"]["properties"]
+
+    assert product["price"]["type"] == "string"
+
+
+def test_passwords_are_write_only(spec):
+    user = spec["components"]["schemas"]["User"]["properties"]
+
+    assert "password" not in user
+
+
+@pytest.mark.parametrize("path", ["/api/schema/redoc/", "/api/schema/swagger-ui/"])
+def test_the_documentation_pages_are_html(client, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "/api/schema/" in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,364 @@
+"""Accounts: sign-up, roles, reading, changing and closing one's own account."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.api.conftest import PASSWORD
+
+PROBLEM = "application/problem+json"
+USER_KEYS = {"id", "username", "email", "age", "phone", "role"}
+
+
+def login_status(api, username, password=PASSWORD):
+    return api.client.post("/api/token/", json={"username": username, "password": password}).status_code
+
+
+# Sign-up
+
+
+def test_signup_creates_a_customer(api):
+    response = api.client.post(
+        "/users/",
+        json={"username": "carol", "password": PASSWORD, "email": "carol@example.com", "age": 30, "phone": "+886 912"},
+    )
+
+    assert response.status_code == 201, response.json
+    assert set(response.json) == USER_KEYS
+    assert response.json["username"] == "carol"
+    assert response.json["email"] == "carol@example.com"
+    assert response.json["age"] == 30
+    assert response.json["phone"] == "+886 912"
+    assert response.json["role"] == "customer"
+    assert isinstance(response.json["id"], int)
+
+
+def test_signup_optional_fields_default_to_null(api):
+    user = api.signup("carol")
+
+    assert user["email"] is None
+    assert user["age"] is None
+    assert user["phone"] is None
+    assert user["role"] == "customer"
+
+
+def test_signup_never_returns_the_password(api):
+    response = api.client.post("/users/", json={"username": "carol", "password": PASSWORD})
+
+    body = response.get_data(as_text=True)
+    assert "password" not in body
+    assert PASSWORD not in body
+    assert "argon2" not in body
+
+
+def test_signup_with_is_manager_false_works_for_anyone(api):
+    assert api.signup("carol", is_manager=False)["role"] == "customer"
+
+
+def test_anonymous_cannot_create_a_manager(api):
+    response = api.client.post("/users/", json={"username": "eve", "password": PASSWORD, "is_manager": True})
+
+    assert response.status_code == 403
+    assert response.mimetype == PROBLEM
+    assert login_status(api, "eve") == 401
+
+
+def test_a_customer_cannot_create_a_manager(api, customer_token):
+    response = api.call(
+        "POST", "/users/", customer_token, json={"username": "eve", "password": PASSWORD, "is_manager": True}
+    )
+
+    assert response.status_code == 403
+    assert login_status(api, "eve") == 401
+
+
+def test_a_manager_can_create_a_manager(api, manager_token):
+    response = api.call(
+        "POST", "/users/", manager_token, json={"username": "deputy", "password": PASSWORD, "is_manager": True}
+    )
+
+    assert response.status_code == 201, response.json
+    assert response.json["role"] == "manager"
+    token = api.login("deputy")["access"]
+    assert api.call("GET", "/users/", token).status_code == 200
+
+
+def test_a_manager_can_also_create_a_customer(api, manager_token):
+    response = api.call("POST", "/users/", manager_token, json={"username": "dan", "password": PASSWORD})
+
+    assert response.status_code == 201
+    assert response.json["role"] == "customer"
+
+
+def test_a_duplicate_username_is_409(api):
+    api.signup("carol")
+
+    response = api.client.post("/users/", json={"username": "carol", "password": "another-password"})
+
+    assert response.status_code == 409
+    assert response.mimetype == PROBLEM
+    assert "username" in response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["short", "carol", "CAROL", "1234567890123"],
+    ids=["too-short", "same-as-username", "same-as-username-other-case", "all-digits"],
+)
+def test_password_policy(api, password):
+    response = api.client.post("/users/", json={"username": "carol", "password": password})
+
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM
+    assert list(response.json["errors"]) == ["password"]
+    assert response.json["errors"]["password"]
+
+
+def test_a_password_equal_to_a_long_username_is_refused(api):
+    response = api.client.post("/users/", json={"username": "carolanne", "password": "carolanne"})
+
+    assert response.status_code == 400
+    assert "password" in response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"password": PASSWORD}, "username"),
+        ({"username": "carol"}, "password"),
+        ({"username": "carol", "password": PASSWORD, "email": "not-an-email"}, "email"),
+        ({"username": "carol", "password": PASSWORD, "age": -1}, "age"),
+        ({"username": "carol", "password": PASSWORD, "age": "30"}, "age"),
+        ({"username": "carol", "password": PASSWORD, "phone": "call me"}, "phone"),
+        ({"username": "carol", "password": PASSWORD, "role": "manager"}, "role"),
+        ({"username": "bad name!", "password": PASSWORD}, "username"),
+    ],
+)
+def test_signup_validation(api, body, field):
+    response = api.client.post("/users/", json=body)
+
+    assert response.status_code == 400, response.json
+    assert field in response.json["errors"]
+
+
+# Listing
+
+
+def test_managers_list_users_with_pagination(api, manager_token):
+    for name in ("ann", "bob", "cat"):
+        api.signup(name)
+
+    response = api.call("GET", "/users/?page=1&page_size=2", manager_token)
+
+    assert response.status_code == 200
+    assert [u["username"] for u in response.json] == ["boss", "ann"]
+    assert all(set(u) == USER_KEYS for u in response.json)
+    pagination = json.loads(response.headers["X-Pagination"])
+    assert pagination["total"] == 4
+    assert pagination["total_pages"] == 2
+    assert pagination["page"] == 1
+
+
+def test_customers_cannot_list_users(api, customer_token):
+    response = api.call("GET", "/users/", customer_token)
+
+    assert response.status_code == 403
+    assert response.mimetype == PROBLEM
+
+
+def test_listing_users_needs_a_token(api):
+    assert api.client.get("/users/").status_code == 401
+
+
+# Reading
+
+
+def test_a_customer_reads_their_own_account(api):
+    user = api.signup("carol", email="c@example.com")
+    token = api.login("carol")["access"]
+
+    response = api.call("GET", f"/users/{user['id']}/", token)
+
+    assert response.status_code == 200
+    assert response.json == user
+
+
+def test_a_customer_cannot_read_another_account(api, customer_token):
+    other = api.signup("dan")
+
+    response = api.call("GET", f"/users/{other['id']}/", customer_token)
+
+    assert response.status_code == 403
+    assert response.mimetype == PROBLEM
+
+
+def test_a_manager_reads_any_account(api, manager_token):
+    other = api.signup("dan")
+
+    response = api.call("GET", f"/users/{other['id']}/", manager_token)
+
+    assert response.status_code == 200
+    assert response.json["username"] == "dan"
+
+
+def test_a_manager_reading_a_missing_account_gets_404(api, manager_token):
+    response = api.call("GET", "/users/999/", manager_token)
+
+    assert response.status_code == 404
+    assert response.mimetype == PROBLEM
+
+
+# Changing
+
+
+@pytest.fixture
+def carol(api):
+    user = api.signup("carol")
+    return {"id": user["id"], **api.login("carol")}
+
+
+def test_update_is_partial(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"email": "new@example.com", "age": 41})
+
+    assert response.status_code == 200, response.json
+    assert response.json["email"] == "new@example.com"
+    assert response.json["age"] == 41
+    assert response.json["username"] == "carol"
+    assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).json["age"] == 41
+
+
+def test_update_with_an_empty_body_is_400(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={})
+
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM
+    assert "errors" in response.json
+
+
+def test_update_with_an_unknown_field_is_400(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"role": "manager"})
+
+    assert response.status_code == 400
+    assert "role" in response.json["errors"]
+    assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).json["role"] == "customer"
+
+
+def test_renaming_keeps_the_tokens_and_changes_the_login(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"username": "caroline"})
+
+    assert response.status_code == 200
+    assert response.json["username"] == "caroline"
+    assert login_status(api, "caroline") == 200
+    assert login_status(api, "carol") == 401
+    assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).status_code == 200
+
+
+def test_renaming_to_a_taken_username_is_409(api, carol):
+    api.signup("dan")
+
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"username": "dan"})
+
+    assert response.status_code == 409
+    assert "username" in response.json["errors"]
+
+
+def test_changing_the_password_revokes_every_token(api, carol):
+    second = api.login("carol")
+
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"password": "a-brand-new-secret"})
+
+    assert response.status_code == 200
+    assert "password" not in response.json
+    for session in (carol, second):
+        assert api.call("GET", f"/users/{carol['id']}/", session["access"]).status_code == 401
+        assert api.client.post("/api/token/refresh/", json={"refresh": session["refresh"]}).status_code == 401
+    assert login_status(api, "carol") == 401
+    assert login_status(api, "carol", "a-brand-new-secret") == 200
+
+
+def test_a_new_password_follows_the_policy(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"password": "12345678"})
+
+    assert response.status_code == 400
+    assert "password" in response.json["errors"]
+    assert login_status(api, "carol") == 200
+
+
+def test_a_new_password_may_not_equal_the_username(api, carol):
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={"password": "Carol"})
+
+    assert response.status_code == 400
+    assert "password" in response.json["errors"]
+
+
+def test_a_customer_cannot_change_another_account(api, carol):
+    other = api.signup("dan")
+
+    response = api.call("PUT", f"/users/{other['id']}/", carol["access"], json={"email": "x@example.com"})
+
+    assert response.status_code == 403
+
+
+def test_a_manager_cannot_change_another_account(api, manager_token):
+    other = api.signup("dan")
+
+    response = api.call("PUT", f"/users/{other['id']}/", manager_token, json={"email": "x@example.com"})
+
+    assert response.status_code == 403
+    assert response.mimetype == PROBLEM
+
+
+# Closing
+
+
+def test_deleting_ones_account_ends_logins_and_tokens(api, carol):
+    response = api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
+
+    assert response.status_code == 204
+    assert response.data == b""
+    assert login_status(api, "carol") == 401
+    assert api.call("GET", "/products/", carol["access"]).status_code == 401
+    assert api.client.post("/api/token/refresh/", json={"refresh": carol["refresh"]}).status_code == 401
+    assert api.client.post("/api/token/verify/", json={"token": carol["access"]}).status_code == 401
+
+
+def test_a_deleted_account_disappears_for_managers(api, carol, manager_token):
+    api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
+
+    assert api.call("GET", f"/users/{carol['id']}/", manager_token).status_code == 404
+    names = [u["username"] for u in api.call("GET", "/users/", manager_token).json]
+    assert "carol" not in names
+
+
+def test_orders_of_a_deleted_account_stay_visible_to_managers(api, carol, manager_token):
+    product = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "5", "stock": 9}).json
+    order = api.call("POST", "/orders/", carol["access"], json={"items": [{"product": product["id"], "quantity": 2}]})
+    assert order.status_code == 201
+
+    api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
+
+    seen = api.call("GET", f"/orders/{order.json['id']}/", manager_token)
+    assert seen.status_code == 200
+    assert seen.json["user"] == carol["id"]
+    assert seen.json["total"] == "10.00"
+    assert [o["id"] for o in api.call("GET", "/orders/", manager_token).json] == [order.json["id"]]
+
+
+def test_a_customer_cannot_delete_another_account(api, carol):
+    other = api.signup("dan")
+
+    response = api.call("DELETE", f"/users/{other['id']}/", carol["access"])
+
+    assert response.status_code == 403
+    assert login_status(api, "dan") == 200
+
+
+def test_a_manager_cannot_delete_another_account(api, manager_token):
+    other = api.signup("dan")
+
+    response = api.call("DELETE", f"/users/{other['id']}/", manager_token)
+
+    assert response.status_code == 403
+    assert login_status(api, "dan") == 200

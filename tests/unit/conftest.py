@@ -1,0 +1,171 @@
+"""Fixtures for the unit tests: the in-memory unit of work and fast fakes of every port."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.application.actors import Actor
+from shop.domain.money import Money
+from shop.domain.products import Product
+from shop.domain.users import Role, User
+
+START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+class FakeHasher:
+    """A fast stand-in for argon2: a hash is '<scheme>$<password>'.
+
+    Changing `scheme` makes every older hash need a rehash; `force_rehash` makes every hash need one.
+    `on_hash` runs inside hash(), to simulate work done concurrently while a slow hash is computed.
+    """
+
+    def __init__(self, scheme: str = "plain") -> None:
+        self.scheme = scheme
+        self.force_rehash = False
+        self.hash_calls: list[str] = []
+        self.verify_calls: list[tuple[str, str]] = []
+        self.dummy_calls: list[str] = []
+        self.on_hash: Callable[[str], None] | None = None
+
+    def encode(self, password: str) -> str:
+        """The hash of a password, without recording a call."""
+        return f"{self.scheme}${password}"
+
+    def hash(self, password: str) -> str:
+        self.hash_calls.append(password)
+        if self.on_hash is not None:
+            self.on_hash(password)
+        return self.encode(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verify_calls.append((password_hash, password))
+        _, separator, stored = password_hash.partition("$")
+        return bool(separator) and stored == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.force_rehash or not password_hash.startswith(f"{self.scheme}$")
+
+    def verify_dummy(self, password: str) -> None:
+        self.dummy_calls.append(password)
+
+
+class FakeClock:
+    """A clock that stands still unless advanced, or moves by `step` after every reading."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(0)) -> None:
+        self.current = start
+        self.step = step
+
+    def now(self) -> datetime:
+        now = self.current
+        self.current += self.step
+        return now
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        self.current += delta
+        return self.current
+
+
+class CounterIds:
+    def __init__(self, prefix: str = "id") -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def new_id(self) -> str:
+        self.count += 1
+        return f"{self.prefix}-{self.count}"
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def new_uow(store: MemoryStore) -> Callable[[], MemoryUnitOfWork]:
+    return lambda: MemoryUnitOfWork(store)
+
+
+@pytest.fixture
+def uow(new_uow: Callable[[], MemoryUnitOfWork]) -> MemoryUnitOfWork:
+    return new_uow()
+
+
+@pytest.fixture
+def hasher() -> FakeHasher:
+    return FakeHasher()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def ids() -> CounterIds:
+    return CounterIds()
+
+
+def actor_of(user: User) -> Actor:
+    assert user.id is not None
+    return Actor(user.id, user.role)
+
+
+@pytest.fixture
+def add_user(new_uow: Callable[[], MemoryUnitOfWork], hasher: FakeHasher) -> Callable[..., User]:
+    """Store a user directly (no use case), with the fake hash of `password`."""
+
+    def add(username: str, *, password: str = PASSWORD, role: Role = Role.CUSTOMER, active: bool = True) -> User:
+        user = User(username=username, password_hash=hasher.encode(password), role=role, active=active)
+        with new_uow() as uow:
+            uow.users.add(user)
+            uow.commit()
+        return user
+
+    return add
+
+
+@pytest.fixture
+def customer(add_user: Callable[..., User]) -> Actor:
+    return actor_of(add_user("alice"))
+
+
+@pytest.fixture
+def other_customer(add_user: Callable[..., User]) -> Actor:
+    return actor_of(add_user("bob"))
+
+
+@pytest.fixture
+def manager(add_user: Callable[..., User]) -> Actor:
+    return actor_of(add_user("boss", role=Role.MANAGER))
+
+
+@pytest.fixture
+def add_product(new_uow: Callable[[], MemoryUnitOfWork]) -> Callable[..., Product]:
+    """Store a product directly (no use case)."""
+
+    def add(name: str, price: str = "10.00", stock: int = 10, currency: str = "TWD") -> Product:
+        product = Product(name=name, price=Money(Decimal(price), currency), stock=stock)
+        with new_uow() as uow:
+            uow.products.add(product)
+            uow.commit()
+        return product
+
+    return add
+
+
+@pytest.fixture
+def stock_of(store: MemoryStore) -> Callable[[int | None], int]:
+    """The committed stock of a product, deleted ones included."""
+
+    def stock(product_id: int | None) -> int:
+        assert product_id is not None
+        return store.state.products[product_id].stock
+
+    return stock

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from shop.domain.errors import InvalidValue
+from shop.domain.money import Money
+from shop.domain.products import NAME_MAX, STOCK_MAX, Product, check_name, check_stock
+
+PRICE = Money(Decimal("10.00"), "TWD")
+
+
+def product(stock: int = 5, name: str = "Widget") -> Product:
+    return Product(name=name, price=PRICE, stock=stock, id=1)
+
+
+def test_name_is_stripped() -> None:
+    assert product(name="  Widget \t").name == "Widget"
+    assert check_name(" a ") == "a"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n", "x" * (NAME_MAX + 1)])
+def test_bad_names_are_rejected(name: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        product(name=name)
+    assert list(caught.value.errors) == ["name"]
+
+
+def test_longest_name_is_accepted() -> None:
+    assert product(name="x" * NAME_MAX).name == "x" * NAME_MAX
+
+
+@pytest.mark.parametrize("stock", [0, 1, STOCK_MAX])
+def test_stock_within_bounds(stock: int) -> None:
+    assert product(stock=stock).stock == stock
+    assert check_stock(stock) == stock
+
+
+@pytest.mark.parametrize("stock", [-1, STOCK_MAX + 1])
+def test_stock_out_of_bounds(stock: int) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        product(stock=stock)
+    assert list(caught.value.errors) == ["stock"]
+
+
+def test_take_reduces_stock_down_to_zero() -> None:
+    widget = product(stock=5)
+    assert widget.can_take(5)
+    widget.take(2)
+    assert widget.stock == 3
+    widget.take(3)
+    assert widget.stock == 0
+    assert widget.can_take(0)
+    assert not widget.can_take(1)
+
+
+def test_take_more_than_stock_fails_and_changes_nothing() -> None:
+    widget = product(stock=2)
+    assert not widget.can_take(3)
+    with pytest.raises(ValueError, match="cannot take 3 of 2"):
+        widget.take(3)
+    assert widget.stock == 2
+
+
+def test_give_back_adds_to_stock() -> None:
+    widget = product(stock=2)
+    widget.give_back(3)
+    assert widget.stock == 5
+
+
+def test_give_back_beyond_the_bound_fails_and_changes_nothing() -> None:
+    widget = product(stock=STOCK_MAX - 1)
+    with pytest.raises(InvalidValue):
+        widget.give_back(2)
+    assert widget.stock == STOCK_MAX - 1
+
+
+def test_set_stock_checks_bounds() -> None:
+    widget = product(stock=2)
+    widget.set_stock(7)
+    assert widget.stock == 7
+    with pytest.raises(InvalidValue):
+        widget.set_stock(-1)
+    assert widget.stock == 7
+
+
+def test_deleted_products_are_not_orderable() -> None:
+    widget = product()
+    assert widget.orderable
+    widget.deleted = True
+    assert not widget.orderable

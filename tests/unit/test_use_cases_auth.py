@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.application.actors import Actor
+from shop.application.auth import Session, TokenClaims, check_access, login, purge_expired_tokens, refresh, revoke
+from shop.application.errors import AuthenticationFailed
+from shop.application.users import UserChanges, delete_user, make_manager, update_user
+from shop.domain.users import Role, User
+
+from .conftest import PASSWORD, START, CounterIds, FakeClock, FakeHasher
+
+TTL = timedelta(days=7)
+
+
+@pytest.fixture
+def alice(add_user: Callable[..., User]) -> User:
+    return add_user("alice")
+
+
+@pytest.fixture
+def do_login(uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds) -> Callable[..., Session]:
+    def run(username: str = "alice", password: str = PASSWORD) -> Session:
+        return login(
+            uow=uow, hasher=hasher, clock=clock, ids=ids, refresh_ttl=TTL, username=username, password=password
+        )
+
+    return run
+
+
+@pytest.fixture
+def do_refresh(uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds) -> Callable[[TokenClaims], Session]:
+    return lambda claims: refresh(uow=uow, clock=clock, ids=ids, refresh_ttl=TTL, claims=claims)
+
+
+def refresh_claims(session: Session) -> TokenClaims:
+    return TokenClaims(
+        user_id=session.user.id or 0,
+        token_version=session.user.token_version,
+        jti=session.refresh.jti,
+        family=session.refresh.family,
+    )
+
+
+def access_claims(session: Session, jti: str = "access-1") -> TokenClaims:
+    return TokenClaims(
+        user_id=session.user.id or 0, token_version=session.user.token_version, jti=jti, family=session.refresh.family
+    )
+
+
+def family_revoked(uow: MemoryUnitOfWork, family: str) -> bool:
+    with uow:
+        return uow.tokens.is_revoked("any-jti", family)
+
+
+# login
+
+
+def test_login_opens_a_token_family(
+    alice: User, do_login: Callable[..., Session], store: MemoryStore, hasher: FakeHasher
+) -> None:
+    session = do_login()
+    assert session.user.id == alice.id
+    token = session.refresh
+    assert (token.family, token.jti, token.user_id) == ("id-1", "id-2", alice.id)
+    assert token.expires_at == START + TTL
+    assert store.state.refresh_tokens[token.jti].token == token
+    assert hasher.dummy_calls == []
+    assert store.state.users[alice.id or 0].password_hash == "plain$" + PASSWORD
+
+
+def test_each_login_gets_its_own_family(alice: User, do_login: Callable[..., Session]) -> None:
+    assert do_login().refresh.family != do_login().refresh.family
+
+
+def test_wrong_password_fails(alice: User, do_login: Callable[..., Session], store: MemoryStore) -> None:
+    with pytest.raises(AuthenticationFailed):
+        do_login(password="wrong password")
+    assert store.state.refresh_tokens == {}
+
+
+def test_unknown_user_costs_a_dummy_verify(do_login: Callable[..., Session], hasher: FakeHasher) -> None:
+    with pytest.raises(AuthenticationFailed):
+        do_login(username="nobody", password="whatever1")
+    assert hasher.dummy_calls == ["whatever1"]
+    assert hasher.verify_calls == []
+
+
+def test_deactivated_user_cannot_log_in(
+    alice: User, uow: MemoryUnitOfWork, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
+) -> None:
+    delete_user(uow=uow, actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0)
+    with pytest.raises(AuthenticationFailed):
+        do_login()
+    assert hasher.dummy_calls == [PASSWORD]
+    assert store.state.refresh_tokens == {}
+
+
+def test_login_rehashes_an_outdated_hash_without_revoking_tokens(
+    alice: User, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
+) -> None:
+    hasher.scheme = "v2"
+    do_login()
+    saved = store.state.users[alice.id or 0]
+    assert saved.password_hash == "v2$" + PASSWORD
+    assert saved.token_version == 0
+    assert hasher.hash_calls == [PASSWORD]
+
+
+def test_login_leaves_a_current_hash_alone(
+    alice: User, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
+) -> None:
+    do_login()
+    assert hasher.hash_calls == []
+    assert store.state.users[alice.id or 0].password_hash == "plain$" + PASSWORD
+
+
+def test_rehash_does_not_undo_a_password_change_made_meanwhile(
+    alice: User,
+    do_login: Callable[..., Session],
+    hasher: FakeHasher,
+    store: MemoryStore,
+    new_uow: Callable[[], MemoryUnitOfWork],
+) -> None:
+    """While login computes the slow new hash, the user changes the password in another request."""
+    hasher.scheme = "v2"
+
+    def concurrent_password_change(password: str) -> None:
+        hasher.on_hash = None
+        update_user(
+            uow=new_uow(),
+            hasher=hasher,
+            actor=Actor(alice.id or 0, Role.CUSTOMER),
+            user_id=alice.id or 0,
+            changes=UserChanges(password="brand new secret"),
+        )
+
+    hasher.on_hash = concurrent_password_change
+    do_login()
+    saved = store.state.users[alice.id or 0]
+    assert saved.password_hash == "v2$brand new secret"
+    assert saved.token_version == 1
+
+
+def test_rehash_does_not_reactivate_an_account_closed_meanwhile(
+    alice: User,
+    do_login: Callable[..., Session],
+    hasher: FakeHasher,
+    store: MemoryStore,
+    new_uow: Callable[[], MemoryUnitOfWork],
+) -> None:
+    hasher.scheme = "v2"
+    hasher.on_hash = lambda _: delete_user(
+        uow=new_uow(), actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0
+    )
+    with contextlib.suppress(AuthenticationFailed):  # failing or not, the closed account must stay closed
+        do_login()
+    saved = store.state.users[alice.id or 0]
+    assert not saved.active
+    assert saved.token_version == 1
+
+
+# refresh
+
+
+def test_refresh_rotates_within_the_family(
+    alice: User, do_login: Callable[..., Session], do_refresh: Callable[[TokenClaims], Session], clock: FakeClock
+) -> None:
+    first = do_login()
+    clock.advance(timedelta(hours=1))
+    second = do_refresh(refresh_claims(first))
+    assert second.refresh.family == first.refresh.family
+    assert second.refresh.jti != first.refresh.jti
+    assert second.refresh.expires_at == START + timedelta(hours=1) + TTL
+    third = do_refresh(refresh_claims(second))
+    assert third.refresh.family == first.refresh.family
+
+
+def test_refresh_token_reuse_revokes_the_whole_family(
+    alice: User,
+    do_login: Callable[..., Session],
+    do_refresh: Callable[[TokenClaims], Session],
+    uow: MemoryUnitOfWork,
+) -> None:
+    first = do_login()
+    second = do_refresh(refresh_claims(first))
+    other_family = do_login()
+    assert not family_revoked(uow, first.refresh.family)
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(refresh_claims(first))
+    assert family_revoked(uow, first.refresh.family)
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(refresh_claims(second))  # the thief's or the owner's newer token is dead too
+    with pytest.raises(AuthenticationFailed):
+        check_access(uow=uow, claims=access_claims(second))
+    assert not family_revoked(uow, other_family.refresh.family)
+    do_refresh(refresh_claims(other_family))
+
+
+def test_unknown_refresh_token_fails_and_revokes_its_family(
+    alice: User, do_login: Callable[..., Session], do_refresh: Callable[[TokenClaims], Session], store: MemoryStore
+) -> None:
+    session = do_login()
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(TokenClaims(user_id=alice.id or 0, token_version=0, jti="forged", family=session.refresh.family))
+    assert store.state.revoked_families == {session.refresh.family}
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(refresh_claims(session))
+
+
+@pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
+def test_refresh_fails_after_the_user_revoked_every_token(
+    alice: User,
+    do_login: Callable[..., Session],
+    do_refresh: Callable[[TokenClaims], Session],
+    uow: MemoryUnitOfWork,
+    hasher: FakeHasher,
+    event: str,
+) -> None:
+    session = do_login()
+    revoke_everything(event, uow, hasher, alice)
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(refresh_claims(session))
+    assert family_revoked(uow, session.refresh.family)
+
+
+def revoke_everything(event: str, uow: MemoryUnitOfWork, hasher: FakeHasher, user: User) -> None:
+    actor = Actor(user.id or 0, Role.CUSTOMER)
+    if event == "password":
+        update_user(
+            uow=uow, hasher=hasher, actor=actor, user_id=actor.user_id, changes=UserChanges(password="n3w pass")
+        )
+    elif event == "deactivate":
+        delete_user(uow=uow, actor=actor, user_id=actor.user_id)
+    else:
+        make_manager(uow=uow, hasher=hasher, username=user.username, password=None)
+
+
+# check_access / revoke
+
+
+def test_check_access_returns_the_actor(alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork) -> None:
+    actor = check_access(uow=uow, claims=access_claims(do_login()))
+    assert actor == Actor(alice.id or 0, Role.CUSTOMER)
+    assert not actor.is_manager
+
+
+@pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
+def test_check_access_fails_after_the_user_revoked_every_token(
+    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
+) -> None:
+    claims = access_claims(do_login())
+    revoke_everything(event, uow, hasher, alice)
+    with pytest.raises(AuthenticationFailed):
+        check_access(uow=uow, claims=claims)
+
+
+def test_check_access_after_promotion_with_a_new_login(
+    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
+) -> None:
+    make_manager(uow=uow, hasher=hasher, username="alice", password=None)
+    assert check_access(uow=uow, claims=access_claims(do_login())).is_manager
+
+
+def test_check_access_fails_for_an_unknown_user(uow: MemoryUnitOfWork) -> None:
+    with pytest.raises(AuthenticationFailed):
+        check_access(uow=uow, claims=TokenClaims(user_id=404, token_version=0, jti="j", family="f"))
+
+
+def test_revoke_ends_the_family_and_the_access_token(
+    alice: User,
+    do_login: Callable[..., Session],
+    do_refresh: Callable[[TokenClaims], Session],
+    uow: MemoryUnitOfWork,
+    clock: FakeClock,
+) -> None:
+    session = do_login()
+    other = do_login()
+    access = access_claims(session, jti="access-9")
+    revoke(
+        uow=uow,
+        clock=clock,
+        family=session.refresh.family,
+        access_jti="access-9",
+        access_expires_at=START + timedelta(minutes=15),
+    )
+    with pytest.raises(AuthenticationFailed):
+        check_access(uow=uow, claims=access)
+    with pytest.raises(AuthenticationFailed):
+        check_access(uow=uow, claims=TokenClaims(alice.id or 0, 0, "access-9", family="unrelated"))
+    with pytest.raises(AuthenticationFailed):
+        do_refresh(refresh_claims(session))
+    assert check_access(uow=uow, claims=access_claims(other, jti="access-10")).user_id == alice.id
+
+
+def test_revoke_without_access_token_ends_the_family_only(
+    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+) -> None:
+    session = do_login()
+    revoke(uow=uow, clock=clock, family=session.refresh.family, access_jti=None, access_expires_at=None)
+    assert store.state.revoked_families == {session.refresh.family}
+    assert store.state.revoked_access == {}
+
+
+def test_purge_removes_only_expired_tokens(
+    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+) -> None:
+    old = do_login()
+    revoke(uow=uow, clock=clock, family="f", access_jti="a1", access_expires_at=START + timedelta(minutes=15))
+    assert purge_expired_tokens(uow=uow, clock=clock) == 0
+    clock.advance(timedelta(days=1))
+    assert purge_expired_tokens(uow=uow, clock=clock) == 1
+    assert store.state.revoked_access == {}
+    fresh = do_login()
+    clock.advance(TTL - timedelta(days=1))
+    assert purge_expired_tokens(uow=uow, clock=clock) == 1
+    assert set(store.state.refresh_tokens) == {fresh.refresh.jti}
+    assert old.refresh.jti not in store.state.refresh_tokens
