@@ -36,9 +36,12 @@ manager: $(STAMP) ## create a manager or promote a user: make manager USERNAME=a
 purge: $(STAMP) ## delete expired tokens and idempotency keys
 	$(BIN)/shop purge
 
+bench: $(STAMP) ## load-test the API with wrk on a fresh database: make bench [BENCH_DATABASE_URL=...] [BENCH_ARGS='--sqlite --duration 3s']
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

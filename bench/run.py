@@ -6,6 +6,9 @@ Seeds a catalog, drives one wrk scenario after another, reads the workers' memor
 API that the stock taken equals the orders recorded, then (PostgreSQL) measures with pgbench the ceiling
 of the order transaction alone. The report goes to var/bench/results-<UTC time>.md and var/bench/latest.md;
 the service log and the raw wrk and pgbench outputs to var/bench/<UTC time>/.
+
+Exit status: 0; 1 when the consistency check fails; 2 when wrk or pgbench is missing; 3 when a step
+fails (the message tells where to look).
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ INSTALL_HINTS = {
 ACCESS_STATUS = re.compile(r'"[A-Z]+ [^"]*" (\d{3}) ')
 LOG_ERROR = re.compile(r"\[(ERROR|CRITICAL)\]| ERROR | CRITICAL |Traceback \(most recent call last\)")
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+) \(without initial connection time\)")
+
+
+class BenchError(Exception):
+    """A step of the run failed; the message tells which, and where to look."""
 
 
 @dataclass(frozen=True)
@@ -255,13 +262,13 @@ def wait_ready(service: Service, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {process.returncode}: see {service.log}")
+            raise BenchError(f"gunicorn exited with status {process.returncode}: see {service.log}")
         try:
             call(service, "GET", "/api/schema/")
             return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not answer within {READY_TIMEOUT_S}s: see {service.log}")
+    raise BenchError(f"gunicorn did not answer within {READY_TIMEOUT_S}s: see {service.log}")
 
 
 def call(service: Service, method: str, path: str, *, token: str = "", body: object = None) -> tuple[Any, HTTPMessage]:
@@ -281,7 +288,8 @@ def call(service: Service, method: str, path: str, *, token: str = "", body: obj
     finally:
         connection.close()
     if not 200 <= response.status < 300:
-        raise RuntimeError(f"{method} {path} answered {response.status}: {payload[:500].decode(errors='replace')}")
+        detail = payload[:500].decode(errors="replace")
+        raise BenchError(f"{method} {path} answered {response.status}: {detail} (see {service.log})")
     return json.loads(payload), response.headers
 
 
@@ -339,9 +347,9 @@ def run_wrk(service: Service, scenario: Scenario, load: Load, output: Path) -> O
     ]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=load.seconds + 60)
     output.write_text(completed.stdout + completed.stderr)
-    if completed.returncode != 0:
-        raise RuntimeError(f"wrk failed ({completed.returncode}) on {scenario.name}: see {output}")
-    line = next(line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT "))
+    line = next((line for line in completed.stdout.splitlines() if line.startswith("BENCH_RESULT ")), None)
+    if completed.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed ({completed.returncode}) on {scenario.name}: see {output}")
     result = WrkResult(**json.loads(line.removeprefix("BENCH_RESULT ")))
     settled_size(service.log)
     return Outcome(scenario, result, statuses_since(service.log, offset))
@@ -396,7 +404,7 @@ def pgbench_ceilings(database_url: str, seed: Seed, load: Load, logs: Path) -> d
         output.write_text(completed.stdout + completed.stderr)
         tps = PGBENCH_TPS.search(completed.stdout)
         if completed.returncode != 0 or tps is None:
-            raise RuntimeError(f"pgbench failed ({completed.returncode}) on {name}: see {output}")
+            raise BenchError(f"pgbench failed ({completed.returncode}) on {name}: see {output}")
         ceilings[name] = float(tps[1])
     return ceilings
 
@@ -536,6 +544,9 @@ def main() -> int:
     logs.mkdir(parents=True)
     try:
         text, consistent = benchmark(options, started, logs)
+    except BenchError as error:
+        print(f"bench failed: {error}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted: the service is stopped", file=sys.stderr)
         return 130

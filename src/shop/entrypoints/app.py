@@ -14,7 +14,8 @@ from flask_smorest.utils import prepare_response
 
 from shop.container import Container
 from shop.entrypoints.api import orders, problems, products, tokens, users
-from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_http
+from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
+from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.schemas import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
 from shop.entrypoints.settings import Settings
@@ -104,5 +105,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     app.config["SHOP_QUERY_PARAMETERS"] = documented_query_parameters(app, api.spec.to_dict())
+    # flask-limiter holds its Limiter weakly: the app keeps it alive.
+    app.extensions["shop-limiter"] = init_rate_limits(app, settings)
+    init_cors(app, settings.cors_origins)
     problems.register(app)
     return app

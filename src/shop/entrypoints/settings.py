@@ -50,6 +50,10 @@ class Settings:
     db_max_overflow: int = 10
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    ratelimit_enabled: bool = True
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_login_failures: str = "5 per minute"
+    ratelimit_per_address: str = "300 per minute"
     secret_is_generated: bool = field(default=False, compare=False)
 
     @classmethod
@@ -78,6 +82,10 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            ratelimit_enabled=env.get("RATELIMIT_ENABLED", "true").lower() not in {"0", "false", "no"},
+            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
+            ratelimit_login_failures=env.get("RATELIMIT_LOGIN_FAILURES") or "5 per minute",
+            ratelimit_per_address=env.get("RATELIMIT_PER_ADDRESS") or "300 per minute",
             secret_is_generated=generated,
         )
 

@@ -43,8 +43,13 @@ def _is_unique_violation(error: IntegrityError) -> bool:
     return "unique" in message or "duplicate key" in message
 
 
+MAX_OFFSET = 2**31 - 1
+
+
 def _paged(conn: Connection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
     total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    if page.offset >= min(total, MAX_OFFSET):  # past the end: nothing to fetch (and no offset too big for SQL)
+        return [], total
     rows = list(conn.execute(query.limit(page.size).offset(page.offset)))
     return rows, total
 

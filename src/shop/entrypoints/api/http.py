@@ -8,6 +8,7 @@ import secrets
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from flask_cors import CORS
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.routing import BaseConverter, ValidationError
 
@@ -97,3 +98,16 @@ def init_http(app: Flask) -> None:
     app.url_map.strict_slashes = True
     app.before_request(_before)
     app.after_request(_after)
+
+
+def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
+    """Cross-origin calls are refused unless CORS_ORIGINS lists the origin (off by default)."""
+    if not origins:
+        return
+    CORS(
+        app,
+        origins=list(origins),
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
+        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After"],
+        max_age=600,
+    )

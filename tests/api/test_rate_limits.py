@@ -1,0 +1,98 @@
+"""Rate limits: failed logins per username, calls per client address; 429 problems with Retry-After."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from shop.entrypoints.app import create_app
+from tests.api.conftest import PASSWORD, Api
+
+
+@pytest.fixture
+def limited(settings):
+    def make(**limits) -> Api:
+        return Api(create_app(replace(settings, **limits)).test_client())
+
+    return make
+
+
+def login(api: Api, username: str, password: str, address: str = "10.0.0.1"):
+    return api.client.post(
+        "/api/token/", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_failed_logins_are_limited_per_username(limited):
+    api = limited(ratelimit_login_failures="3 per minute")
+    api.signup("carol")
+
+    failures = [login(api, "carol", "wrong-password").status_code for _ in range(3)]
+    blocked = login(api, "carol", PASSWORD)
+
+    assert failures == [401, 401, 401]
+    assert blocked.status_code == 429
+    assert blocked.headers["Content-Type"] == "application/problem+json"
+    assert blocked.json["status"] == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+
+
+def test_the_username_limit_does_not_touch_other_users_or_successes(limited):
+    api = limited(ratelimit_login_failures="2 per minute")
+    api.signup("carol")
+    api.signup("dave")
+
+    successes = [login(api, "carol", PASSWORD).status_code for _ in range(4)]
+    failures = [login(api, "dave", "nope-nope").status_code for _ in range(3)]
+
+    assert successes == [200, 200, 200, 200]
+    assert failures == [401, 401, 429]
+    assert login(api, "carol", PASSWORD).status_code == 200
+
+
+def test_calls_are_limited_per_client_address(limited):
+    api = limited(ratelimit_per_address="3 per minute")
+
+    statuses = [
+        api.client.post(
+            "/users/", json={"username": f"u{i}", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.9"}
+        ).status_code
+        for i in range(4)
+    ]
+    elsewhere = api.client.post(
+        "/users/", json={"username": "other", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.10"}
+    )
+
+    assert statuses == [201, 201, 201, 429]
+    assert elsewhere.status_code == 201
+
+
+def test_refresh_is_limited_per_address(limited):
+    api = limited(ratelimit_per_address="2 per minute")
+    statuses = [api.client.post("/api/token/refresh/", json={"refresh": "x"}).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_reads_are_not_limited(limited, manager_token):
+    api = limited(ratelimit_per_address="1 per minute")
+    api.signup("carol")
+    token = login(api, "carol", PASSWORD).json["access"]
+    assert [api.call("GET", "/products/", token).status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_limits_hold_across_instances_with_redis(limited):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.RedisError:
+        pytest.fail("Redis is not reachable on 127.0.0.1:6379; .ci/run starts it")
+    storage = "redis://127.0.0.1:6379/0"
+    first = limited(ratelimit_login_failures="2 per minute", ratelimit_storage_uri=storage)
+    second = limited(ratelimit_login_failures="2 per minute", ratelimit_storage_uri=storage)
+    name = f"ghost-{uuid.uuid4().hex[:8]}"
+
+    assert login(first, name, "wrong-pass-1").status_code == 401
+    assert login(second, name, "wrong-pass-2").status_code == 401
+    assert login(first, name, "wrong-pass-3").status_code == 429

@@ -1,0 +1,67 @@
+"""Settings from the environment: safe defaults, and production refuses unsafe keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from shop.entrypoints.settings import Settings, SettingsError
+
+STRONG = "k" * 32
+
+
+def test_without_a_key_a_development_key_is_generated_once_and_reused(tmp_path):
+    first = Settings.from_env(env={}, var_dir=tmp_path)
+    second = Settings.from_env(env={}, var_dir=tmp_path)
+
+    assert first.secret_is_generated
+    assert len(first.jwt_secret_key) >= 32
+    assert second.jwt_secret_key == first.jwt_secret_key
+    assert (tmp_path / "jwt-secret.dev").stat().st_mode & 0o077 == 0
+
+
+def test_defaults_are_the_documented_ones(tmp_path):
+    settings = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+
+    assert settings.database_url == f"sqlite:///{tmp_path / 'shop.db'}"
+    assert settings.access_token_ttl == timedelta(minutes=15)
+    assert settings.refresh_token_ttl == timedelta(days=7)
+    assert settings.idempotency_key_ttl == timedelta(hours=24)
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost) == (19 * 1024, 2)
+    assert settings.cors_origins == ()
+    assert (settings.ratelimit_login_failures, settings.ratelimit_per_address) == ("5 per minute", "300 per minute")
+    assert settings.ratelimit_storage_uri == "memory://"
+
+
+def test_production_refuses_the_generated_development_key(tmp_path):
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path)
+
+
+def test_production_refuses_a_short_key(tmp_path):
+    with pytest.raises(SettingsError, match="32 bytes"):
+        Settings.from_env(env={"SHOP_ENV": "production", "JWT_SECRET_KEY": "k" * 31}, var_dir=tmp_path)
+
+
+def test_production_accepts_a_long_key(tmp_path):
+    settings = Settings.from_env(env={"SHOP_ENV": "production", "JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+    assert settings.production
+    assert not settings.secret_is_generated
+
+
+def test_idempotency_keys_are_kept_at_least_a_day(tmp_path):
+    env = {"JWT_SECRET_KEY": STRONG, "IDEMPOTENCY_KEY_TTL_HOURS": "48"}
+    assert Settings.from_env(env=env, var_dir=tmp_path).idempotency_key_ttl == timedelta(hours=48)
+    with pytest.raises(SettingsError, match="at least 24"):
+        Settings.from_env(env={**env, "IDEMPOTENCY_KEY_TTL_HOURS": "1"}, var_dir=tmp_path)
+
+
+def test_malformed_numbers_are_refused(tmp_path):
+    with pytest.raises(SettingsError, match="JWT_ACCESS_TOKEN_MINUTES"):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "JWT_ACCESS_TOKEN_MINUTES": "soon"}, var_dir=tmp_path)
+
+
+def test_cors_origins_are_a_comma_separated_list(tmp_path):
+    env = {"JWT_SECRET_KEY": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example"}
+    assert Settings.from_env(env=env, var_dir=tmp_path).cors_origins == ("https://a.example", "https://b.example")
