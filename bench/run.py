@@ -39,6 +39,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from shop.adapters import cache
+from shop.adapters.cache import redis_client
 from shop.adapters.sql.migrations import upgrade
 from shop.application import products, users
 from shop.application.actors import Actor
@@ -50,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 VAR = ROOT / "var" / "bench"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/shop_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 HOST = "127.0.0.1"
 PRODUCTS = 200
 STOCK = 1_000_000
@@ -166,6 +169,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--duration", type=duration, default=10, help="of each scenario, as wrk takes it")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections, pgbench clients")
     parser.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        help="the shared catalog cache (REDIS_URL); an empty string runs without it",
+    )
     return parser.parse_args()
 
 
@@ -218,6 +226,13 @@ def seed(database_url: str) -> Seed:
     )
 
 
+def forget_cached_catalog(redis_url: str) -> None:
+    """The database is new: entries cached from an earlier run must not answer for it."""
+    client = redis_client(redis_url)
+    for key in client.scan_iter(f"{cache.PREFIX}*"):
+        client.delete(key)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -226,7 +241,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(database_url: str, workers: int, log: Path) -> Iterator[Service]:
+def running_service(database_url: str, redis_url: str, workers: int, log: Path) -> Iterator[Service]:
     """gunicorn as production starts it; stopped on the way out, whatever happened."""
     port = free_port()
     env = {
@@ -239,6 +254,7 @@ def running_service(database_url: str, workers: int, log: Path) -> Iterator[Serv
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "SHOP_VAR_DIR": str(VAR),
         "RATELIMIT_ENABLED": "false",
+        "REDIS_URL": redis_url,
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn), "--config", "python:shop.entrypoints.gunicorn_conf", "shop.entrypoints.app:create_app()"]
@@ -451,6 +467,7 @@ def report(
     *,
     started: datetime,
     database: str,
+    cache: str,
     workers: int,
     load: Load,
     logs: Path,
@@ -465,7 +482,7 @@ def report(
         "",
         f"- machine: {machine()}",
         f"- command: `{command_line()}`",
-        f"- database: {database}",
+        f"- database: {database}; catalog cache: {cache}",
         f"- service: gunicorn, {workers} sync workers; "
         f"load: wrk -t{load.threads} -c{load.connections} -d{load.seconds}s per scenario",
         f"- logs: {logs.relative_to(ROOT)}/ (gunicorn.log: {log_errors} error lines)",
@@ -504,7 +521,9 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
     print("seeding", file=sys.stderr)
     seeded = seed(database_url)
     outcomes = []
-    with running_service(database_url, options.workers, logs / "gunicorn.log") as service:
+    if options.redis_url:
+        forget_cached_catalog(options.redis_url)
+    with running_service(database_url, options.redis_url, options.workers, logs / "gunicorn.log") as service:
         for number, scenario in enumerate(scenarios(seeded), 1):
             print(f"{scenario.name}: {load.seconds}s", file=sys.stderr)
             outcomes.append(run_wrk(service, scenario, load, logs / f"wrk-{number}.txt"))
@@ -515,6 +534,7 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
     text = report(
         started=started,
         database=database,
+        cache=f"Redis, {options.redis_url}" if options.redis_url else "none",
         workers=options.workers,
         load=load,
         logs=logs,

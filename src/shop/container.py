@@ -5,10 +5,18 @@ from __future__ import annotations
 
 from dependency_injector import containers, providers
 
+from shop.adapters.cache import RedisCatalogCache, redis_client
 from shop.adapters.memory import MemoryUnitOfWork
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
-from shop.application.ports import UnitOfWork
+from shop.application.ports import CatalogCache, NoCache, UnitOfWork
+
+
+def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache:
+    """Redis when REDIS_URL is set; otherwise no cache at all (a per-process one would go stale)."""
+    if not redis_url:
+        return NoCache()
+    return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
 
 
 class Container(containers.DeclarativeContainer):
@@ -30,6 +38,7 @@ class Container(containers.DeclarativeContainer):
             parallelism=config.argon2_parallelism,
         ),
     )
+    catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.domain.products import Product
@@ -308,3 +308,22 @@ def test_a_refresh_token_is_usable_until_used_revoked_or_expired(uow_factory):
         assert not uow.tokens.is_refresh_usable("used", NOW)
         assert not uow.tokens.is_refresh_usable("revoked", NOW)
         assert not uow.tokens.is_refresh_usable("unknown", NOW)
+
+
+def test_access_state_reads_the_user_and_revocations_at_once(uow_factory):
+    user = add_user(uow_factory, role=Role.MANAGER)
+    with uow_factory() as uow:
+        uow.tokens.add_refresh(RefreshToken("r1", "fam", user.id, NOW + timedelta(days=1)))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.tokens.access_state(user.id, "a1", "fam") == AccessState(Role.MANAGER, True, 0, False)
+        assert uow.tokens.access_state(user.id + 100, "a1", "fam") is None
+        uow.tokens.revoke_access("a1", NOW + timedelta(minutes=5))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.tokens.access_state(user.id, "a1", "fam").revoked
+        assert not uow.tokens.access_state(user.id, "a2", "fam").revoked
+        uow.tokens.revoke_family("fam", NOW)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.tokens.access_state(user.id, "a2", "fam").revoked

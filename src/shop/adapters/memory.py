@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Self, TypeVar
 
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
@@ -211,6 +211,12 @@ class MemoryTokenRepository:
     def is_revoked(self, jti: str, family: str | None) -> bool:
         state = self._state()
         return jti in state.revoked_access or (family is not None and family in state.revoked_families)
+
+    def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
+        user = self._state().users.get(user_id)
+        if user is None:
+            return None
+        return AccessState(user.role, user.active, user.token_version, self.is_revoked(jti, family))
 
     def purge_expired(self, now: datetime) -> int:
         state = self._state()

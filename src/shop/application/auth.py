@@ -100,16 +100,10 @@ def revoke(
 def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
     with uow:
-        user = uow.users.get(claims.user_id)
-        if (
-            user is None
-            or user.id is None
-            or not user.active
-            or user.token_version != claims.token_version
-            or uow.tokens.is_revoked(claims.jti, claims.family)
-        ):
-            raise AuthenticationFailed("Token is invalid or has been revoked.")
-    return Actor(user.id, user.role)
+        state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
+    if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
+        raise AuthenticationFailed("Token is invalid or has been revoked.")
+    return Actor(claims.user_id, state.role)
 
 
 def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> None:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound
-from shop.application.ports import Clock, OrderQuery, StoredResponse, UnitOfWork
+from shop.application.ports import NO_CACHE, CatalogCache, Clock, OrderQuery, StoredResponse, UnitOfWork
 from shop.domain.orders import Order, OrderItem, check_items
 
 
@@ -19,12 +19,15 @@ class Response:
     replayed: bool = False
 
 
-def place_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem]) -> Order:
+def place_order(
+    *, uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem], cache: CatalogCache = NO_CACHE
+) -> Order:
     """Take the stock of every item and record the order, in one transaction."""
     _check_can_order(actor, items)
     with uow:
         order = _place(uow, clock, actor, items)
         uow.commit()
+    cache.invalidate([line.product_id for line in order.lines])
     return order
 
 
@@ -38,6 +41,7 @@ def place_order_once(
     fingerprint: str,
     key_ttl: timedelta,
     render: Callable[[Order], tuple[int, str]],
+    cache: CatalogCache = NO_CACHE,
 ) -> Response:
     """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
 
@@ -58,7 +62,8 @@ def place_order_once(
             status, body = render(order)
             uow.idempotency.complete(actor.user_id, key, status, body)
             uow.commit()
-            return Response(status, body)
+        cache.invalidate([line.product_id for line in order.lines])
+        return Response(status, body)
     except KeyInUse:
         with uow:
             stored = uow.idempotency.get(actor.user_id, key)
@@ -112,7 +117,9 @@ def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> Order:
     return _visible(order, actor, order_id)
 
 
-def cancel_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) -> Order:
+def cancel_order(
+    *, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int, cache: CatalogCache = NO_CACHE
+) -> Order:
     """The owner or a manager cancels a placed order; its stock goes back in the same transaction."""
     with uow:
         order = _visible(uow.orders.get_for_update(order_id), actor, order_id)
@@ -122,6 +129,7 @@ def cancel_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) 
             uow.products.save(product)
         uow.orders.save(order)
         uow.commit()
+    cache.invalidate([line.product_id for line in order.lines])
     return order
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -8,7 +8,7 @@ from typing import Protocol, Self
 
 from shop.domain.orders import Order, OrderStatus
 from shop.domain.products import Product
-from shop.domain.users import User
+from shop.domain.users import Role, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,16 @@ class OrderRepository(Protocol):
         """Write back status and timestamps."""
 
 
+@dataclass(frozen=True, slots=True)
+class AccessState:
+    """What decides whether an access token still works: its user's standing and revocations."""
+
+    role: Role
+    active: bool
+    token_version: int
+    revoked: bool
+
+
 class TokenRepository(Protocol):
     def add_refresh(self, token: RefreshToken) -> None: ...
 
@@ -113,6 +123,10 @@ class TokenRepository(Protocol):
 
     def is_revoked(self, jti: str, family: str | None) -> bool:
         """True when this token or its whole family was revoked."""
+
+    def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
+        """The user's role, standing and token version, and whether the token was revoked, in one read;
+        None when the user does not exist."""
 
     def purge_expired(self, now: datetime) -> int: ...
 
@@ -169,6 +183,34 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+
+class CatalogCache(Protocol):
+    """Product reads shared by every worker and instance. Every use case that changes a product
+    (its stock included) calls invalidate() after committing and before returning, so a read that
+    starts after a write has returned never sees the old product."""
+
+    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None: ...
+
+    def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]: ...
+
+    def invalidate(self, product_ids: Collection[int]) -> None: ...
+
+
+class NoCache:
+    """Reads go straight to the database: the default when no shared cache is configured."""
+
+    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
+        return load()
+
+    def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
+        return load()
+
+    def invalidate(self, product_ids: Collection[int]) -> None:
+        return None
+
+
+NO_CACHE = NoCache()
 
 
 class PasswordHasher(Protocol):

@@ -4,7 +4,7 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound
-from shop.application.ports import ProductQuery, UnitOfWork
+from shop.application.ports import NO_CACHE, CatalogCache, ProductQuery, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.money import Money, parse_amount, parse_currency
 from shop.domain.products import Product, check_name
@@ -29,30 +29,47 @@ def _require_manager(actor: Actor) -> None:
 
 
 def create_product(
-    *, uow: UnitOfWork, actor: Actor, name: str, price: object, stock: int, currency: str = "TWD"
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    name: str,
+    price: object,
+    stock: int,
+    currency: str = "TWD",
+    cache: CatalogCache = NO_CACHE,
 ) -> Product:
     _require_manager(actor)
     product = Product(name=name, price=Money(parse_amount(price), parse_currency(currency)), stock=stock)
     with uow:
         uow.products.add(product)
         uow.commit()
+    assert product.id is not None
+    cache.invalidate([product.id])
     return product
 
 
-def list_products(*, uow: UnitOfWork, query: ProductQuery) -> tuple[list[Product], int]:
-    with uow:
-        return uow.products.list(query)
+def list_products(*, uow: UnitOfWork, query: ProductQuery, cache: CatalogCache = NO_CACHE) -> tuple[list[Product], int]:
+    def load() -> tuple[list[Product], int]:
+        with uow:
+            return uow.products.list(query)
+
+    return cache.page(query, load)
 
 
-def get_product(*, uow: UnitOfWork, product_id: int) -> Product:
-    with uow:
-        product = uow.products.get(product_id)
+def get_product(*, uow: UnitOfWork, product_id: int, cache: CatalogCache = NO_CACHE) -> Product:
+    def load() -> Product | None:
+        with uow:
+            return uow.products.get(product_id)
+
+    product = cache.product(product_id, load)
     if product is None:
         raise NotFound("Product", product_id)
     return product
 
 
-def update_product(*, uow: UnitOfWork, actor: Actor, product_id: int, changes: ProductChanges) -> Product:
+def update_product(
+    *, uow: UnitOfWork, actor: Actor, product_id: int, changes: ProductChanges, cache: CatalogCache = NO_CACHE
+) -> Product:
     _require_manager(actor)
     if changes.is_empty():
         raise InvalidValue.single("body", "Give at least one field to change.")
@@ -70,10 +87,11 @@ def update_product(*, uow: UnitOfWork, actor: Actor, product_id: int, changes: P
             product.set_stock(changes.stock)
         uow.products.save(product)
         uow.commit()
+    cache.invalidate([product_id])
     return product
 
 
-def delete_product(*, uow: UnitOfWork, actor: Actor, product_id: int) -> None:
+def delete_product(*, uow: UnitOfWork, actor: Actor, product_id: int, cache: CatalogCache = NO_CACHE) -> None:
     """Take a product out of the catalog; orders placed before keep their lines."""
     _require_manager(actor)
     with uow:
@@ -83,3 +101,4 @@ def delete_product(*, uow: UnitOfWork, actor: Actor, product_id: int) -> None:
         product.deleted = True
         uow.products.save(product)
         uow.commit()
+    cache.invalidate([product_id])

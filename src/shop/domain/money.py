@@ -69,6 +69,11 @@ class Money:
         parse_currency(self.currency)
 
     @classmethod
+    def trusted(cls, amount: Decimal, currency: str) -> Money:
+        """A value read back from storage, checked when it was written: no need to check it again."""
+        return cls._unchecked(amount, currency)
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(Decimal(0), currency)
 

@@ -15,6 +15,7 @@ from flask_smorest.utils import prepare_response
 from shop.container import Container
 from shop.entrypoints.api import orders, problems, products, tokens, users
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
+from shop.entrypoints.api.jsonfast import OrjsonProvider
 from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.schemas import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container.wire(packages=["shop.entrypoints.api"])
 
     app = Flask("shop")
+    app.json = OrjsonProvider(app)
     app.container = container  # type: ignore[attr-defined]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_content_length,

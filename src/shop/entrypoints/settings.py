@@ -50,6 +50,8 @@ class Settings:
     db_max_overflow: int = 10
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
+    redis_url: str = ""
+    cache_ttl_seconds: int = 60
     ratelimit_enabled: bool = True
     ratelimit_storage_uri: str = "memory://"
     ratelimit_login_failures: str = "5 per minute"
@@ -82,6 +84,8 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
+            redis_url=env.get("REDIS_URL", ""),
+            cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60),
             ratelimit_enabled=env.get("RATELIMIT_ENABLED", "true").lower() not in {"0", "false", "no"},
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             ratelimit_login_failures=env.get("RATELIMIT_LOGIN_FAILURES") or "5 per minute",

@@ -7,7 +7,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -21,7 +35,7 @@ from shop.adapters.sql.tables import (
     users,
 )
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderLine, OrderStatus
 from shop.domain.products import Product
@@ -47,11 +61,29 @@ MAX_OFFSET = 2**31 - 1
 
 
 def _paged(conn: Connection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
-    total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    if page.offset >= min(total, MAX_OFFSET):  # past the end: nothing to fetch (and no offset too big for SQL)
-        return [], total
-    rows = list(conn.execute(query.limit(page.size).offset(page.offset)))
-    return rows, total
+    """One page and the total, in one query (a window count); a second one only past the last page."""
+    rows: list[Row[Any]] = []
+    if page.offset < MAX_OFFSET:  # beyond, the page is empty anyway and SQL would refuse the offset
+        counted = query.add_columns(func.count().over().label("total_rows"))
+        rows = list(conn.execute(counted.limit(page.size).offset(page.offset)))
+    if rows:
+        return rows, int(rows[0].total_rows)
+    if page.offset == 0:
+        return [], 0
+    return [], conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+
+
+# Statements of the hottest paths, built once: every request runs the first, every product read the second.
+_ACCESS_STATE = select(
+    users.c.role,
+    users.c.active,
+    users.c.token_version,
+    or_(
+        exists().where(revoked_tokens.c.jti == bindparam("jti")),
+        exists().where(refresh_tokens.c.family == bindparam("family"), refresh_tokens.c.revoked_at.is_not(None)),
+    ).label("revoked"),
+).where(users.c.id == bindparam("user_id"))
+_LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"), ~products.c.deleted)
 
 
 class SqlUserRepository:
@@ -136,7 +168,7 @@ class SqlProductRepository:
             raise self._translate(error, product) from None
 
     def get(self, product_id: int) -> Product | None:
-        row = self._conn.execute(select(products).where(products.c.id == product_id, ~products.c.deleted)).first()
+        row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
         return self._to_product(row) if row is not None else None
 
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
@@ -199,7 +231,7 @@ class SqlProductRepository:
         return Product(
             id=row.id,
             name=row.name,
-            price=Money(from_cents(row.price_cents), row.currency),
+            price=Money.trusted(from_cents(row.price_cents), row.currency),
             stock=row.stock,
             deleted=row.deleted,
         )
@@ -289,7 +321,7 @@ def _to_order(row: Row[Any], lines: list[Row[Any]]) -> Order:
             OrderLine(
                 product_id=line.product_id,
                 name=line.name,
-                unit_price=Money(from_cents(line.unit_price_cents), row.currency),
+                unit_price=Money.trusted(from_cents(line.unit_price_cents), row.currency),
                 quantity=line.quantity,
             )
             for line in lines
@@ -355,6 +387,10 @@ class SqlTokenRepository:
                 exists().where(refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_not(None)),
             )
         return bool(self._conn.execute(select(revoked)).scalar_one())
+
+    def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
+        row = self._conn.execute(_ACCESS_STATE, {"user_id": user_id, "jti": jti, "family": family}).first()
+        return AccessState(Role(row.role), row.active, row.token_version, row.revoked) if row is not None else None
 
     def purge_expired(self, now: datetime) -> int:
         refresh = self._conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at <= now)).rowcount

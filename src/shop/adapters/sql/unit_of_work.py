@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import time
 from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 from shop.adapters.sql.repositories import (
     SqlIdempotencyRepository,
@@ -14,6 +16,8 @@ from shop.adapters.sql.repositories import (
 )
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# A pooled connection idle for longer than this is pinged before use; busy ones are not.
+IDLE_PING_S = 5.0
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
@@ -21,7 +25,30 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engi
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pre-ping, but only for connections that sat idle: a connection handed back a moment ago is
+    alive, and pinging it would cost a round trip on every request. One found dead is replaced."""
+
+    @event.listens_for(engine, "checkin")
+    def _stamp(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure means this connection can't be trusted
+            raise DisconnectionError("idle connection failed its ping") from error
+        if not alive:
+            raise DisconnectionError("idle connection failed its ping")
 
 
 def _sqlite_engine(url: str) -> Engine:

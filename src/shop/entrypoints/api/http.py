@@ -75,6 +75,10 @@ def _has_body() -> bool:
 
 
 def _after(response: Response) -> Response:
+    if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
+        # A strong ETag over the body; If-None-Match with it answers 304 without the body.
+        response.add_etag()
+        response.make_conditional(request)
     headers = response.headers
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"

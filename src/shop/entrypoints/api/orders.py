@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application import orders
-from shop.application.ports import Clock, OrderQuery, Page, UnitOfWork
+from shop.application.ports import CatalogCache, Clock, OrderQuery, Page, UnitOfWork
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
@@ -59,6 +59,7 @@ class Orders(MethodView):
         uow: UnitOfWork = Provide[Container.uow],
         clock: Clock = Provide[Container.clock],
         key_ttl: timedelta = Provide[Container.config.idempotency_key_ttl],
+        cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> Order | Response:
         """Place an order (customers only): stock is taken in the same transaction, all or nothing.
 
@@ -68,7 +69,7 @@ class Orders(MethodView):
         items = [OrderItem(item["product"], item["quantity"]) for item in body["items"]]
         key = idempotency_key()
         if key is None:
-            return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items)
+            return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache)
         result = orders.place_order_once(
             uow=uow,
             clock=clock,
@@ -78,6 +79,7 @@ class Orders(MethodView):
             fingerprint=fingerprint(body),
             key_ttl=key_ttl,
             render=lambda order: (201, json.dumps(OrderSchema().dump(order))),
+            cache=cache,
         )
         response = Response(result.body, status=result.status, mimetype="application/json")
         if result.replayed:
@@ -103,10 +105,14 @@ class CancelOrder(MethodView):
     @blp.errors(404, 409)
     @inject
     def post(
-        self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+        self,
+        order_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        clock: Clock = Provide[Container.clock],
+        cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> Order:
         """Cancel a placed order (its owner or a manager); every line's stock comes back."""
-        return orders.cancel_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id)
+        return orders.cancel_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id, cache=cache)
 
 
 @blp.route("/<id:order_id>/fulfil/")

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application import products
-from shop.application.ports import Page, ProductQuery, UnitOfWork
+from shop.application.ports import CatalogCache, Page, ProductQuery, UnitOfWork
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
@@ -29,6 +29,7 @@ class Products(MethodView):
         pagination_parameters: PaginationParameters,
         sort: str | None = None,
         uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
         **filters: Any,
     ) -> list[Product]:
         """The catalog, filtered, sorted (default by id) and paginated; metadata in X-Pagination."""
@@ -37,7 +38,7 @@ class Products(MethodView):
             sort=tuple(sort.split(",")) if sort else (),
             **filters,
         )
-        found, pagination_parameters.item_count = products.list_products(uow=uow, query=query)
+        found, pagination_parameters.item_count = products.list_products(uow=uow, query=query, cache=cache)
         return found
 
     @blp.authenticated
@@ -45,9 +46,14 @@ class Products(MethodView):
     @blp.response(201, ProductSchema)
     @blp.errors(403, 409)
     @inject
-    def post(self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow]) -> Product:
+    def post(
+        self,
+        body: dict[str, Any],
+        uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
+    ) -> Product:
         """Add a product (managers only). Price: string or number, at most 2 decimals."""
-        return products.create_product(uow=uow, actor=current_actor(), **body)
+        return products.create_product(uow=uow, actor=current_actor(), cache=cache, **body)
 
 
 @blp.route("/<id:product_id>/")
@@ -56,37 +62,59 @@ class ProductDetail(MethodView):
     @blp.response(200, ProductSchema)
     @blp.errors(404)
     @inject
-    def get(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+    def get(
+        self,
+        product_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
+    ) -> Product:
         """One product of the catalog."""
-        return products.get_product(uow=uow, product_id=product_id)
+        return products.get_product(uow=uow, product_id=product_id, cache=cache)
 
     @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
     @blp.response(200, ProductSchema)
     @blp.errors(403, 404, 409)
     @inject
-    def put(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+    def put(
+        self,
+        body: dict[str, Any],
+        product_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
+    ) -> Product:
         """Change a product (managers only); any subset of fields."""
-        return _update(uow, product_id, body)
+        return _update(uow, cache, product_id, body)
 
     @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
     @blp.response(200, ProductSchema)
     @blp.errors(403, 404, 409)
     @inject
-    def patch(self, body: dict[str, Any], product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Product:
+    def patch(
+        self,
+        body: dict[str, Any],
+        product_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
+    ) -> Product:
         """Change some fields of a product (managers only)."""
-        return _update(uow, product_id, body)
+        return _update(uow, cache, product_id, body)
 
     @blp.authenticated
     @blp.response(204)
     @blp.errors(403, 404)
     @inject
-    def delete(self, product_id: int, uow: UnitOfWork = Provide[Container.uow]) -> None:
+    def delete(
+        self,
+        product_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        cache: CatalogCache = Provide[Container.catalog_cache],
+    ) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""
-        products.delete_product(uow=uow, actor=current_actor(), product_id=product_id)
+        products.delete_product(uow=uow, actor=current_actor(), product_id=product_id, cache=cache)
 
 
-def _update(uow: UnitOfWork, product_id: int, body: dict[str, Any]) -> Product:
+def _update(uow: UnitOfWork, cache: CatalogCache, product_id: int, body: dict[str, Any]) -> Product:
     changes = products.ProductChanges(**body)
-    return products.update_product(uow=uow, actor=current_actor(), product_id=product_id, changes=changes)
+    return products.update_product(uow=uow, actor=current_actor(), product_id=product_id, changes=changes, cache=cache)

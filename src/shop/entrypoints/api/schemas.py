@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,9 +12,9 @@ from marshmallow import fields, validate
 from shop.application.ports import PRODUCT_SORT_KEYS
 from shop.domain.errors import InvalidValue
 from shop.domain.money import ISO_4217, parse_amount
-from shop.domain.orders import ITEMS_MAX, QUANTITY_MAX, OrderStatus
-from shop.domain.products import NAME_MAX, STOCK_MAX
-from shop.domain.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX
+from shop.domain.orders import ITEMS_MAX, QUANTITY_MAX, Order, OrderStatus
+from shop.domain.products import NAME_MAX, STOCK_MAX, Product
+from shop.domain.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, Role, User
 
 ID_MAX = 2_147_483_647
 
@@ -21,6 +22,24 @@ ID_MAX = 2_147_483_647
 class StrictSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
+
+
+class RenderedSchema(ma.Schema):
+    """A response body: the fields document it, `render` builds it.
+
+    Hot paths serialize hundreds of objects a second; one plain function per resource is several
+    times cheaper than marshmallow's per-field machinery. The API and schemathesis tests check that
+    every rendered body matches the documented fields.
+    """
+
+    @staticmethod
+    def render(obj: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        if self.many if many is None else many:
+            return [self.render(item) for item in obj]
+        return self.render(obj)
 
 
 class JsonBoolean(fields.Boolean):
@@ -132,13 +151,24 @@ class UserUpdateSchema(PartialUpdateSchema):
     )
 
 
-class UserSchema(ma.Schema):
-    id = fields.Integer(dump_only=True)
+class UserSchema(RenderedSchema):
+    id = fields.Integer()
     username = fields.String()
     email = fields.String(allow_none=True)
     age = fields.Integer(allow_none=True)
     phone = fields.String(allow_none=True)
-    role = fields.Function(lambda user: user.role.value, metadata={"enum": ["customer", "manager"]})
+    role = fields.String(metadata={"enum": [role.value for role in Role]})
+
+    @staticmethod
+    def render(user: User) -> dict[str, Any]:
+        return {
+            "id": user.id,
+            "username": user.username,
+            "email": user.email,
+            "age": user.age,
+            "phone": user.phone,
+            "role": user.role.value,
+        }
 
 
 # Products
@@ -160,12 +190,22 @@ class ProductUpdateSchema(PartialUpdateSchema):
     currency = fields.String(validate=_currency)
 
 
-class ProductSchema(ma.Schema):
+class ProductSchema(RenderedSchema):
     id = fields.Integer()
     name = fields.String()
-    price = fields.Function(lambda p: f"{p.price.amount:.2f}", metadata={"type": "string", "example": "10.00"})
-    currency = fields.Function(lambda p: p.price.currency)
+    price = fields.String(metadata={"example": "10.00"})
+    currency = fields.String(metadata={"example": "TWD"})
     stock = fields.Integer()
+
+    @staticmethod
+    def render(product: Product) -> dict[str, Any]:
+        return {
+            "id": product.id,
+            "name": product.name,
+            "price": f"{product.price.amount:.2f}",
+            "currency": product.price.currency,
+            "stock": product.stock,
+        }
 
 
 class ProductFilterSchema(StrictSchema):
@@ -201,24 +241,52 @@ class OrderCreateSchema(StrictSchema):
 
 
 class OrderLineSchema(ma.Schema):
-    product = fields.Integer(attribute="product_id")
+    product = fields.Integer()
     name = fields.String()
-    unit_price = fields.Function(lambda line: f"{line.unit_price.amount:.2f}", metadata={"type": "string"})
+    unit_price = fields.String()
     quantity = fields.Integer()
-    line_total = fields.Function(lambda line: f"{line.total.amount:.2f}", metadata={"type": "string"})
+    line_total = fields.String()
 
 
-class OrderSchema(ma.Schema):
+class OrderSchema(RenderedSchema):
     id = fields.Integer()
-    user = fields.Integer(attribute="user_id")
-    status = fields.Function(lambda o: o.status.value, metadata={"enum": [s.value for s in OrderStatus]})
-    items = fields.List(fields.Nested(OrderLineSchema), attribute="lines")
-    total = fields.Function(lambda o: f"{o.total.amount:.2f}", metadata={"type": "string"})
+    user = fields.Integer()
+    status = fields.String(metadata={"enum": [s.value for s in OrderStatus]})
+    items = fields.List(fields.Nested(OrderLineSchema))
+    total = fields.String()
     currency = fields.String()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     cancelled_at = fields.DateTime(allow_none=True)
     fulfilled_at = fields.DateTime(allow_none=True)
+
+    @staticmethod
+    def render(order: Order) -> dict[str, Any]:
+        return {
+            "id": order.id,
+            "user": order.user_id,
+            "status": order.status.value,
+            "items": [
+                {
+                    "product": line.product_id,
+                    "name": line.name,
+                    "unit_price": f"{line.unit_price.amount:.2f}",
+                    "quantity": line.quantity,
+                    "line_total": f"{line.total.amount:.2f}",
+                }
+                for line in order.lines
+            ],
+            "total": f"{order.total.amount:.2f}",
+            "currency": order.currency,
+            "created_at": _iso(order.created_at),
+            "updated_at": _iso(order.updated_at),
+            "cancelled_at": _iso(order.cancelled_at),
+            "fulfilled_at": _iso(order.fulfilled_at),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 class OrderFilterSchema(StrictSchema):

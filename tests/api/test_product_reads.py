@@ -1,0 +1,66 @@
+"""Product reads through the shared Redis cache never show stale stock; ETags answer 304."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+import pytest
+
+from shop.adapters import cache as cache_module
+from shop.application.users import make_manager
+from shop.entrypoints.app import create_app
+from tests.api.conftest import PASSWORD, Api
+
+
+@pytest.fixture
+def cached(settings, monkeypatch) -> Api:
+    prefix = f"shop-test:{uuid.uuid4().hex}:"
+    monkeypatch.setattr(cache_module, "PREFIX", prefix)
+    monkeypatch.setattr(cache_module, "GENERATION", prefix + "generation")
+    return Api(create_app(replace(settings, redis_url="redis://127.0.0.1:6379/0")).test_client())
+
+
+def test_a_cached_product_shows_the_stock_an_order_left(cached):
+    cached.signup("carol")
+    customer = cached.login("carol")["access"]
+    container = cached.client.application.container
+    make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
+    manager = cached.login("boss")["access"]
+    product = cached.call("POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}).json
+    path = f"/products/{product['id']}/"
+
+    assert cached.call("GET", path, customer).json["stock"] == 5
+    assert cached.call("GET", "/products/", customer).json[0]["stock"] == 5
+    cached.call("POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 2}]})
+    assert cached.call("GET", path, customer).json["stock"] == 3
+    assert cached.call("GET", "/products/", customer).json[0]["stock"] == 3
+    cached.call("PATCH", path, manager, json={"stock": 10})
+    assert cached.call("GET", path, customer).json["stock"] == 10
+    cached.call("DELETE", path, manager)
+    assert cached.call("GET", path, customer).status_code == 404
+    assert cached.call("GET", "/products/", customer).json == []
+
+
+def test_an_unchanged_product_answers_304_to_its_etag(api, manager_token, customer_token):
+    product = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "1.00", "stock": 5}).json
+    path = f"/products/{product['id']}/"
+    first = api.call("GET", path, customer_token)
+    etag = first.headers["ETag"]
+
+    again = api.call("GET", path, customer_token, headers={"If-None-Match": etag})
+    api.call("PATCH", path, manager_token, json={"stock": 4})
+    changed = api.call("GET", path, customer_token, headers={"If-None-Match": etag})
+
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    assert changed.status_code == 200
+    assert changed.json["stock"] == 4
+    assert changed.headers["ETag"] != etag
+
+
+def test_lists_carry_an_etag_too(api, customer_token):
+    first = api.call("GET", "/products/", customer_token)
+    again = api.call("GET", "/products/", customer_token, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304

@@ -1,0 +1,112 @@
+"""The Redis catalog cache: read-through, invalidated by writes, never poisoned by a late reader."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+import redis
+
+from shop.adapters import cache as cache_module
+from shop.adapters.cache import RedisCatalogCache, redis_client
+from shop.application.ports import Page, ProductQuery
+from shop.domain.money import Money
+from shop.domain.products import Product
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def client():
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.fail("Redis is not reachable on 127.0.0.1:6379; .ci/run starts it")
+    return client
+
+
+@pytest.fixture
+def cache(client, monkeypatch):
+    # Each test gets its own key space, so runs never see each other's entries.
+    prefix = f"shop-test:{uuid.uuid4().hex}:"
+    monkeypatch.setattr(cache_module, "PREFIX", prefix)
+    monkeypatch.setattr(cache_module, "GENERATION", prefix + "generation")
+    yield RedisCatalogCache(client, ttl_seconds=60)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+
+
+def tea(stock: int = 5) -> Product:
+    return Product(id=1, name="Tea", price=Money(Decimal("2.50"), "TWD"), stock=stock)
+
+
+class Loader:
+    def __init__(self, value):
+        self.value = value
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        return self.value
+
+
+def test_a_product_is_loaded_once_then_served_from_redis(cache):
+    load = Loader(tea())
+
+    first = cache.product(1, load)
+    second = cache.product(1, load)
+
+    assert load.calls == 1
+    assert (second.id, second.name, second.price, second.stock) == (1, "Tea", Money(Decimal("2.50"), "TWD"), 5)
+    assert first.stock == second.stock
+
+
+def test_invalidation_makes_the_next_read_load_again(cache):
+    cache.product(1, Loader(tea(5)))
+    cache.page(ProductQuery(), Loader(([tea(5)], 1)))
+
+    cache.invalidate([1])
+    product = cache.product(1, Loader(tea(4)))
+    page, total = cache.page(ProductQuery(), Loader(([tea(4)], 1)))
+
+    assert product.stock == 4
+    assert (page[0].stock, total) == (4, 1)
+
+
+def test_a_reader_that_loaded_before_a_write_cannot_store_stale_data(cache):
+    def load_then_a_write_commits():
+        stale = tea(5)
+        cache.invalidate([1])  # the write commits and invalidates while this reader holds old data
+        return stale
+
+    cache.product(1, load_then_a_write_commits)
+
+    assert cache.product(1, Loader(tea(4))).stock == 4
+
+
+def test_pages_are_cached_per_query(cache):
+    one = cache.page(ProductQuery(page=Page(1, 20)), Loader(([tea()], 1)))
+    other_load = Loader(([], 1))
+    other = cache.page(ProductQuery(page=Page(2, 20)), other_load)
+
+    assert other_load.calls == 1
+    assert (len(one[0]), len(other[0])) == (1, 0)
+
+
+def test_a_missing_product_is_cached_as_missing_until_created(cache):
+    assert cache.product(7, Loader(None)) is None
+    assert cache.product(7, Loader(tea())) is None
+    cache.invalidate([7])
+    assert cache.product(7, Loader(tea())) is not None
+
+
+def test_without_redis_every_read_loads_and_writes_still_succeed():
+    unreachable = RedisCatalogCache(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
+    load = Loader(tea())
+
+    assert unreachable.product(1, load).stock == 5
+    assert unreachable.product(1, load).stock == 5
+    unreachable.invalidate([1])
+    assert load.calls == 2
