@@ -29,6 +29,15 @@ class Container(containers.DeclarativeContainer):
         max_overflow=config.db_max_overflow,
     )
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
+    # For use cases that only read: no transaction round trips, and the database refuses writes.
+    reader_engine = providers.Singleton(
+        make_engine,
+        config.database_url,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+        read_only=True,
+    )
+    reader = providers.Factory(SqlUnitOfWork, engine=reader_engine)
     hasher = providers.Singleton(
         Argon2Hasher,
         providers.Factory(

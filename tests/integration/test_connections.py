@@ -1,12 +1,15 @@
-"""Pooled PostgreSQL connections that died while idle are replaced, not handed to a request."""
+"""Connections: dead idle ones are replaced; read-only units of work cannot write."""
 
 from __future__ import annotations
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from shop.adapters.sql import unit_of_work
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.domain.users import User
 
 
 def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
@@ -23,3 +26,20 @@ def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != first_pid
     engine.dispose()
+
+
+def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database_url):
+    writer = make_engine(database_url)
+    reader = make_engine(database_url, read_only=True)
+    with SqlUnitOfWork(writer) as uow:
+        uow.users.add(User(username="alice", password_hash="h"))
+        uow.commit()
+
+    with SqlUnitOfWork(reader) as uow:
+        assert uow.users.get_by_username("alice") is not None
+        with pytest.raises(DBAPIError):
+            uow.users.add(User(username="bob", password_hash="h"))
+    with SqlUnitOfWork(writer) as uow:
+        assert uow.users.get_by_username("bob") is None
+    writer.dispose()
+    reader.dispose()

@@ -20,12 +20,22 @@ SQLITE_BUSY_TIMEOUT_S = 30
 IDLE_PING_S = 5.0
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes."""
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, read_only: bool = False) -> Engine:
+    """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes.
+
+    read_only: for units of work that only read. Each statement runs on its own (no BEGIN and
+    ROLLBACK round trips around a single SELECT) and the database itself refuses any write.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        return _sqlite_engine(url, read_only=read_only)
+    options: dict[str, Any] = {}
+    if read_only:
+        options = {
+            "isolation_level": "AUTOCOMMIT",
+            "connect_args": {"options": "-c default_transaction_read_only=on"},
+        }
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, **options)
     _ping_when_idle(engine)
     return engine
 
@@ -51,7 +61,7 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("idle connection failed its ping")
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -63,13 +73,16 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # SQLite has no row locks: every unit of work takes the write lock when it starts, so a
-        # read-then-write can never be overtaken by another writer (no lost update, no oversell).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLite has no row locks: every unit of work that may write takes the write lock when it
+        # starts, so a read-then-write can never be overtaken by another writer (no lost update,
+        # no oversell). Readers take a snapshot and never wait for writers (WAL).
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -36,7 +36,7 @@ class Orders(MethodView):
         self,
         filters: dict[str, Any],
         pagination_parameters: PaginationParameters,
-        uow: UnitOfWork = Provide[Container.uow],
+        uow: UnitOfWork = Provide[Container.reader],
     ) -> list[Order]:
         """Managers see every order, customers their own; oldest first."""
         status = filters.get("status")
@@ -93,7 +93,7 @@ class OrderDetail(MethodView):
     @blp.response(200, OrderSchema)
     @blp.errors(404)
     @inject
-    def get(self, order_id: int, uow: UnitOfWork = Provide[Container.uow]) -> Order:
+    def get(self, order_id: int, uow: UnitOfWork = Provide[Container.reader]) -> Order:
         """One order: its owner or a manager; anyone else gets 404."""
         return orders.get_order(uow=uow, actor=current_actor(), order_id=order_id)
 

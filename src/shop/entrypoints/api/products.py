@@ -28,7 +28,7 @@ class Products(MethodView):
         self,
         pagination_parameters: PaginationParameters,
         sort: str | None = None,
-        uow: UnitOfWork = Provide[Container.uow],
+        uow: UnitOfWork = Provide[Container.reader],
         cache: CatalogCache = Provide[Container.catalog_cache],
         **filters: Any,
     ) -> list[Product]:
@@ -65,7 +65,7 @@ class ProductDetail(MethodView):
     def get(
         self,
         product_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
+        uow: UnitOfWork = Provide[Container.reader],
         cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> Product:
         """One product of the catalog."""

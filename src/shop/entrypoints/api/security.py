@@ -1,5 +1,11 @@
-"""JWT handling: tokens are signed HS256 only, and every access token is checked against the
-database on each request (user still active, token version current, token and family not revoked)."""
+"""JWT handling. flask-jwt-extended issues the tokens; each request's bearer token is decoded once
+with PyJWT (HS256 only: `alg: none` and every other algorithm are refused) and then checked against
+the database: user still active, token version current, token and its family not revoked.
+
+flask-jwt-extended's own request check decodes every token four times (unverified claims and
+header for its key loader, then the real decode), which cost more than the database check; see
+docs/decisions.md.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +14,24 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
+import jwt
 from dependency_injector.wiring import Provide, inject
-from flask import Flask, Response, g
-from flask_jwt_extended import (
-    JWTManager,
-    create_access_token,
-    create_refresh_token,
-    decode_token,
-    verify_jwt_in_request,
-)
-from flask_jwt_extended.exceptions import JWTExtendedException
-from jwt.exceptions import PyJWTError
+from flask import Flask, current_app, g, request
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 
 from shop.application import auth
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
 from shop.application.ports import UnitOfWork
 from shop.container import Container
-from shop.entrypoints.api.problems import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+ALGORITHM = "HS256"
 INVALID = "Token is invalid or has been revoked."
+MISSING = "Authentication credentials were not provided: send Authorization: Bearer <access>."
+_REQUIRED = ["exp", "iat", "sub", "jti", "type", "ver", "fam"]
 
 
 def claims_of(payload: dict[str, Any]) -> auth.TokenClaims:
@@ -57,12 +58,16 @@ def issue_tokens(session: auth.Session) -> dict[str, str]:
 
 
 def decode(token: str, token_type: str) -> dict[str, Any]:
-    """A signed, unexpired token of the given type, or AuthenticationFailed."""
+    """A signed, unexpired token of the given type with every claim we rely on, or AuthenticationFailed."""
     try:
-        payload = decode_token(token)
-    except (JWTExtendedException, PyJWTError, ValueError, KeyError):
+        payload: dict[str, Any] = jwt.decode(
+            token, current_app.config["JWT_SECRET_KEY"], algorithms=[ALGORITHM], options={"require": _REQUIRED}
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationFailed("Token has expired.") from None
+    except jwt.PyJWTError:
         raise AuthenticationFailed(INVALID) from None
-    if payload.get("type") != token_type or not {"sub", "ver", "jti", "fam"} <= payload.keys():
+    if payload["type"] != token_type:
         raise AuthenticationFailed(INVALID)
     try:
         claims_of(payload)
@@ -71,70 +76,47 @@ def decode(token: str, token_type: str) -> dict[str, Any]:
     return payload
 
 
+def bearer_payload() -> dict[str, Any] | None:
+    """The decoded access token of the request; None when it has no Authorization header."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed(INVALID)
+    return decode(token.strip(), "access")
+
+
+@inject
+def _authenticate(payload: dict[str, Any], uow: UnitOfWork = Provide[Container.reader]) -> Actor:
+    actor = auth.check_access(uow=uow, claims=claims_of(payload))
+    g.actor = actor
+    return actor
+
+
 def current_actor() -> Actor:
     actor: Actor = g.actor
     return actor
 
 
 def optional_actor() -> Actor | None:
-    """The actor when a valid bearer token came with the request, None when none came."""
-    verify_jwt_in_request(optional=True)
-    return getattr(g, "actor", None)
+    """The actor when a bearer token came with the request (it must be valid), None when none came."""
+    payload = bearer_payload()
+    return _authenticate(payload) if payload is not None else None
 
 
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        verify_jwt_in_request()
+        payload = bearer_payload()
+        if payload is None:
+            raise AuthenticationFailed(MISSING)
+        _authenticate(payload)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-@inject
-def _check(payload: dict[str, Any], uow: UnitOfWork = Provide[Container.uow]) -> Actor:
-    return auth.check_access(uow=uow, claims=claims_of(payload))
-
-
-def _unauthorized(detail: str) -> Response:
-    return problem(401, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 def init_jwt(app: Flask) -> JWTManager:
-    jwt = JWTManager(app)
-
-    @jwt.token_in_blocklist_loader
-    def _revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        if payload.get("type") != "access":
-            return False  # refresh tokens are checked by the refresh use case
-        try:
-            g.actor = _check(payload)
-        except (AuthenticationFailed, KeyError, TypeError, ValueError):
-            return True
-        return False
-
-    @jwt.unauthorized_loader
-    def _missing(reason: str) -> Response:
-        return _unauthorized("Authentication credentials were not provided: send Authorization: Bearer <access>.")
-
-    @jwt.invalid_token_loader
-    def _invalid(reason: str) -> Response:
-        return _unauthorized(INVALID)
-
-    @jwt.expired_token_loader
-    def _expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized("Token has expired.")
-
-    @jwt.revoked_token_loader
-    def _revoked_response(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized(INVALID)
-
-    @jwt.token_verification_failed_loader
-    def _failed(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized(INVALID)
-
-    @jwt.user_lookup_error_loader
-    def _lookup(_header: dict[str, Any], _payload: dict[str, Any]) -> Response:
-        return _unauthorized(INVALID)
-
-    return jwt
+    """flask-jwt-extended creates the tokens, with the algorithm and lifetimes set in app.config."""
+    return JWTManager(app)

@@ -4,9 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import request
 from flask.views import MethodView
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from shop.application import auth
 from shop.application.errors import AuthenticationFailed
@@ -14,7 +12,7 @@ from shop.application.ports import Clock, IdGenerator, PasswordHasher, UnitOfWor
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas import EmptySchema, LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
-from shop.entrypoints.api.security import claims_of, decode, issue_tokens
+from shop.entrypoints.api.security import bearer_payload, claims_of, decode, issue_tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/token", description="Obtain, rotate, verify and revoke JWTs.")
 
@@ -66,7 +64,7 @@ class Verify(MethodView):
     @blp.errors(401)
     @inject
     def post(
-        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.reader], clock: Clock = Provide[Container.clock]
     ) -> dict[str, Any]:
         """Check that a token is genuine, unexpired and not revoked (a rotated refresh token is not valid)."""
         payload = decode_any(body["token"])
@@ -85,11 +83,9 @@ class Revoke(MethodView):
     ) -> None:
         """Log out: revoke the refresh token's family and the access token sent with it, if any."""
         claims = claims_of(decode(body["refresh"], "refresh"))
-        access_jti = access_expiry = None
-        if request.headers.get("Authorization"):
-            verify_jwt_in_request()
-            access = get_jwt()
-            access_jti, access_expiry = access["jti"], datetime.fromtimestamp(access["exp"], UTC)
+        access = bearer_payload()
+        access_jti = access["jti"] if access else None
+        access_expiry = datetime.fromtimestamp(access["exp"], UTC) if access else None
         auth.revoke(uow=uow, clock=clock, family=claims.family, access_jti=access_jti, access_expires_at=access_expiry)
 
 

@@ -39,7 +39,9 @@ class Users(MethodView):
     @blp.paginate()
     @blp.errors(403)
     @inject
-    def get(self, pagination_parameters: PaginationParameters, uow: UnitOfWork = Provide[Container.uow]) -> list[User]:
+    def get(
+        self, pagination_parameters: PaginationParameters, uow: UnitOfWork = Provide[Container.reader]
+    ) -> list[User]:
         """Every active account (managers only)."""
         page = Page(pagination_parameters.page, pagination_parameters.page_size)
         found, pagination_parameters.item_count = users.list_users(uow=uow, actor=current_actor(), page=page)
@@ -52,7 +54,7 @@ class UserDetail(MethodView):
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
     @inject
-    def get(self, user_id: int, uow: UnitOfWork = Provide[Container.uow]) -> User:
+    def get(self, user_id: int, uow: UnitOfWork = Provide[Container.reader]) -> User:
         """One's own account; managers may read any."""
         return users.get_user(uow=uow, actor=current_actor(), user_id=user_id)
 
