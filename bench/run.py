@@ -58,6 +58,7 @@ PRODUCTS = 200
 STOCK = 1_000_000
 PRICE = "10.00"
 READY_TIMEOUT_S = 30
+WARMUP_S = 2
 STOP_TIMEOUT_S = 30
 INSTALL_HINTS = {
     "wrk": "apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)",
@@ -255,6 +256,7 @@ def running_service(database_url: str, redis_url: str, workers: int, log: Path) 
         "SHOP_VAR_DIR": str(VAR),
         "RATELIMIT_ENABLED": "false",
         "REDIS_URL": redis_url,
+        "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"),
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn), "--config", "python:shop.entrypoints.gunicorn_conf", "shop.entrypoints.app:create_app()"]
@@ -371,24 +373,30 @@ def run_wrk(service: Service, scenario: Scenario, load: Load, output: Path) -> O
     return Outcome(scenario, result, statuses_since(service.log, offset))
 
 
-def worker_memory(master: int) -> dict[int, int]:
-    """VmRSS in KiB of each child process of the gunicorn master, by pid."""
+def worker_memory(master: int) -> dict[int, tuple[int, int]]:
+    """(VmRSS, Pss) in KiB of each child process of the gunicorn master, by pid.
+
+    VmRSS counts the pages a worker shares with the master and its siblings in full; Pss divides
+    them among the sharers, so the sum of Pss is the real footprint."""
     memory = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
             if parent == master:
-                memory[int(stat.parent.name)] = resident_kib(stat.parent / "status")
+                memory[int(stat.parent.name)] = (
+                    kib_field(stat.parent / "status", "VmRSS:"),
+                    kib_field(stat.parent / "smaps_rollup", "Pss:"),
+                )
         except OSError:
             continue  # the process ended meanwhile
     return dict(sorted(memory.items()))
 
 
-def resident_kib(status: Path) -> int:
-    for line in status.read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def kib_field(path: Path, name: str) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith(name):
             return int(line.split()[1])
-    raise OSError(f"no VmRSS in {status}")
+    raise OSError(f"no {name} in {path}")
 
 
 def check_consistency(service: Service, manager: Account) -> Consistency:
@@ -472,7 +480,7 @@ def report(
     load: Load,
     logs: Path,
     outcomes: list[Outcome],
-    memory: dict[int, int],
+    memory: dict[int, tuple[int, int]],
     consistency: Consistency,
     ceilings: dict[str, float],
 ) -> str:
@@ -492,8 +500,8 @@ def report(
         "|---|--:|--:|--:|--:|--:|--:|--:|---|",
         *(outcome_row(outcome, ceilings) for outcome in outcomes),
         "",
-        "Resident memory (VmRSS) of the gunicorn workers after the runs: "
-        + ", ".join(f"{kib / 1024:.1f} MiB" for kib in memory.values()),
+        "Memory of each gunicorn worker after the runs, VmRSS / Pss: "
+        + ", ".join(f"{rss / 1024:.1f} / {pss / 1024:.1f} MiB" for rss, pss in memory.values()),
         "",
         f"Consistency: {consistency}",
     ]
@@ -524,7 +532,10 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
     if options.redis_url:
         forget_cached_catalog(options.redis_url)
     with running_service(database_url, options.redis_url, options.workers, logs / "gunicorn.log") as service:
-        for number, scenario in enumerate(scenarios(seeded), 1):
+        plan = scenarios(seeded)
+        # Workers open their connections and import their drivers on first use: not part of any scenario.
+        run_wrk(service, plan[0], Load(load.threads, load.connections, WARMUP_S), logs / "wrk-warmup.txt")
+        for number, scenario in enumerate(plan, 1):
             print(f"{scenario.name}: {load.seconds}s", file=sys.stderr)
             outcomes.append(run_wrk(service, scenario, load, logs / f"wrk-{number}.txt"))
         memory = worker_memory(service.pid)

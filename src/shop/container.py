@@ -3,19 +3,24 @@ a unit of work is made for each use of it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
-from shop.adapters.cache import RedisCatalogCache, redis_client
-from shop.adapters.memory import MemoryUnitOfWork
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
 from shop.application.ports import CatalogCache, NoCache, UnitOfWork
+
+if TYPE_CHECKING:
+    from shop.adapters.memory import MemoryUnitOfWork
 
 
 def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache:
     """Redis when REDIS_URL is set; otherwise no cache at all (a per-process one would go stale)."""
     if not redis_url:
         return NoCache()
+    from shop.adapters.cache import RedisCatalogCache, redis_client  # the Redis client weighs 6 MiB
+
     return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
 
 
