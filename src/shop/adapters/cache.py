@@ -10,12 +10,12 @@ Reading is one round trip (a Lua script fetches the counter and the value togeth
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Collection
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -50,21 +50,21 @@ class RedisCatalogCache:
         counter, prefix = f"{PREFIX}product:{product_id}:version", f"{PREFIX}product:{product_id}@"
         cached = self._read(counter, prefix)
         if cached is not None and cached[1] is not None:
-            return _product(json.loads(cached[1])) if cached[1] != b"null" else None
+            return _product(orjson.loads(cached[1])) if cached[1] != b"null" else None
         product = load()
         if cached is not None:
-            self._write(prefix + cached[0], json.dumps(_plain(product) if product else None))
+            self._write(prefix + cached[0], orjson.dumps(_plain(product) if product else None))
         return product
 
     def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
         prefix = f"{PREFIX}page:{_query_key(query)}@"
         cached = self._read(GENERATION, prefix)
         if cached is not None and cached[1] is not None:
-            stored = json.loads(cached[1])
+            stored = orjson.loads(cached[1])
             return [_product(p) for p in stored["items"]], stored["total"]
         items, total = load()
         if cached is not None:
-            self._write(prefix + cached[0], json.dumps({"items": [_plain(p) for p in items], "total": total}))
+            self._write(prefix + cached[0], orjson.dumps({"items": [_plain(p) for p in items], "total": total}))
         return items, total
 
     def invalidate(self, product_ids: Collection[int]) -> None:
@@ -87,7 +87,7 @@ class RedisCatalogCache:
             return None
         return version.decode() if isinstance(version, bytes) else str(version), value
 
-    def _write(self, key: str, value: str) -> None:
+    def _write(self, key: str, value: bytes) -> None:
         try:
             self._redis.set(key, value, ex=self._ttl)
         except redis.RedisError:

@@ -84,6 +84,10 @@ _ACCESS_STATE = select(
     ).label("revoked"),
 ).where(users.c.id == bindparam("user_id"))
 _LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"), ~products.c.deleted)
+# Statements of every order, built once (each build costs a cache-key computation per call).
+_SAVE_PRODUCT = update(products).where(products.c.id == bindparam("product_id"))
+_ADD_ORDER = insert(orders).returning(orders.c.id)
+_ADD_LINES = insert(order_lines)
 
 
 class SqlUserRepository:
@@ -206,7 +210,7 @@ class SqlProductRepository:
 
     def save(self, product: Product) -> None:
         try:
-            self._conn.execute(update(products).where(products.c.id == product.id).values(**self._values(product)))
+            self._conn.execute(_SAVE_PRODUCT, {"product_id": product.id, **self._values(product)})
         except IntegrityError as error:
             raise self._translate(error, product) from None
 
@@ -243,12 +247,10 @@ class SqlOrderRepository:
 
     def add(self, order: Order) -> None:
         order.id = self._conn.execute(
-            insert(orders)
-            .values(user_id=order.user_id, currency=order.currency, **self._state(order))
-            .returning(orders.c.id)
+            _ADD_ORDER, {"user_id": order.user_id, "currency": order.currency, **self._state(order)}
         ).scalar_one()
         self._conn.execute(
-            insert(order_lines),
+            _ADD_LINES,
             [
                 {
                     "order_id": order.id,

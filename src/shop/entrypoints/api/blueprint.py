@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import flask_smorest
+import marshmallow as ma
 from webargs.flaskparser import FlaskParser
 
 from shop.entrypoints.api.security import BEARER, login_required
@@ -13,6 +15,19 @@ from shop.entrypoints.api.security import BEARER, login_required
 
 class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
+
+    def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
+        # webargs builds a new schema per request from a class (flask-smorest's pagination passes
+        # one): measured at 0.15 ms each. Loading keeps no state in the schema, so one will do.
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            return _shared(argmap)
+        schema: ma.Schema = super()._get_schema(argmap, req)
+        return schema
+
+
+@functools.cache
+def _shared(schema_class: type[ma.Schema]) -> ma.Schema:
+    return schema_class()
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
