@@ -47,6 +47,19 @@ def run_together(count: int, action: Callable[[int], str]) -> Counter[str]:
         return Counter(pool.map(start, range(count)))
 
 
+def one_each(uow_factory, actor: Actor, product_id: int) -> Callable[[int], str]:
+    """An action ordering one of the product: "placed", or "short" when the stock has run out."""
+
+    def order(_: int) -> str:
+        try:
+            place_order(uow=uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product_id, 1)])
+        except InsufficientStock:
+            return "short"
+        return "placed"
+
+    return order
+
+
 def stock_of(uow_factory, product_id: int) -> int:
     with uow_factory() as uow:
         return uow.products.get_for_update([product_id], include_deleted=True)[product_id].stock
@@ -55,12 +68,7 @@ def stock_of(uow_factory, product_id: int) -> int:
 def test_forty_orders_against_stock_ten_sell_exactly_ten(sql_uow_factory):
     actor, (product,) = setup(sql_uow_factory, [10])
 
-    def order(_: int) -> str:
-        try:
-            place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product, 1)])
-        except InsufficientStock:
-            return "short"
-        return "placed"
+    order = one_each(sql_uow_factory, actor, product)
 
     outcomes = run_together(40, order)
 
@@ -107,12 +115,7 @@ def test_cancel_and_order_at_once_keep_stock_exact(sql_uow_factory):
 def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(sql_uow_factory, record_property):
     actor, (product,) = setup(sql_uow_factory, [50])
 
-    def order(_: int) -> str:
-        try:
-            place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product, 1)])
-        except InsufficientStock:
-            return "short"
-        return "placed"
+    order = one_each(sql_uow_factory, actor, product)
 
     started = time.perf_counter()
     outcomes = run_together(200, order)

@@ -83,23 +83,13 @@ class ProductDetail(MethodView):
         uow: UnitOfWork = Provide[Container.uow],
         cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> Product:
-        """Change a product (managers only); any subset of fields."""
-        return _update(uow, cache, product_id, body)
+        """Change a product (managers only): any subset of its fields, with PUT or PATCH."""
+        changes = products.ProductChanges(**body)
+        return products.update_product(
+            uow=uow, actor=current_actor(), product_id=product_id, changes=changes, cache=cache
+        )
 
-    @blp.authenticated
-    @blp.arguments(ProductUpdateSchema)
-    @blp.response(200, ProductSchema)
-    @blp.errors(403, 404, 409)
-    @inject
-    def patch(
-        self,
-        body: dict[str, Any],
-        product_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        cache: CatalogCache = Provide[Container.catalog_cache],
-    ) -> Product:
-        """Change some fields of a product (managers only)."""
-        return _update(uow, cache, product_id, body)
+    patch = put  # PUT already takes any subset of the fields
 
     @blp.authenticated
     @blp.response(204)
@@ -113,8 +103,3 @@ class ProductDetail(MethodView):
     ) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""
         products.delete_product(uow=uow, actor=current_actor(), product_id=product_id, cache=cache)
-
-
-def _update(uow: UnitOfWork, cache: CatalogCache, product_id: int, body: dict[str, Any]) -> Product:
-    changes = products.ProductChanges(**body)
-    return products.update_product(uow=uow, actor=current_actor(), product_id=product_id, changes=changes, cache=cache)
