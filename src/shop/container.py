@@ -9,7 +9,7 @@ from dependency_injector import containers, providers
 
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
-from shop.application.ports import CatalogCache, NoCache, UnitOfWork
+from shop.application.ports import AccessCache, CatalogCache, NoCache, UnitOfWork
 
 if TYPE_CHECKING:
     from shop.adapters.memory import MemoryUnitOfWork
@@ -22,6 +22,15 @@ def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache:
     from shop.adapters.cache import RedisCatalogCache, redis_client  # the Redis client weighs 6 MiB
 
     return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
+
+
+def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache:
+    """Redis when REDIS_URL is set; otherwise every request asks the database."""
+    if not redis_url:
+        return NoCache()
+    from shop.adapters.cache import RedisAccessCache, redis_client
+
+    return RedisAccessCache(redis_client(redis_url), ttl_seconds)
 
 
 class Container(containers.DeclarativeContainer):
@@ -53,6 +62,7 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
+    access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
 

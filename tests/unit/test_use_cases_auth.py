@@ -285,8 +285,8 @@ def test_revoke_ends_the_family_and_the_access_token(
     revoke(
         uow=uow,
         clock=clock,
-        family=session.refresh.family,
-        access_jti="access-9",
+        refresh=refresh_claims(session),
+        access=access,
         access_expires_at=START + timedelta(minutes=15),
     )
     with pytest.raises(AuthenticationFailed):
@@ -302,7 +302,7 @@ def test_revoke_without_access_token_ends_the_family_only(
     alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
 ) -> None:
     session = do_login()
-    revoke(uow=uow, clock=clock, family=session.refresh.family, access_jti=None, access_expires_at=None)
+    revoke(uow=uow, clock=clock, refresh=refresh_claims(session))
     assert store.state.revoked_families == {session.refresh.family}
     assert store.state.revoked_access == {}
 
@@ -311,7 +311,13 @@ def test_purge_removes_only_expired_tokens(
     alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
 ) -> None:
     old = do_login()
-    revoke(uow=uow, clock=clock, family="f", access_jti="a1", access_expires_at=START + timedelta(minutes=15))
+    revoke(
+        uow=uow,
+        clock=clock,
+        refresh=TokenClaims(user_id=alice.id or 0, token_version=0, jti="r1", family="f"),
+        access=TokenClaims(user_id=alice.id or 0, token_version=0, jti="a1", family="f"),
+        access_expires_at=START + timedelta(minutes=15),
+    )
     assert purge_expired_tokens(uow=uow, clock=clock) == 0
     clock.advance(timedelta(days=1))
     assert purge_expired_tokens(uow=uow, clock=clock) == 1

@@ -1,10 +1,11 @@
-"""The catalog cache in Redis, shared by every worker and instance.
+"""Caches in Redis, shared by every worker and instance: the catalog, and the standing of tokens.
 
-Each product has a version counter and the catalog as a whole a generation counter. A cached
-product lives under its version, a cached page under the generation; a write bumps both after it
-commits. A reader that loaded old data just before a write can only store it under the old
-version, which nobody reads again, so invalidation can't be undone by a late writer of the cache.
-Reading is one round trip (a Lua script fetches the counter and the value together).
+Every cached value lives under a version counter: each product has one, the catalog as a whole
+a generation, each user one for their tokens. A write bumps the counter after it commits. A
+reader that loaded old data just before a write can only store it under the old version, which
+nobody reads again, so an invalidation can't be undone by a late writer of the cache. Reading
+is one round trip (a Lua script fetches the counter and the value together). Redis down: every
+read loads from the database at once; a failed bump is logged, and the TTL bounds the damage.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shop.application.ports import ProductQuery
+from shop.application.ports import AccessState, ProductQuery
 from shop.domain.money import Money
 from shop.domain.products import Product
+from shop.domain.users import Role
 
 log = logging.getLogger(__name__)
 
-PREFIX = "shop:catalog:"
-GENERATION = PREFIX + "generation"
+PREFIX = "shop:cache:"
 _GET_VERSIONED = """
 local version = redis.call('GET', KEYS[1]) or '0'
 return {version, redis.call('GET', ARGV[1] .. version)}
@@ -40,14 +41,44 @@ def redis_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
-class RedisCatalogCache:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+class _Versioned:
+    """Values stored under a version counter; see the module's docstring."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str | None = None) -> None:
         self._redis = client
         self._ttl = ttl_seconds
+        self._prefix = prefix or PREFIX
         self._get_versioned = client.register_script(_GET_VERSIONED)
 
+    def _read(self, counter: str, prefix: str) -> tuple[str, bytes | None] | None:
+        """(version, cached value or None); None when Redis is unreachable (then: no caching)."""
+        try:
+            version, value = self._get_versioned(keys=[counter], args=[prefix])
+        except redis.RedisError:
+            log.warning("cache unreachable; reading from the database", exc_info=True)
+            return None
+        return version.decode() if isinstance(version, bytes) else str(version), value
+
+    def _write(self, key: str, value: bytes) -> None:
+        try:
+            self._redis.set(key, value, ex=self._ttl)
+        except redis.RedisError:
+            log.warning("cache unreachable; not caching", exc_info=True)
+
+    def _bump(self, *counters: str) -> None:
+        try:
+            with self._redis.pipeline(transaction=False) as pipe:
+                for counter in counters:
+                    pipe.incr(counter)
+                pipe.execute()
+        except redis.RedisError:
+            # The write is committed and can't be undone; entries expire within the TTL.
+            log.exception("cache invalidation failed; entries may be stale for up to %ss", self._ttl)
+
+
+class RedisCatalogCache(_Versioned):
     def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
-        counter, prefix = f"{PREFIX}product:{product_id}:version", f"{PREFIX}product:{product_id}@"
+        counter, prefix = self._product_counter(product_id), f"{self._prefix}product:{product_id}@"
         cached = self._read(counter, prefix)
         if cached is not None and cached[1] is not None:
             return _product(orjson.loads(cached[1])) if cached[1] != b"null" else None
@@ -57,8 +88,8 @@ class RedisCatalogCache:
         return product
 
     def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
-        prefix = f"{PREFIX}page:{_query_key(query)}@"
-        cached = self._read(GENERATION, prefix)
+        prefix = f"{self._prefix}page:{_query_key(query)}@"
+        cached = self._read(self._generation, prefix)
         if cached is not None and cached[1] is not None:
             stored = orjson.loads(cached[1])
             return [_product(p) for p in stored["items"]], stored["total"]
@@ -68,30 +99,36 @@ class RedisCatalogCache:
         return items, total
 
     def invalidate(self, product_ids: Collection[int]) -> None:
-        try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for product_id in product_ids:
-                    pipe.incr(f"{PREFIX}product:{product_id}:version")
-                pipe.incr(GENERATION)
-                pipe.execute()
-        except redis.RedisError:
-            # The write is committed and can't be undone; entries expire within the TTL.
-            log.exception("catalog cache invalidation failed; cached products may be stale for %ss", self._ttl)
+        self._bump(*(self._product_counter(product_id) for product_id in product_ids), self._generation)
 
-    def _read(self, counter: str, prefix: str) -> tuple[str, bytes | None] | None:
-        """(version, cached value or None); None when Redis is unreachable (then: no caching)."""
-        try:
-            version, value = self._get_versioned(keys=[counter], args=[prefix])
-        except redis.RedisError:
-            log.warning("catalog cache unreachable; reading from the database", exc_info=True)
-            return None
-        return version.decode() if isinstance(version, bytes) else str(version), value
+    @property
+    def _generation(self) -> str:
+        return f"{self._prefix}catalog:generation"
 
-    def _write(self, key: str, value: bytes) -> None:
-        try:
-            self._redis.set(key, value, ex=self._ttl)
-        except redis.RedisError:
-            log.warning("catalog cache unreachable; not caching", exc_info=True)
+    def _product_counter(self, product_id: int) -> str:
+        return f"{self._prefix}product:{product_id}:version"
+
+
+class RedisAccessCache(_Versioned):
+    """Whether a user's token may be used, per token, under the user's token counter."""
+
+    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
+        counter, prefix = self._user_counter(user_id), f"{self._prefix}access:{user_id}:{jti}:{family}@"
+        cached = self._read(counter, prefix)
+        if cached is not None and cached[1] is not None:
+            stored = orjson.loads(cached[1])
+            return AccessState(Role(stored[0]), stored[1], stored[2], stored[3]) if stored else None
+        state = load()
+        if cached is not None:
+            plain = [state.role.value, state.active, state.token_version, state.revoked] if state else None
+            self._write(prefix + cached[0], orjson.dumps(plain))
+        return state
+
+    def forget_user(self, user_id: int) -> None:
+        self._bump(self._user_counter(user_id))
+
+    def _user_counter(self, user_id: int) -> str:
+        return f"{self._prefix}access:{user_id}:version"
 
 
 def _query_key(query: ProductQuery) -> str:

@@ -5,7 +5,16 @@ from datetime import datetime, timedelta
 
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import Clock, IdGenerator, PasswordHasher, RefreshToken, UnitOfWork
+from shop.application.ports import (
+    NO_CACHE,
+    AccessCache,
+    AccessState,
+    Clock,
+    IdGenerator,
+    PasswordHasher,
+    RefreshToken,
+    UnitOfWork,
+)
 from shop.domain.users import User
 
 
@@ -66,49 +75,65 @@ def refresh(
     ids: IdGenerator,
     refresh_ttl: timedelta,
     claims: TokenClaims,
+    access_cache: AccessCache = NO_CACHE,
 ) -> Session:
     """Rotate a refresh token. A token used twice means it leaked: its whole family is revoked."""
     now = clock.now()
     with uow:
         used = uow.tokens.use_refresh(claims.jti, now)
-        if used is None:
-            uow.tokens.revoke_family(claims.family, now)
-            uow.commit()
-            raise AuthenticationFailed("Token is invalid or has been revoked.")
-        user = uow.users.get(used.user_id)
+        user = uow.users.get(used.user_id) if used is not None else None
         if user is None or not user.active or user.token_version != claims.token_version:
-            uow.tokens.revoke_family(used.family, now)
-            uow.commit()
-            raise AuthenticationFailed("Token is invalid or has been revoked.")
-        token = _new_refresh(user, family=used.family, ids=ids, clock=clock, ttl=refresh_ttl)
-        uow.tokens.add_refresh(token)
+            # Reused, revoked or outdated: the whole family goes, access tokens included.
+            uow.tokens.revoke_family(claims.family, now)
+            token = None
+        else:
+            token = _new_refresh(user, family=claims.family, ids=ids, clock=clock, ttl=refresh_ttl)
+            uow.tokens.add_refresh(token)
         uow.commit()
+    if user is None or token is None:
+        access_cache.forget_user(claims.user_id)
+        raise AuthenticationFailed("Token is invalid or has been revoked.")
     return Session(user, token)
 
 
 def revoke(
-    *, uow: UnitOfWork, clock: Clock, family: str, access_jti: str | None, access_expires_at: datetime | None
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    refresh: TokenClaims,
+    access: TokenClaims | None = None,
+    access_expires_at: datetime | None = None,
+    access_cache: AccessCache = NO_CACHE,
 ) -> None:
     """Log out: end the token family of a refresh token, and the access token presented with it."""
     with uow:
-        uow.tokens.revoke_family(family, clock.now())
-        if access_jti is not None and access_expires_at is not None:
-            uow.tokens.revoke_access(access_jti, access_expires_at)
+        uow.tokens.revoke_family(refresh.family, clock.now())
+        if access is not None and access_expires_at is not None:
+            uow.tokens.revoke_access(access.jti, access_expires_at)
         uow.commit()
+    for claims in (refresh, access):
+        if claims is not None:
+            access_cache.forget_user(claims.user_id)
 
 
-def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
+def check_access(*, uow: UnitOfWork, claims: TokenClaims, access_cache: AccessCache = NO_CACHE) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
-    with uow:
-        state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
+
+    def load() -> AccessState | None:
+        with uow:
+            return uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
+
+    state = access_cache.state(claims.user_id, claims.jti, claims.family, load)
     if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
         raise AuthenticationFailed("Token is invalid or has been revoked.")
     return Actor(claims.user_id, state.role)
 
 
-def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> None:
+def verify(
+    *, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool, access_cache: AccessCache = NO_CACHE
+) -> None:
     """A token is valid while its user may use it and, for a refresh token, until it is rotated."""
-    check_access(uow=uow, claims=claims)
+    check_access(uow=uow, claims=claims, access_cache=access_cache)
     if is_refresh:
         with uow:
             if not uow.tokens.is_refresh_usable(claims.jti, clock.now()):

@@ -197,8 +197,27 @@ class CatalogCache(Protocol):
     def invalidate(self, product_ids: Collection[int]) -> None: ...
 
 
+class AccessCache(Protocol):
+    """The standing of access tokens, shared by every worker and instance. Every use case that
+    changes anything about a user's tokens (password, role, deletion, logout, a reused refresh
+    token) calls forget_user() after committing and before returning, so no request that starts
+    after it has returned is let in on the old standing."""
+
+    def state(
+        self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]
+    ) -> AccessState | None: ...
+
+    def forget_user(self, user_id: int) -> None: ...
+
+
 class NoCache:
     """Reads go straight to the database: the default when no shared cache is configured."""
+
+    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
+        return load()
+
+    def forget_user(self, user_id: int) -> None:
+        return None
 
     def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
         return load()

@@ -4,7 +4,7 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound
-from shop.application.ports import Page, PasswordHasher, UnitOfWork
+from shop.application.ports import NO_CACHE, AccessCache, Page, PasswordHasher, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User, check_password, check_username
 
@@ -78,7 +78,15 @@ def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
     return user
 
 
-def update_user(*, uow: UnitOfWork, hasher: PasswordHasher, actor: Actor, user_id: int, changes: UserChanges) -> User:
+def update_user(
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    actor: Actor,
+    user_id: int,
+    changes: UserChanges,
+    access_cache: AccessCache = NO_CACHE,
+) -> User:
     """Change one's own account; a new password revokes every token of the user."""
     if actor.user_id != user_id:
         raise Forbidden("You can only change your own account.")
@@ -109,10 +117,11 @@ def update_user(*, uow: UnitOfWork, hasher: PasswordHasher, actor: Actor, user_i
                 setattr(user, name, value)
         uow.users.save(user)
         uow.commit()
+    access_cache.forget_user(user_id)
     return user
 
 
-def delete_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> None:
+def delete_user(*, uow: UnitOfWork, actor: Actor, user_id: int, access_cache: AccessCache = NO_CACHE) -> None:
     """Close one's own account: no more logins, every token dead, orders kept."""
     if actor.user_id != user_id:
         raise Forbidden("You can only delete your own account.")
@@ -123,19 +132,29 @@ def delete_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> None:
         user.deactivate()
         uow.users.save(user)
         uow.commit()
+    access_cache.forget_user(user_id)
 
 
-def make_manager(*, uow: UnitOfWork, hasher: PasswordHasher, username: str, password: str | None) -> tuple[User, bool]:
+def make_manager(
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    username: str,
+    password: str | None,
+    access_cache: AccessCache = NO_CACHE,
+) -> tuple[User, bool]:
     """Operator command: promote an existing user, or create a manager. Returns (user, created)."""
     with uow:
-        user = uow.users.get_by_username(username)
-        if user is not None:
-            if not user.active:
+        existing = uow.users.get_by_username(username)
+        if existing is not None:
+            if not existing.active:
                 raise NotFound("User", username)
-            user.promote()
-            uow.users.save(user)
+            existing.promote()
+            uow.users.save(existing)
             uow.commit()
-            return user, False
+    if existing is not None and existing.id is not None:
+        access_cache.forget_user(existing.id)
+        return existing, False
     if password is None:
         raise InvalidValue.single("password", "A password is needed to create a new manager.")
     check_username(username)

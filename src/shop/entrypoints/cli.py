@@ -49,6 +49,7 @@ def manager(username: str, password_env: str) -> None:
             hasher=container.hasher(),
             username=username,
             password=os.environ.get(password_env) or None,
+            access_cache=container.access_cache(),
         )
     except (ApplicationError, DomainError) as error:
         click.echo(f"error: {error}", err=True)

@@ -22,7 +22,7 @@ from flask_jwt_extended import JWTManager, create_access_token, create_refresh_t
 from shop.application import auth
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import UnitOfWork
+from shop.application.ports import AccessCache, UnitOfWork
 from shop.container import Container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -88,8 +88,12 @@ def bearer_payload() -> dict[str, Any] | None:
 
 
 @inject
-def _authenticate(payload: dict[str, Any], uow: UnitOfWork = Provide[Container.reader]) -> Actor:
-    actor = auth.check_access(uow=uow, claims=claims_of(payload))
+def _authenticate(
+    payload: dict[str, Any],
+    uow: UnitOfWork = Provide[Container.reader],
+    access_cache: AccessCache = Provide[Container.access_cache],
+) -> Actor:
+    actor = auth.check_access(uow=uow, claims=claims_of(payload), access_cache=access_cache)
     g.actor = actor
     return actor
 

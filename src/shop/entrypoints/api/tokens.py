@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from shop.application import auth
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import Clock, IdGenerator, PasswordHasher, UnitOfWork
+from shop.application.ports import AccessCache, Clock, IdGenerator, PasswordHasher, UnitOfWork
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas import EmptySchema, LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
@@ -50,10 +50,13 @@ class Refresh(MethodView):
         clock: Clock = Provide[Container.clock],
         ids: IdGenerator = Provide[Container.ids],
         refresh_ttl: timedelta = Provide[Container.config.refresh_token_ttl],
+        access_cache: AccessCache = Provide[Container.access_cache],
     ) -> dict[str, str]:
         """Rotate a refresh token: the old one stops working; using it again revokes its whole family."""
         claims = claims_of(decode(body["refresh"], "refresh"))
-        session = auth.refresh(uow=uow, clock=clock, ids=ids, refresh_ttl=refresh_ttl, claims=claims)
+        session = auth.refresh(
+            uow=uow, clock=clock, ids=ids, refresh_ttl=refresh_ttl, claims=claims, access_cache=access_cache
+        )
         return issue_tokens(session)
 
 
@@ -64,11 +67,16 @@ class Verify(MethodView):
     @blp.errors(401)
     @inject
     def post(
-        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.reader], clock: Clock = Provide[Container.clock]
+        self,
+        body: dict[str, Any],
+        uow: UnitOfWork = Provide[Container.reader],
+        clock: Clock = Provide[Container.clock],
+        access_cache: AccessCache = Provide[Container.access_cache],
     ) -> dict[str, Any]:
         """Check that a token is genuine, unexpired and not revoked (a rotated refresh token is not valid)."""
         payload = decode_any(body["token"])
-        auth.verify(uow=uow, clock=clock, claims=claims_of(payload), is_refresh=payload["type"] == "refresh")
+        is_refresh = payload["type"] == "refresh"
+        auth.verify(uow=uow, clock=clock, claims=claims_of(payload), is_refresh=is_refresh, access_cache=access_cache)
         return {}
 
 
@@ -79,14 +87,23 @@ class Revoke(MethodView):
     @blp.errors(401)
     @inject
     def post(
-        self, body: dict[str, Any], uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+        self,
+        body: dict[str, Any],
+        uow: UnitOfWork = Provide[Container.uow],
+        clock: Clock = Provide[Container.clock],
+        access_cache: AccessCache = Provide[Container.access_cache],
     ) -> None:
         """Log out: revoke the refresh token's family and the access token sent with it, if any."""
-        claims = claims_of(decode(body["refresh"], "refresh"))
+        refresh = claims_of(decode(body["refresh"], "refresh"))
         access = bearer_payload()
-        access_jti = access["jti"] if access else None
-        access_expiry = datetime.fromtimestamp(access["exp"], UTC) if access else None
-        auth.revoke(uow=uow, clock=clock, family=claims.family, access_jti=access_jti, access_expires_at=access_expiry)
+        auth.revoke(
+            uow=uow,
+            clock=clock,
+            refresh=refresh,
+            access=claims_of(access) if access else None,
+            access_expires_at=datetime.fromtimestamp(access["exp"], UTC) if access else None,
+            access_cache=access_cache,
+        )
 
 
 def decode_any(token: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application import users
-from shop.application.ports import Page, PasswordHasher, UnitOfWork
+from shop.application.ports import AccessCache, Page, PasswordHasher, UnitOfWork
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
@@ -69,15 +69,23 @@ class UserDetail(MethodView):
         user_id: int,
         uow: UnitOfWork = Provide[Container.uow],
         hasher: PasswordHasher = Provide[Container.hasher],
+        access_cache: AccessCache = Provide[Container.access_cache],
     ) -> User:
         """Change one's own account (any subset of fields). A new password revokes every token."""
         changes = users.UserChanges(**body)
-        return users.update_user(uow=uow, hasher=hasher, actor=current_actor(), user_id=user_id, changes=changes)
+        return users.update_user(
+            uow=uow, hasher=hasher, actor=current_actor(), user_id=user_id, changes=changes, access_cache=access_cache
+        )
 
     @blp.authenticated
     @blp.response(204)
     @blp.errors(403, 404)
     @inject
-    def delete(self, user_id: int, uow: UnitOfWork = Provide[Container.uow]) -> None:
+    def delete(
+        self,
+        user_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        access_cache: AccessCache = Provide[Container.access_cache],
+    ) -> None:
         """Close one's own account: logins and every token stop working at once; orders are kept."""
-        users.delete_user(uow=uow, actor=current_actor(), user_id=user_id)
+        users.delete_user(uow=uow, actor=current_actor(), user_id=user_id, access_cache=access_cache)

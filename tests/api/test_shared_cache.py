@@ -1,4 +1,5 @@
-"""Product reads through the shared Redis cache never show stale stock; ETags answer 304."""
+"""With the shared Redis caches: product reads never show stale stock and revocations act at
+once; ETags answer 304."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from tests.api.conftest import PASSWORD, Api
 def cached(settings, monkeypatch) -> Api:
     prefix = f"shop-test:{uuid.uuid4().hex}:"
     monkeypatch.setattr(cache_module, "PREFIX", prefix)
-    monkeypatch.setattr(cache_module, "GENERATION", prefix + "generation")
     return Api(create_app(replace(settings, redis_url="redis://127.0.0.1:6379/0")).test_client())
 
 
@@ -64,3 +64,28 @@ def test_lists_carry_an_etag_too(api, customer_token):
     first = api.call("GET", "/products/", customer_token)
     again = api.call("GET", "/products/", customer_token, headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_with_the_shared_cache_revocations_still_take_effect_at_once(cached):
+    cached.signup("carol")
+    tokens = cached.login("carol")
+    assert cached.call("GET", "/products/", tokens["access"]).status_code == 200  # now cached as valid
+
+    cached.client.post("/api/token/revoke/", json={"refresh": tokens["refresh"]})
+
+    assert cached.call("GET", "/products/", tokens["access"]).status_code == 401
+
+
+def test_with_the_shared_cache_a_password_change_ends_old_tokens_at_once(cached):
+    user = cached.signup("carol")
+    old = cached.login("carol")["access"]
+    assert cached.call("GET", f"/users/{user['id']}/", old).status_code == 200
+
+    changed = cached.call("PUT", f"/users/{user['id']}/", old, json={"password": "another-passphrase"})
+
+    assert changed.status_code == 200
+    assert cached.call("GET", f"/users/{user['id']}/", old).status_code == 401
+    assert (
+        cached.call("GET", f"/users/{user['id']}/", cached.login("carol", "another-passphrase")["access"]).status_code
+        == 200
+    )

@@ -1,4 +1,4 @@
-"""The Redis catalog cache: read-through, invalidated by writes, never poisoned by a late reader."""
+"""The Redis caches: read-through, invalidated by writes, never poisoned by a late reader."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 import redis
 
-from shop.adapters import cache as cache_module
-from shop.adapters.cache import RedisCatalogCache, redis_client
-from shop.application.ports import Page, ProductQuery
+from shop.adapters.cache import RedisAccessCache, RedisCatalogCache, redis_client
+from shop.application.ports import AccessState, Page, ProductQuery
 from shop.domain.money import Money
 from shop.domain.products import Product
+from shop.domain.users import Role
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -28,14 +28,17 @@ def client():
 
 
 @pytest.fixture
-def cache(client, monkeypatch):
-    # Each test gets its own key space, so runs never see each other's entries.
+def prefix(client):
+    """Each test gets its own key space, so runs never see each other's entries."""
     prefix = f"shop-test:{uuid.uuid4().hex}:"
-    monkeypatch.setattr(cache_module, "PREFIX", prefix)
-    monkeypatch.setattr(cache_module, "GENERATION", prefix + "generation")
-    yield RedisCatalogCache(client, ttl_seconds=60)
+    yield prefix
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
+
+
+@pytest.fixture
+def cache(client, prefix):
+    return RedisCatalogCache(client, ttl_seconds=60, prefix=prefix)
 
 
 def tea(stock: int = 5) -> Product:
@@ -110,3 +113,26 @@ def test_without_redis_every_read_loads_and_writes_still_succeed():
     assert unreachable.product(1, load).stock == 5
     unreachable.invalidate([1])
     assert load.calls == 2
+
+
+def test_access_state_is_cached_per_token_until_the_user_is_forgotten(client, prefix):
+    access = RedisAccessCache(client, ttl_seconds=60, prefix=prefix)
+    standing = Loader(AccessState(Role.CUSTOMER, True, 0, False))
+
+    assert access.state(1, "jti", "fam", standing) == AccessState(Role.CUSTOMER, True, 0, False)
+    assert access.state(1, "jti", "fam", Loader(None)) == AccessState(Role.CUSTOMER, True, 0, False)
+    assert access.state(1, "other", "fam", Loader(None)) is None
+    access.forget_user(1)
+    assert access.state(1, "jti", "fam", Loader(AccessState(Role.CUSTOMER, True, 0, True))).revoked
+    assert standing.calls == 1
+
+
+def test_forgetting_one_user_keeps_the_others(client, prefix):
+    access = RedisAccessCache(client, ttl_seconds=60, prefix=prefix)
+    access.state(1, "a", "f", Loader(AccessState(Role.CUSTOMER, True, 0, False)))
+    access.state(2, "b", "f", Loader(AccessState(Role.MANAGER, True, 3, False)))
+
+    access.forget_user(1)
+
+    assert access.state(2, "b", "f", Loader(None)) == AccessState(Role.MANAGER, True, 3, False)
+    assert access.state(1, "a", "f", Loader(None)) is None
