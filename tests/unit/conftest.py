@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -169,3 +170,18 @@ def stock_of(store: MemoryStore) -> Callable[[int | None], int]:
         return store.state.products[product_id].stock
 
     return stock
+
+
+def transaction_ended(store: MemoryStore) -> bool:
+    """True when no unit of work holds the store: another thread can then take its lock."""
+    taken: list[bool] = []
+
+    def probe() -> None:
+        taken.append(store.lock.acquire(blocking=False))
+        if taken[0]:
+            store.lock.release()
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return taken[0]

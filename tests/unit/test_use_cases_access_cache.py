@@ -3,7 +3,6 @@ after committing; the access check reads through the cache."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -14,7 +13,7 @@ from shop.application.errors import AuthenticationFailed
 from shop.application.ports import AccessState
 from shop.application.users import UserChanges, delete_user, make_manager, update_user
 
-from .conftest import PASSWORD, actor_of
+from .conftest import PASSWORD, actor_of, transaction_ended
 
 TTL = timedelta(days=7)
 
@@ -30,21 +29,8 @@ class RecordingAccessCache:
         return load()
 
     def forget_user(self, user_id: int) -> None:
-        assert self._transaction_ended(), "forgot the user while the transaction was still open"
+        assert transaction_ended(self.store), "forgot the user while the transaction was still open"
         self.forgotten.append(user_id)
-
-    def _transaction_ended(self) -> bool:
-        taken: list[bool] = []
-
-        def probe() -> None:
-            taken.append(self.store.lock.acquire(blocking=False))
-            if taken[0]:
-                self.store.lock.release()
-
-        thread = threading.Thread(target=probe)
-        thread.start()
-        thread.join()
-        return taken[0]
 
 
 @pytest.fixture

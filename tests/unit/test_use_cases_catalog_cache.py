@@ -3,7 +3,6 @@ commits; reads go through the cache; failed writes invalidate nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Collection
 from datetime import timedelta
 
@@ -23,6 +22,8 @@ from shop.domain.errors import InsufficientStock
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 
+from .conftest import transaction_ended
+
 
 class RecordingCache:
     """Reads pass through (counted); invalidations are recorded with the committed stock they saw."""
@@ -41,22 +42,8 @@ class RecordingCache:
         return load()
 
     def invalidate(self, product_ids: Collection[int]) -> None:
-        assert self._transaction_ended(), "invalidated while the transaction was still open"
+        assert transaction_ended(self.store), "invalidated while the transaction was still open"
         self.invalidated.append(sorted(product_ids))
-
-    def _transaction_ended(self) -> bool:
-        """Another thread can take the store's lock only when no unit of work holds it."""
-        taken: list[bool] = []
-
-        def probe() -> None:
-            taken.append(self.store.lock.acquire(blocking=False))
-            if taken[0]:
-                self.store.lock.release()
-
-        thread = threading.Thread(target=probe)
-        thread.start()
-        thread.join()
-        return taken[0]
 
 
 @pytest.fixture
