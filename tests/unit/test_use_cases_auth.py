@@ -53,9 +53,11 @@ def access_claims(session: Session, jti: str = "access-1") -> TokenClaims:
     )
 
 
-def family_revoked(uow: MemoryUnitOfWork, family: str) -> bool:
+def family_revoked(uow: MemoryUnitOfWork, user: User, family: str) -> bool:
     with uow:
-        return uow.tokens.is_revoked("any-jti", family)
+        state = uow.tokens.access_state(user.id or 0, "any-jti", family)
+    assert state is not None
+    return state.revoked
 
 
 # login
@@ -190,15 +192,15 @@ def test_refresh_token_reuse_revokes_the_whole_family(
     first = do_login()
     second = do_refresh(refresh_claims(first))
     other_family = do_login()
-    assert not family_revoked(uow, first.refresh.family)
+    assert not family_revoked(uow, alice, first.refresh.family)
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(first))
-    assert family_revoked(uow, first.refresh.family)
+    assert family_revoked(uow, alice, first.refresh.family)
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(second))  # the thief's or the owner's newer token is dead too
     with pytest.raises(AuthenticationFailed):
         check_access(uow=uow, claims=access_claims(second))
-    assert not family_revoked(uow, other_family.refresh.family)
+    assert not family_revoked(uow, alice, other_family.refresh.family)
     do_refresh(refresh_claims(other_family))
 
 
@@ -226,7 +228,7 @@ def test_refresh_fails_after_the_user_revoked_every_token(
     revoke_everything(event, uow, hasher, alice)
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(session))
-    assert family_revoked(uow, session.refresh.family)
+    assert family_revoked(uow, alice, session.refresh.family)
 
 
 def revoke_everything(event: str, uow: MemoryUnitOfWork, hasher: FakeHasher, user: User) -> None:

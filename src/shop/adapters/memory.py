@@ -208,15 +208,13 @@ class MemoryTokenRepository:
     def revoke_access(self, jti: str, expires_at: datetime) -> None:
         self._state().revoked_access[jti] = expires_at
 
-    def is_revoked(self, jti: str, family: str | None) -> bool:
-        state = self._state()
-        return jti in state.revoked_access or (family is not None and family in state.revoked_families)
-
     def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
         user = self._state().users.get(user_id)
         if user is None:
             return None
-        return AccessState(user.role, user.active, user.token_version, self.is_revoked(jti, family))
+        state = self._state()
+        revoked = jti in state.revoked_access or family in state.revoked_families
+        return AccessState(user.role, user.active, user.token_version, revoked)
 
     def purge_expired(self, now: datetime) -> int:
         state = self._state()

@@ -121,9 +121,6 @@ class TokenRepository(Protocol):
 
     def revoke_access(self, jti: str, expires_at: datetime) -> None: ...
 
-    def is_revoked(self, jti: str, family: str | None) -> bool:
-        """True when this token or its whole family was revoked."""
-
     def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
         """The user's role, standing and token version, and whether the token was revoked, in one read;
         None when the user does not exist."""

@@ -381,15 +381,6 @@ class SqlTokenRepository:
             dialect.insert(revoked_tokens).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing()
         )
 
-    def is_revoked(self, jti: str, family: str | None) -> bool:
-        revoked: ColumnElement[bool] = exists().where(revoked_tokens.c.jti == jti)
-        if family is not None:
-            revoked = or_(
-                revoked,
-                exists().where(refresh_tokens.c.family == family, refresh_tokens.c.revoked_at.is_not(None)),
-            )
-        return bool(self._conn.execute(select(revoked)).scalar_one())
-
     def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
         row = self._conn.execute(_ACCESS_STATE, {"user_id": user_id, "jti": jti, "family": family}).first()
         return AccessState(Role(row.role), row.active, row.token_version, row.revoked) if row is not None else None
