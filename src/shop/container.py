@@ -6,9 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
+from sqlalchemy import Engine
 
+from shop.adapters.prometheus import PrometheusMetrics, watch_pool
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
+from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.application.health import Probe
 from shop.application.ports import AccessCache, CatalogCache, NoCache, UnitOfWork
 
 if TYPE_CHECKING:
@@ -33,23 +37,38 @@ def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache:
     return RedisAccessCache(redis_client(redis_url), ttl_seconds)
 
 
+def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
+    """What readiness depends on: the database, and Redis when the caches live there."""
+    probes: list[Probe] = [DatabaseProbe(reader_engine)]
+    if redis_url:
+        from shop.adapters.cache import RedisProbe, redis_client
+
+        probes.append(RedisProbe(redis_client(redis_url)))
+    return probes
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     engine = providers.Singleton(
-        make_engine,
-        config.database_url,
-        pool_size=config.db_pool_size,
-        max_overflow=config.db_max_overflow,
+        watch_pool,
+        providers.Factory(
+            make_engine, config.database_url, pool_size=config.db_pool_size, max_overflow=config.db_max_overflow
+        ),
+        "writer",
     )
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
     # For use cases that only read: no transaction round trips, and the database refuses writes.
     reader_engine = providers.Singleton(
-        make_engine,
-        config.database_url,
-        pool_size=config.db_pool_size,
-        max_overflow=config.db_max_overflow,
-        read_only=True,
+        watch_pool,
+        providers.Factory(
+            make_engine,
+            config.database_url,
+            pool_size=config.db_pool_size,
+            max_overflow=config.db_max_overflow,
+            read_only=True,
+        ),
+        "reader",
     )
     reader = providers.Factory(SqlUnitOfWork, engine=reader_engine)
     hasher = providers.Singleton(
@@ -63,6 +82,8 @@ class Container(containers.DeclarativeContainer):
     )
     catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
     access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
+    metrics = providers.Singleton(PrometheusMetrics)
+    probes = providers.Singleton(make_probes, reader_engine, config.redis_url)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(RandomIds)
 

@@ -32,6 +32,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert settings.cors_origins == ()
     assert (settings.ratelimit_login_failures, settings.ratelimit_per_address) == ("5 per minute", "300 per minute")
     assert settings.ratelimit_storage_uri == "memory://"
+    assert (settings.metrics_token, settings.proxy_hops, settings.log_level) == ("", 0, "INFO")
 
 
 def test_production_refuses_the_generated_development_key(tmp_path):
@@ -65,3 +66,27 @@ def test_malformed_numbers_are_refused(tmp_path):
 def test_cors_origins_are_a_comma_separated_list(tmp_path):
     env = {"JWT_SECRET_KEY": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example"}
     assert Settings.from_env(env=env, var_dir=tmp_path).cors_origins == ("https://a.example", "https://b.example")
+
+
+def test_operations_settings(tmp_path):
+    env = {"JWT_SECRET_KEY": STRONG, "METRICS_TOKEN": "scrape-me", "PROXY_HOPS": "1", "LOG_LEVEL": "warning"}
+    settings = Settings.from_env(env=env, var_dir=tmp_path)
+
+    assert (settings.metrics_token, settings.proxy_hops, settings.log_level) == ("scrape-me", 1, "WARNING")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("PROXY_HOPS", "-1", "at least 0"), ("PROXY_HOPS", "one", "integer"), ("LOG_LEVEL", "loud", "one of DEBUG")],
+)
+def test_malformed_operations_settings_are_refused(tmp_path, name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, name: value}, var_dir=tmp_path)
+
+
+def test_secrets_stay_out_of_the_settings_repr(tmp_path):
+    env = {"JWT_SECRET_KEY": STRONG + "-secret", "METRICS_TOKEN": "scrape-token"}
+    text = repr(Settings.from_env(env=env, var_dir=tmp_path))
+
+    assert STRONG not in text
+    assert "scrape-token" not in text

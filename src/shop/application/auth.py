@@ -7,10 +7,12 @@ from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
 from shop.application.ports import (
     NO_CACHE,
+    NO_METRICS,
     AccessCache,
     AccessState,
     Clock,
     IdGenerator,
+    Metrics,
     PasswordHasher,
     RefreshToken,
     UnitOfWork,
@@ -45,14 +47,17 @@ def login(
     refresh_ttl: timedelta,
     username: str,
     password: str,
+    metrics: Metrics = NO_METRICS,
 ) -> Session:
     """Check the credentials and open a new token family; unknown users cost as much as wrong passwords."""
     with uow:
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
         hasher.verify_dummy(password)
+        metrics.login_failed()
         raise AuthenticationFailed()
     if not hasher.verify(user.password_hash, password):
+        metrics.login_failed()
         raise AuthenticationFailed()
     upgraded = hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
     token = _new_refresh(user, family=ids.new_id(), ids=ids, clock=clock, ttl=refresh_ttl)

@@ -6,7 +6,17 @@ from datetime import timedelta
 
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound
-from shop.application.ports import NO_CACHE, CatalogCache, Clock, OrderQuery, StoredResponse, UnitOfWork
+from shop.application.ports import (
+    NO_CACHE,
+    NO_METRICS,
+    CatalogCache,
+    Clock,
+    Metrics,
+    OrderQuery,
+    StoredResponse,
+    UnitOfWork,
+)
+from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem, check_items
 
 
@@ -20,13 +30,20 @@ class Response:
 
 
 def place_order(
-    *, uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem], cache: CatalogCache = NO_CACHE
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    items: Sequence[OrderItem],
+    cache: CatalogCache = NO_CACHE,
+    metrics: Metrics = NO_METRICS,
 ) -> Order:
     """Take the stock of every item and record the order, in one transaction."""
     _check_can_order(actor, items)
     with uow:
-        order = _place(uow, clock, actor, items)
+        order = _place(uow, clock, actor, items, metrics)
         uow.commit()
+    metrics.order_placed()
     cache.invalidate([line.product_id for line in order.lines])
     return order
 
@@ -42,6 +59,7 @@ def place_order_once(
     key_ttl: timedelta,
     render: Callable[[Order], tuple[int, str]],
     cache: CatalogCache = NO_CACHE,
+    metrics: Metrics = NO_METRICS,
 ) -> Response:
     """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
 
@@ -58,10 +76,11 @@ def place_order_once(
             if stored is not None:
                 uow.idempotency.delete(actor.user_id, key)
             uow.idempotency.reserve(actor.user_id, key, fingerprint, clock.now())
-            order = _place(uow, clock, actor, items)
+            order = _place(uow, clock, actor, items, metrics)
             status, body = render(order)
             uow.idempotency.complete(actor.user_id, key, status, body)
             uow.commit()
+        metrics.order_placed()
         cache.invalidate([line.product_id for line in order.lines])
         return Response(status, body)
     except KeyInUse:
@@ -86,9 +105,13 @@ def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
         check_items(items, {})
 
 
-def _place(uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem]) -> Order:
+def _place(uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem], metrics: Metrics) -> Order:
     products = uow.products.get_for_update(sorted({item.product_id for item in items}))
-    order = Order.place(user_id=actor.user_id, items=items, products=products, now=clock.now())
+    try:
+        order = Order.place(user_id=actor.user_id, items=items, products=products, now=clock.now())
+    except InsufficientStock:
+        metrics.stock_rejected()
+        raise
     for product in products.values():
         uow.products.save(product)
     uow.orders.add(order)
@@ -118,7 +141,13 @@ def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> Order:
 
 
 def cancel_order(
-    *, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int, cache: CatalogCache = NO_CACHE
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    order_id: int,
+    cache: CatalogCache = NO_CACHE,
+    metrics: Metrics = NO_METRICS,
 ) -> Order:
     """The owner or a manager cancels a placed order; its stock goes back in the same transaction."""
     with uow:
@@ -129,11 +158,12 @@ def cancel_order(
             uow.products.save(product)
         uow.orders.save(order)
         uow.commit()
+    metrics.order_cancelled()
     cache.invalidate([line.product_id for line in order.lines])
     return order
 
 
-def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) -> Order:
+def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int, metrics: Metrics = NO_METRICS) -> Order:
     if not actor.is_manager:
         raise Forbidden("Only managers can fulfil orders.")
     with uow:
@@ -141,6 +171,7 @@ def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) 
         order.fulfil(clock.now())
         uow.orders.save(order)
         uow.commit()
+    metrics.order_fulfilled()
     return order
 
 

@@ -229,6 +229,46 @@ class NoCache:
 NO_CACHE = NoCache()
 
 
+class Metrics(Protocol):
+    """Business events counted for the operators (the HTTP layer counts requests itself).
+
+    Each is reported once it happened for good: an order after its transaction committed, a
+    stock-out or a failed login when it is refused.
+    """
+
+    def order_placed(self) -> None: ...
+
+    def order_cancelled(self) -> None: ...
+
+    def order_fulfilled(self) -> None: ...
+
+    def stock_rejected(self) -> None: ...
+
+    def login_failed(self) -> None: ...
+
+
+class NoMetrics:
+    """Counts nothing: the default for use cases run outside the service (CLI, tests)."""
+
+    def order_placed(self) -> None:
+        return None
+
+    def order_cancelled(self) -> None:
+        return None
+
+    def order_fulfilled(self) -> None:
+        return None
+
+    def stock_rejected(self) -> None:
+        return None
+
+    def login_failed(self) -> None:
+        return None
+
+
+NO_METRICS = NoMetrics()
+
+
 class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from http import HTTPStatus
 from typing import Any
@@ -11,14 +10,17 @@ import flask_smorest
 from apispec import BasePlugin
 from flask import Flask
 from flask_smorest.utils import prepare_response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.container import Container
 from shop.entrypoints.api import orders, problems, products, tokens, users
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
 from shop.entrypoints.api.jsonfast import OrjsonProvider
 from shop.entrypoints.api.limits import init_rate_limits
+from shop.entrypoints.api.ops import init_ops
 from shop.entrypoints.api.schemas import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
+from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings
 
 BLUEPRINTS = (tokens, users, products, orders)
@@ -67,12 +69,17 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     container = container or Container()
     container.config.from_dict(asdict(settings))
     container.wire(packages=["shop.entrypoints.api"])
 
     app = Flask("shop")
+    if settings.proxy_hops:
+        # Behind nginx (or a load balancer): the client's address and scheme come from the
+        # X-Forwarded-* headers the trusted proxies set; rate limits and logs key on that address.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.json = OrjsonProvider(app)
     app.container = container  # type: ignore[attr-defined]
     app.config.update(
@@ -100,6 +107,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             "info": {"description": "Order-system API: users, JWT auth, a product catalog and orders."},
         },
     )
+    init_ops(app, settings.metrics_token)
     init_http(app)
     init_jwt(app)
     api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates()]})

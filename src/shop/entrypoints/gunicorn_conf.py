@@ -1,22 +1,73 @@
-"""gunicorn settings, from the environment (HOST, PORT, WEB_CONCURRENCY)."""
+"""gunicorn settings, from the environment: the one configuration `make run`, the Dockerfile, the
+benchmark and the system tests all start the service with.
+
+HOST, PORT, WEB_CONCURRENCY (workers), TIMEOUT, GRACEFUL_TIMEOUT, LOG_LEVEL and
+PROMETHEUS_MULTIPROC_DIR are read here; the README lists them.
+"""
 
 import ctypes
 import ctypes.util
 import gc
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """Where each worker keeps its Prometheus values, set before anything imports prometheus-client.
+
+    PROMETHEUS_MULTIPROC_DIR names a directory of the operator's (say a Kubernetes emptyDir, which
+    outlives a container restart): a previous run's files are removed, or their counts would be
+    added to this run's. Otherwise a private directory is made, and removed on exit. This module
+    runs once per master (gunicorn imports it), so the wipe never hits live workers.
+    """
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return path, False
+    path = Path(tempfile.mkdtemp(prefix="shop-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path, True
+
+
+METRICS_DIR, _METRICS_DIR_IS_OURS = _metrics_dir()
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "sync"
-timeout = 30
-graceful_timeout = 20
+# A worker silent for this long is killed and replaced (a request stuck on a dead connection).
+timeout = int(os.environ.get("TIMEOUT", "30"))
+# SIGTERM: the listeners close at once, in-flight requests get this long to finish. Kubernetes
+# waits terminationGracePeriodSeconds (35 in deploy/k8s) before its SIGKILL: keep this below.
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
 max_requests = 10000
 max_requests_jitter = 1000
-accesslog = "-"
+# The application writes one JSON line per request itself (shop.access): no gunicorn access log.
+accesslog = None
 errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines (start, worker exits, timeouts) as JSON too, on stdout like the application's.
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"json": {"()": "shop.entrypoints.logs.StdoutJsonHandler"}},
+    "root": {"level": loglevel.upper(), "handlers": ["json"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        # With a logging config gunicorn writes access lines whatever `accesslog` says: mute them.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        "alembic": {"level": "WARNING"},
+    },
+}
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicornc's control socket lives at one path per user: instances on one host would fight over it.
+control_socket_disable = True
 
 # Load the application once in the master; workers share its pages copy-on-write (measured: about
 # 20 MiB less private memory per worker). No database connection is opened before the fork: the
@@ -49,3 +100,15 @@ def pre_fork(server: Any, worker: Any) -> None:
     # their pages in every worker.
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone: its gauges stop counting (its counters stay, summed into the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    if _METRICS_DIR_IS_OURS:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)

@@ -38,7 +38,7 @@ def _at_least(minimum: int, env: dict[str, str], name: str) -> int:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    jwt_secret_key: str
+    jwt_secret_key: str = field(repr=False)
     production: bool = False
     access_token_ttl: timedelta = timedelta(minutes=15)
     refresh_token_ttl: timedelta = timedelta(days=7)
@@ -56,6 +56,9 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     ratelimit_login_failures: str = "5 per minute"
     ratelimit_per_address: str = "300 per minute"
+    metrics_token: str = field(default="", repr=False)
+    proxy_hops: int = 0
+    log_level: str = "INFO"
     secret_is_generated: bool = field(default=False, compare=False)
 
     @classmethod
@@ -90,8 +93,21 @@ class Settings:
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             ratelimit_login_failures=env.get("RATELIMIT_LOGIN_FAILURES") or "5 per minute",
             ratelimit_per_address=env.get("RATELIMIT_PER_ADDRESS") or "300 per minute",
+            metrics_token=env.get("METRICS_TOKEN", ""),
+            proxy_hops=_at_least(0, env, "PROXY_HOPS"),
+            log_level=_log_level(env),
             secret_is_generated=generated,
         )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(env: dict[str, str]) -> str:
+    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {env['LOG_LEVEL']!r}")
+    return level
 
 
 def _secret(env: dict[str, str], var: Path) -> tuple[str, bool]:

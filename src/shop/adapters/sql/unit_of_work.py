@@ -18,6 +18,8 @@ from shop.adapters.sql.repositories import (
 SQLITE_BUSY_TIMEOUT_S = 30
 # A pooled connection idle for longer than this is pinged before use; busy ones are not.
 IDLE_PING_S = 5.0
+# An unreachable server fails a request (503) and readiness within seconds, not after TCP's minutes.
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, read_only: bool = False) -> Engine:
@@ -29,13 +31,20 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, read_on
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, read_only=read_only)
+    connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     options: dict[str, Any] = {}
     if read_only:
-        options = {
-            "isolation_level": "AUTOCOMMIT",
-            "connect_args": {"options": "-c default_transaction_read_only=on"},
-        }
-    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, **options)
+        connect_args["options"] = "-c default_transaction_read_only=on"
+        options["isolation_level"] = "AUTOCOMMIT"
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_args=connect_args,
+        # Error messages (and so logs) never carry the values bound to a statement: password hashes, token ids.
+        hide_parameters=True,
+        **options,
+    )
     _ping_when_idle(engine)
     return engine
 
@@ -62,7 +71,9 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

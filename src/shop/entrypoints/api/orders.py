@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application import orders
-from shop.application.ports import CatalogCache, Clock, OrderQuery, Page, UnitOfWork
+from shop.application.ports import CatalogCache, Clock, Metrics, OrderQuery, Page, UnitOfWork
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
@@ -60,6 +60,7 @@ class Orders(MethodView):
         clock: Clock = Provide[Container.clock],
         key_ttl: timedelta = Provide[Container.config.idempotency_key_ttl],
         cache: CatalogCache = Provide[Container.catalog_cache],
+        metrics: Metrics = Provide[Container.metrics],
     ) -> Order | Response:
         """Place an order (customers only): stock is taken in the same transaction, all or nothing.
 
@@ -69,7 +70,9 @@ class Orders(MethodView):
         items = [OrderItem(item["product"], item["quantity"]) for item in body["items"]]
         key = idempotency_key()
         if key is None:
-            return orders.place_order(uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache)
+            return orders.place_order(
+                uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache, metrics=metrics
+            )
         result = orders.place_order_once(
             uow=uow,
             clock=clock,
@@ -80,6 +83,7 @@ class Orders(MethodView):
             key_ttl=key_ttl,
             render=lambda order: (201, json.dumps(OrderSchema().dump(order))),
             cache=cache,
+            metrics=metrics,
         )
         response = Response(result.body, status=result.status, mimetype="application/json")
         if result.replayed:
@@ -110,9 +114,12 @@ class CancelOrder(MethodView):
         uow: UnitOfWork = Provide[Container.uow],
         clock: Clock = Provide[Container.clock],
         cache: CatalogCache = Provide[Container.catalog_cache],
+        metrics: Metrics = Provide[Container.metrics],
     ) -> Order:
         """Cancel a placed order (its owner or a manager); every line's stock comes back."""
-        return orders.cancel_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id, cache=cache)
+        return orders.cancel_order(
+            uow=uow, clock=clock, actor=current_actor(), order_id=order_id, cache=cache, metrics=metrics
+        )
 
 
 @blp.route("/<id:order_id>/fulfil/")
@@ -122,7 +129,11 @@ class FulfilOrder(MethodView):
     @blp.errors(403, 404, 409)
     @inject
     def post(
-        self, order_id: int, uow: UnitOfWork = Provide[Container.uow], clock: Clock = Provide[Container.clock]
+        self,
+        order_id: int,
+        uow: UnitOfWork = Provide[Container.uow],
+        clock: Clock = Provide[Container.clock],
+        metrics: Metrics = Provide[Container.metrics],
     ) -> Order:
         """Mark a placed order fulfilled (managers only)."""
-        return orders.fulfil_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id)
+        return orders.fulfil_order(uow=uow, clock=clock, actor=current_actor(), order_id=order_id, metrics=metrics)

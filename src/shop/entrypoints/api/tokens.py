@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from shop.application import auth
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import AccessCache, Clock, IdGenerator, PasswordHasher, UnitOfWork
+from shop.application.ports import AccessCache, Clock, IdGenerator, Metrics, PasswordHasher, UnitOfWork
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas import EmptySchema, LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
@@ -31,9 +31,12 @@ class Obtain(MethodView):
         clock: Clock = Provide[Container.clock],
         ids: IdGenerator = Provide[Container.ids],
         refresh_ttl: timedelta = Provide[Container.config.refresh_token_ttl],
+        metrics: Metrics = Provide[Container.metrics],
     ) -> dict[str, str]:
         """Log in: exchange a username and password for an access and a refresh token."""
-        session = auth.login(uow=uow, hasher=hasher, clock=clock, ids=ids, refresh_ttl=refresh_ttl, **body)
+        session = auth.login(
+            uow=uow, hasher=hasher, clock=clock, ids=ids, refresh_ttl=refresh_ttl, metrics=metrics, **body
+        )
         return issue_tokens(session)
 
 

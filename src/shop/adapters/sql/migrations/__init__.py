@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 HERE = Path(__file__).parent
 
@@ -19,3 +22,16 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The revision `upgrade()` brings a database to."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("no migrations found")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision a database is at; None when it was never migrated."""
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,87 @@
+"""Prometheus metrics: every series the service exposes at /metrics is declared here.
+
+Under gunicorn each worker is a process of its own. gunicorn_conf points PROMETHEUS_MULTIPROC_DIR
+at a directory before anything imports prometheus-client; each worker then keeps its values in
+files there, and `exposition()` adds up the files of every worker, live or dead (gauges: live
+workers only). Without that variable (tests, `flask run`) the values live in this process.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import Engine, event
+
+HTTP_REQUESTS = Counter(
+    "shop_http_requests", "HTTP requests answered, by route template, method and status.", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "shop_http_request_duration_seconds",
+    "Time from the request reaching the application to its response, by route template and method.",
+    ["route", "method"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ORDERS_PLACED = Counter("shop_orders_placed", "Orders placed (committed).")
+ORDERS_CANCELLED = Counter("shop_orders_cancelled", "Orders cancelled; their stock went back.")
+ORDERS_FULFILLED = Counter("shop_orders_fulfilled", "Orders fulfilled by a manager.")
+STOCK_REJECTIONS = Counter("shop_order_stock_rejections", "Orders refused because stock was short.")
+LOGIN_FAILURES = Counter("shop_login_failures", "Logins refused: unknown user, inactive user or wrong password.")
+DB_CONNECTIONS = Gauge(
+    "shop_db_connections_in_use",
+    "Database connections checked out of the pool, by pool (writer: transactions, reader: read-only).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+
+
+class PrometheusMetrics:
+    """The application's Metrics port, counted in Prometheus."""
+
+    def order_placed(self) -> None:
+        ORDERS_PLACED.inc()
+
+    def order_cancelled(self) -> None:
+        ORDERS_CANCELLED.inc()
+
+    def order_fulfilled(self) -> None:
+        ORDERS_FULFILLED.inc()
+
+    def stock_rejected(self) -> None:
+        STOCK_REJECTIONS.inc()
+
+    def login_failed(self) -> None:
+        LOGIN_FAILURES.inc()
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def watch_pool(engine: Engine, pool: str) -> Engine:
+    """Count the engine's checked-out connections. The listeners come after make_engine's idle
+    ping, so a checkout that fails its ping (and is retried on a new connection) counts once."""
+    in_use = DB_CONNECTIONS.labels(pool)
+
+    def _checked_out(*_args: Any) -> None:
+        in_use.inc()
+
+    def _checked_in(*_args: Any) -> None:
+        in_use.dec()
+
+    event.listen(engine, "checkout", _checked_out)
+    event.listen(engine, "checkin", _checked_in)
+    return engine
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric, summed over the gunicorn workers when there are several."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return _generate_latest(registry), CONTENT_TYPE_LATEST
+    return _generate_latest(REGISTRY), CONTENT_TYPE_LATEST

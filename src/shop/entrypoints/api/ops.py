@@ -1,0 +1,99 @@
+"""What operators and their tools ask the service: probes, metrics, and a log line per request.
+
+These routes are not part of the public API (they are left out of its OpenAPI document): they
+need no token and are never rate limited. nginx does not expose /metrics; Prometheus scrapes each
+replica directly, with METRICS_TOKEN as a bearer token when one is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+
+import orjson
+from dependency_injector.wiring import Provide, inject
+from flask import Blueprint, Flask, Response, current_app, g, request
+
+from shop.adapters.prometheus import exposition, observe_request
+from shop.application.health import Probe, check_readiness
+from shop.container import Container
+from shop.entrypoints.api import problems
+
+access_log = logging.getLogger("shop.access")
+
+bp = Blueprint("ops", __name__)
+UNMATCHED = "<unmatched>"  # one label for every unknown path: a scanner can't blow up the series count
+
+
+@bp.get("/health/live")
+def live() -> Response:
+    """The process is up and answering; says nothing about its dependencies."""
+    return Response(orjson.dumps({"status": "ok"}), mimetype="application/json")
+
+
+@bp.get("/health/ready")
+@inject
+def ready(probes: list[Probe] = Provide[Container.probes]) -> Response:
+    """Send traffic here? 200 when the database answers at the migrations' head (and Redis, when
+    configured); 503 with a problem saying what is wrong otherwise."""
+    readiness = check_readiness(probes=probes)
+    if readiness.ready:
+        return Response(
+            orjson.dumps({"status": "ready", "checks": dict(readiness.checks)}), mimetype="application/json"
+        )
+    return problems.problem(
+        503,
+        "Not ready: " + "; ".join(f"{name}: {why}" for name, why in readiness.problems.items()),
+        kind="not-ready",
+        title="Service not ready",
+        checks=dict(readiness.checks),
+        headers={"Retry-After": "5"},
+    )
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    token = current_app.config["SHOP_METRICS_TOKEN"]
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return problems.problem(
+            401,
+            "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    body, content_type = exposition()
+    return Response(body, content_type=content_type)
+
+
+def _start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+def _record(response: Response) -> Response:
+    """Runs after every other response hook, so it sees the final status (a 304, a 429...)."""
+    seconds = time.perf_counter() - g.get("started", time.perf_counter())
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+    observe_request(route, request.method, response.status_code, seconds)
+    actor = g.get("actor")
+    access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "route": route,
+            "path": request.path,
+            "status": response.status_code,
+            "latency_ms": round(seconds * 1000, 2),
+            "user_id": actor.user_id if actor is not None else None,
+            "remote_addr": request.remote_addr,
+        },
+    )
+    return response
+
+
+def init_ops(app: Flask, metrics_token: str) -> None:
+    """Register first: before_request hooks run in order, after_request hooks in reverse, so the
+    clock starts before any other hook and the record is taken after all of them."""
+    app.config["SHOP_METRICS_TOKEN"] = metrics_token
+    app.before_request(_start_clock)
+    app.after_request(_record)
+    app.register_blueprint(bp)
