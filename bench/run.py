@@ -65,7 +65,7 @@ INSTALL_HINTS = {
     "pgbench": "apt-get install postgresql-client (Debian/Ubuntu), or run with --sqlite",
 }
 ACCESS_STATUS = re.compile(r'"[A-Z]+ [^"]*" (\d{3}) ')
-LOG_ERROR = re.compile(r"\[(ERROR|CRITICAL)\]| ERROR | CRITICAL |Traceback \(most recent call last\)")
+LOG_ERROR = re.compile(r'"level":"(ERROR|CRITICAL)"|Traceback \(most recent call last\)')
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+) \(without initial connection time\)")
 
 
@@ -282,7 +282,7 @@ def wait_ready(service: Service, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             raise BenchError(f"gunicorn exited with status {process.returncode}: see {service.log}")
         try:
-            call(service, "GET", "/api/schema/")
+            call(service, "GET", "/health/ready")
             return
         except OSError:
             time.sleep(0.2)
