@@ -10,6 +10,8 @@ import ctypes.util
 import gc
 import os
 import shutil
+import signal
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,32 @@ def pre_fork(server: Any, worker: Any) -> None:
     # their pages in every worker.
     gc.collect()
     gc.freeze()
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM a sync worker stops serving only once the request in hand is done, and keeps its
+    copy of the listening socket open until it exits: the kernel goes on queueing connections that
+    nobody will accept and that are reset at the end, after the client has sent its request. A
+    proxy can't retry those (the request went out). So, at SIGTERM, this worker swaps its listener
+    for an idle one of its own: with the master's copy closed too, new connections are refused at
+    once, which nginx answers by trying another upstream. Only this worker's descriptor changes,
+    so a worker stopped on its own (HUP, TTOU, max_requests) leaves the others listening.
+    """
+    finish_request = worker.handle_exit
+
+    def stop_accepting(signum: int, frame: Any) -> None:
+        finish_request(signum, frame)
+        for listener in worker.sockets:
+            # An abstract Unix socket nobody connects to, non-blocking: accept() says EAGAIN.
+            idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            idle.bind("")
+            idle.listen(1)
+            idle.setblocking(False)
+            os.dup2(idle.fileno(), listener.fileno())
+            idle.close()
+        os.write(worker.PIPE[1], b".")  # wake an idle worker out of select() now, not at its timeout
+
+    signal.signal(signal.SIGTERM, stop_accepting)
 
 
 def child_exit(server: Any, worker: Any) -> None:

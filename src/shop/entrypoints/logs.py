@@ -16,8 +16,8 @@ from typing import Any, TextIO
 from flask import g, has_request_context
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-_FORMAT = "%(levelname)s %(name)s %(message)s"
-_RENAMED = {"levelname": "level", "name": "logger"}
+_FORMAT = "%(levelname)s %(name)s %(process)d %(message)s"
+_RENAMED = {"levelname": "level", "name": "logger", "process": "pid"}
 _SECRETS = re.compile(
     r"(?i)\bbearer\s+[^\s\"',]+"  # an Authorization header's value
     r"|\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # a JWT anywhere
@@ -30,7 +30,7 @@ def redact(text: str) -> str:
 
 
 class JsonFormatter(OrjsonFormatter):
-    """One JSON object per line: time, level, logger, message, request_id and any `extra` fields."""
+    """One JSON object per line: time, level, logger, pid, message, request_id and any `extra` fields."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(_FORMAT, rename_fields=_RENAMED, timestamp="time")
