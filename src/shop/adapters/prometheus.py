@@ -16,6 +16,11 @@ from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, event
 
+if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # The metrics below open their files there as they are declared: a process started with the
+    # variable but without gunicorn_conf (`shop migrate` in the same container) must not crash.
+    os.makedirs(_directory, exist_ok=True)
+
 HTTP_REQUESTS = Counter(
     "shop_http_requests", "HTTP requests answered, by route template, method and status.", ["route", "method", "status"]
 )

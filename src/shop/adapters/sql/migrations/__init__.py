@@ -24,12 +24,21 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str:
     """The revision `upgrade()` brings a database to."""
-    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:
         raise RuntimeError("no migrations found")
     return head
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this code has a migration for."""
+    return frozenset(script.revision for script in _scripts().walk_revisions())
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -1,0 +1,59 @@
+"""What the deployment files may rely on: the service's settings and metric names (see the README)."""
+
+from __future__ import annotations
+
+# Every environment variable the service reads (src/shop/entrypoints/settings.py, gunicorn_conf.py).
+SERVICE_SETTINGS = frozenset(
+    {
+        "DATABASE_URL",
+        "JWT_SECRET_KEY",
+        "SHOP_ENV",
+        "HOST",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "TIMEOUT",
+        "GRACEFUL_TIMEOUT",
+        "FORWARDED_ALLOW_IPS",
+        "LOG_LEVEL",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "METRICS_TOKEN",
+        "PROXY_HOPS",
+        "REDIS_URL",
+        "CACHE_TTL_SECONDS",
+        "RATELIMIT_STORAGE_URI",
+        "RATELIMIT_ENABLED",
+        "RATELIMIT_LOGIN_FAILURES",
+        "RATELIMIT_PER_ADDRESS",
+        "DB_POOL_SIZE",
+        "DB_MAX_OVERFLOW",
+        "CORS_ORIGINS",
+        "JWT_ACCESS_TOKEN_MINUTES",
+        "JWT_REFRESH_TOKEN_DAYS",
+        "IDEMPOTENCY_KEY_TTL_HOURS",
+        "ARGON2_MEMORY_KIB",
+        "ARGON2_TIME_COST",
+        "ARGON2_PARALLELISM",
+        "SHOP_VAR_DIR",
+        "GLIBC_TUNABLES",
+    }
+)
+
+# What a production replica must be given: several replicas share Redis for caches and limits.
+REQUIRED_IN_PRODUCTION = frozenset(
+    {"DATABASE_URL", "JWT_SECRET_KEY", "SHOP_ENV", "REDIS_URL", "RATELIMIT_STORAGE_URI", "METRICS_TOKEN", "PROXY_HOPS"}
+)
+
+# Metric families at /metrics and their labels. Counters are exposed with `_total`; the histogram
+# as `_bucket` (with `le`), `_sum` and `_count`.
+METRICS: dict[str, frozenset[str]] = {
+    "shop_http_requests_total": frozenset({"route", "method", "status"}),
+    "shop_http_request_duration_seconds_bucket": frozenset({"route", "method", "le"}),
+    "shop_http_request_duration_seconds_sum": frozenset({"route", "method"}),
+    "shop_http_request_duration_seconds_count": frozenset({"route", "method"}),
+    "shop_orders_placed_total": frozenset(),
+    "shop_orders_cancelled_total": frozenset(),
+    "shop_orders_fulfilled_total": frozenset(),
+    "shop_order_stock_rejections_total": frozenset(),
+    "shop_login_failures_total": frozenset(),
+    "shop_db_connections_in_use": frozenset({"pool"}),
+}

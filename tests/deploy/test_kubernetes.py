@@ -1,0 +1,231 @@
+"""deploy/k8s: each manifest against the Kubernetes API schemas (kubernetes-validate, strict, offline),
+then the facts the service relies on: ports, probes, settings, secrets and who migrates."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.contract import REQUIRED_IN_PRODUCTION, SERVICE_SETTINGS
+
+REPO = Path(__file__).resolve().parents[2]
+K8S = REPO / "deploy" / "k8s"
+MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+# The oldest Kubernetes the manifests promise to work on, and the newest the schemas know.
+VERSIONS = ["1.27", kubernetes_validate.latest_version()]
+PORT = 8000
+# The only places the service writes to, in the container: emptyDirs on a read-only root.
+WRITABLE = ("/tmp", "/app/var")  # noqa: S108
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def _all() -> list[dict[str, Any]]:
+    return [doc for path in MANIFEST_FILES for doc in _documents(path)]
+
+
+def _one(kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in _all() if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
+    return found[0]
+
+
+def _container(workload: dict[str, Any]) -> dict[str, Any]:
+    containers = workload["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def _env_names(workload: dict[str, Any]) -> set[str]:
+    """Every variable the container gets: its env entries and the keys of each ConfigMap it takes whole."""
+    container = _container(workload)
+    names = {e["name"] for e in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        names |= set(_one("ConfigMap", source["configMapRef"]["name"])["data"])
+    return names
+
+
+def _probe_port(container: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    return next(p["containerPort"] for p in container["ports"] if p.get("name") == port)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: p.name)
+def test_every_manifest_is_valid_for_kubernetes(path, version):
+    documents = _documents(path)
+    assert documents
+    for doc in documents:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validation_is_strict_about_misspelt_fields():
+    deployment = copy.deepcopy(_one("Deployment"))
+    container = _container(deployment)
+    container["livenesProbe"] = container.pop("livenessProbe")
+
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, VERSIONS[-1], strict=True)
+
+
+def test_the_kustomization_applies_every_manifest_but_the_example_secret():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+
+    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
+    assert kustomization["kind"] == "Kustomization"
+    listed = kustomization["resources"]
+    assert len(listed) == len(set(listed))
+    assert all((K8S / name).is_file() for name in listed)
+    assert set(listed) == {p.name for p in MANIFEST_FILES} - {"secret.example.yaml"}
+    namespaced = [d for d in _all() if d["kind"] != "Namespace"]
+    assert {d["metadata"]["namespace"] for d in namespaced} == {kustomization["namespace"]}
+    images = {_container(_one(kind))["image"].split(":")[0] for kind in ("Deployment", "Job")}
+    assert images == {image["name"] for image in kustomization["images"]}
+
+
+def test_the_deployment_serves_port_8000_with_the_health_probes():
+    container = _container(_one("Deployment"))
+
+    assert [p["containerPort"] for p in container["ports"]] == [PORT]
+    probes = {kind: container[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
+    assert probes["livenessProbe"]["path"] == "/health/live"
+    assert probes["startupProbe"]["path"] == "/health/live"
+    assert probes["readinessProbe"]["path"] == "/health/ready"
+    assert {_probe_port(container, probe["port"]) for probe in probes.values()} == {PORT}
+
+
+def test_the_service_sends_port_80_to_the_deployments_pods():
+    service, deployment = _one("Service"), _one("Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    [port] = service["spec"]["ports"]
+    assert port["port"] == 80
+    assert _probe_port(_container(deployment), port["targetPort"]) == PORT
+
+
+def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hpa():
+    deployment, hpa, pdb = _one("Deployment"), _one("HorizontalPodAutoscaler"), _one("PodDisruptionBudget")
+    spec = deployment["spec"]
+
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert spec["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "shop-api"}
+    assert deployment["metadata"]["name"] == "shop-api"
+    assert spec["replicas"] == hpa["spec"]["minReplicas"] >= 3
+    assert hpa["spec"]["maxReplicas"] >= hpa["spec"]["minReplicas"]
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    # CPU utilisation is a share of the request: without one the HPA cannot act.
+    assert _container(deployment)["resources"]["requests"]["cpu"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
+
+
+def test_the_pods_shut_down_gracefully():
+    deployment = _one("Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    pre_stop = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    graceful = int(_one("ConfigMap")["data"]["GRACEFUL_TIMEOUT"])
+
+    assert pre_stop[0] == "sleep"
+    # Kubernetes kills at terminationGracePeriodSeconds, counted from before the preStop pause.
+    assert pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + graceful + 3
+
+
+def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root():
+    dockerfile_user = re.search(r"^USER (\d+):(\d+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE)
+    assert dockerfile_user is not None
+    for workload in (_one("Deployment"), _one("Job")):
+        pod = workload["spec"]["template"]["spec"]
+        container = _container(workload)
+
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == int(dockerfile_user[1])
+        assert pod["automountServiceAccountToken"] is False
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        empty_dirs = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        assert set(WRITABLE) <= mounts.keys()
+        assert {mounts[path] for path in WRITABLE} <= empty_dirs
+
+
+def test_prometheus_annotations_point_at_the_metrics_endpoint():
+    annotations = _one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(PORT)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_every_variable_the_pods_get_is_a_setting_of_the_service():
+    deployment_env = _env_names(_one("Deployment"))
+
+    assert deployment_env <= SERVICE_SETTINGS, deployment_env - SERVICE_SETTINGS
+    assert deployment_env >= REQUIRED_IN_PRODUCTION, REQUIRED_IN_PRODUCTION - deployment_env
+    assert _one("ConfigMap")["data"]["SHOP_ENV"] == "production"
+    assert _env_names(_one("Job")) <= SERVICE_SETTINGS
+
+
+def test_every_configmap_and_secret_reference_resolves():
+    secret = _one("Secret")
+    for workload in (_one("Deployment"), _one("Job")):
+        container = _container(workload)
+        for source in container.get("envFrom", []):
+            assert _one("ConfigMap", source["configMapRef"]["name"])
+        for entry in container.get("env", []):
+            if "valueFrom" in entry:
+                ref = entry["valueFrom"]["secretKeyRef"]
+                assert ref["name"] == secret["metadata"]["name"]
+                assert ref["key"] in secret["stringData"]
+            else:
+                assert "value" in entry
+
+
+def test_secrets_are_never_in_the_configmap():
+    data = _one("ConfigMap")["data"]
+
+    assert not {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN"} & data.keys()
+    assert not [key for key in data if re.search("SECRET|TOKEN|PASSWORD", key)]
+
+
+def test_the_example_secret_holds_only_unusable_placeholders():
+    secret = _one("Secret")
+    values = secret["stringData"]
+
+    assert "data" not in secret  # base64 would hide what is committed
+    assert set(values) == {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN"}
+    for key in ("JWT_SECRET_KEY", "METRICS_TOKEN"):
+        assert "CHANGE-ME" in values[key]
+        assert len(values[key].encode()) < 32  # the service refuses such a key in production
+    assert urlsplit(values["DATABASE_URL"]).password == "CHANGE-ME"
+    assert "kubectl" in (K8S / "secret.example.yaml").read_text()
+
+
+def test_the_job_migrates_and_the_deployment_does_not():
+    job, deployment = _one("Job"), _one("Deployment")
+    job_container, api = _container(job), _container(deployment)
+
+    assert job_container["command"] == ["shop", "migrate"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert 0 < job["spec"]["backoffLimit"] <= 6
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    assert job_container["image"] == api["image"]
+    assert "DATABASE_URL" in _env_names(job)
+    # The pods run the image's CMD (gunicorn alone).
+    assert "command" not in api
+    assert "args" not in api
+    assert "migrate" not in yaml.safe_dump(deployment)

@@ -1,0 +1,152 @@
+"""deploy/prometheus and deploy/grafana: the scrape job, the provisioning, and a dashboard whose
+queries use only the metric names and labels the service exposes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.contract import METRICS
+
+REPO = Path(__file__).resolve().parents[2]
+GRAFANA = REPO / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "dashboards" / "shop.json"
+
+
+def _dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text())
+
+
+def _panels() -> list[dict[str, Any]]:
+    return _dashboard()["panels"]
+
+
+def _expressions() -> list[str]:
+    return [target["expr"] for panel in _panels() for target in panel["targets"]]
+
+
+def _selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric, label matchers) of every selector in a PromQL expression."""
+    return re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?", expr)
+
+
+def _aggregations(expr: str) -> list[tuple[list[str], str]]:
+    """(grouping labels, the aggregated expression) for `sum by (...) (...)`."""
+    found = []
+    for match in re.finditer(r"\bby\s*\(([^)]*)\)\s*\(", expr):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(expr[end], 0)
+            end += 1
+        found.append(([label.strip() for label in match[1].split(",")], expr[match.end() : end - 1]))
+    return found
+
+
+def _provisioned(kind: str) -> dict[str, Any]:
+    files = list((GRAFANA / "provisioning" / kind).glob("*.yml"))
+    assert len(files) == 1
+    return yaml.safe_load(files[0].read_text())
+
+
+def _grafana_service() -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]
+
+
+def test_the_dashboard_has_the_panels_the_service_is_watched_with():
+    titles = [panel["title"].lower() for panel in _panels()]
+
+    for wanted in ("request rate", "latency", "error rate", "orders per minute", "stock-outs", "db connections"):
+        assert any(wanted in title for title in titles), wanted
+    assert len({panel["id"] for panel in _panels()}) == len(titles)
+    assert _dashboard()["uid"] == "shop"
+
+
+def test_every_panel_queries_the_provisioned_prometheus():
+    [datasource] = _provisioned("datasources")["datasources"]
+
+    assert datasource["type"] == "prometheus"
+    assert datasource["url"] == "http://prometheus:9090"
+    for panel in _panels():
+        assert panel["targets"], panel["title"]
+        for target in [panel, *panel["targets"]]:
+            assert target["datasource"] == {"type": "prometheus", "uid": datasource["uid"]}
+
+
+def test_queries_use_only_the_metrics_the_service_exposes():
+    used = {name for expr in _expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
+
+    assert used <= METRICS.keys(), used - METRICS.keys()
+    # The dashboard covers every family.
+    families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in METRICS}
+    assert families <= {re.sub(r"_(bucket|sum|count)$", "", name) for name in used}
+
+
+@pytest.mark.parametrize("expr", _expressions(), ids=[f"q{i}" for i, _ in enumerate(_expressions())])
+def test_queries_use_only_labels_their_metric_has(expr):
+    assert expr.count("(") == expr.count(")")
+    assert expr.count("{") == expr.count("}")
+    for metric, matchers in _selectors(expr):
+        if metric in METRICS and matchers:
+            labels = set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
+            assert labels <= METRICS[metric], (metric, labels)
+    for grouping, inner in _aggregations(expr):
+        metrics = {m for m, _ in _selectors(inner) if m in METRICS}
+        assert metrics, f"nothing of the service's is aggregated in {inner!r}"
+        for metric in metrics:
+            assert set(grouping) <= METRICS[metric], (metric, grouping)
+
+
+def test_latency_quantiles_come_from_the_histogram_buckets():
+    quantiles = [e for e in _expressions() if "histogram_quantile" in e]
+    levels = {float(level) for e in quantiles for level in re.findall(r"histogram_quantile\(\s*([0-9.]+)", e)}
+
+    assert {0.5, 0.99} <= levels
+    for expr in quantiles:
+        assert "rate(shop_http_request_duration_seconds_bucket[" in expr
+        [(grouping, _)] = _aggregations(expr)
+        assert "le" in grouping
+
+
+def test_the_error_rate_is_the_share_of_5xx_answers():
+    ratios = [e for e in _expressions() if 'status=~"5.."' in e and "/" in e]
+
+    assert ratios
+    for expr in ratios:
+        numerator, denominator = expr.split(" / ")
+        assert numerator.replace('{status=~"5.."}', "") == denominator
+
+
+def test_counters_are_read_as_rates():
+    for expr in _expressions():
+        for counter in re.findall(r"\bshop_[a-z0-9_]+(?:_total|_bucket)\b", expr):
+            assert re.search(rf"(rate|increase)\({counter}\b", expr), expr
+
+
+def test_grafana_loads_the_dashboard_from_where_compose_mounts_it():
+    [provider] = _provisioned("dashboards")["providers"]
+    grafana = _grafana_service()
+    mounts = dict(volume.split(":")[:2] for volume in grafana["volumes"])
+
+    assert provider["type"] == "file"
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{provider['options']['path']}/{DASHBOARD.name}"
+
+
+def test_prometheus_scrapes_the_replicas_metrics_with_the_token():
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = [job for job in config["scrape_configs"] if job["job_name"] == "shop"]
+
+    assert job["metrics_path"] == "/metrics"
+    assert job["scheme"] == "http"
+    assert job["authorization"]["type"] == "Bearer"
+    assert "credentials" not in job["authorization"]  # only the file: no token in the repository
+    assert job["authorization"]["credentials_file"].startswith("/run/secrets/")
+    # The dashboard's "replicas up" panel counts this job.
+    assert any(f'job="{job["job_name"]}"' in expr for expr in _expressions())
