@@ -64,7 +64,7 @@ INSTALL_HINTS = {
     "wrk": "apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)",
     "pgbench": "apt-get install postgresql-client (Debian/Ubuntu), or run with --sqlite",
 }
-ACCESS_STATUS = re.compile(r'"[A-Z]+ [^"]*" (\d{3}) ')
+ACCESS_STATUS = re.compile(r'"logger":"shop\.access".*?"status":(\d{3})')
 LOG_ERROR = re.compile(r'"level":"(ERROR|CRITICAL)"|Traceback \(most recent call last\)')
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+) \(without initial connection time\)")
 
@@ -284,7 +284,7 @@ def wait_ready(service: Service, process: subprocess.Popen[bytes]) -> None:
         try:
             call(service, "GET", "/health/ready")
             return
-        except OSError:
+        except (OSError, BenchError):  # not listening yet, or not ready yet (503)
             time.sleep(0.2)
     raise BenchError(f"gunicorn did not answer within {READY_TIMEOUT_S}s: see {service.log}")
 

@@ -167,6 +167,18 @@ def test_requests_are_counted_by_route_template_method_and_status(api: Api, mana
     assert grew("shop_http_request_duration_seconds_bucket", route=route, method="GET", le="+Inf") == 4
 
 
+def test_made_up_methods_share_one_label(api: Api) -> None:
+    before = scrape(api)
+
+    for method in ("BREW", "FOO", "PROPFIND"):
+        api.client.open("/products/", method=method)
+    after = scrape(api)
+
+    grown = value(after, "shop_http_requests_total", route="<unmatched>", method="other", status="405")
+    assert grown - value(before, "shop_http_requests_total", route="<unmatched>", method="other", status="405") == 3
+    assert not any(("method", "BREW") in labels for _name, labels in samples(after))
+
+
 def test_business_events_are_counted(api: Api, manager_token: str) -> None:
     product = api.call("POST", "/products/", manager_token, json={"name": "Cup", "price": "4", "stock": 2}).get_json()
     api.signup("dora")
@@ -203,6 +215,7 @@ def test_metrics_need_the_token_when_one_is_set(settings: Settings) -> None:
 
     assert_problem(api.client.get("/metrics"), 401)
     assert_problem(api.call("GET", "/metrics", "wrong-secret"), 401)
+    assert_problem(api.call("GET", "/metrics", "caf\u00e9-\u2603"), 401)
     assert "shop_http_requests_total" in scrape(api, "scrape-secret")
 
 

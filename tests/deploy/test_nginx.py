@@ -41,7 +41,8 @@ class StubReplica(ThreadingHTTPServer):
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keeps connections open, as gunicorn does
+    # Keeps connections open (gunicorn's sync workers don't): the test shows nginx reuses them.
+    protocol_version = "HTTP/1.1"
     server: StubReplica
 
     def setup(self) -> None:
@@ -217,9 +218,20 @@ def test_small_answers_and_clients_without_gzip_get_plain_json(proxy):
 
 
 @pytest.mark.parametrize(
-    "path", ["/metrics", "/metrics/", "/metrics?format=text", "//metrics", "/%6Detrics", "/./metrics"]
+    "path",
+    [
+        "/metrics",
+        "/metrics/",
+        "/metrics?format=text",
+        "//metrics",
+        "/%6Detrics",
+        "/./metrics",
+        "/health/ready",
+        "/health/live",
+        "//health/ready",
+    ],
 )
-def test_metrics_are_not_served_through_nginx(proxy, path):
+def test_metrics_and_probes_are_not_served_through_nginx(proxy, path):
     reply = proxy.request("GET", path)
 
     assert reply.status == 404

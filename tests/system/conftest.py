@@ -291,7 +291,8 @@ def start(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterat
             var = tmp_path / name
             var.mkdir()
             environment = {
-                **os.environ,
+                # A metrics directory inherited from the caller would be shared (and wiped) by every instance.
+                **{name: value for name, value in os.environ.items() if name != "PROMETHEUS_MULTIPROC_DIR"},
                 "HOST": HOST,
                 "PORT": str(port),
                 "WEB_CONCURRENCY": "2",

@@ -8,9 +8,11 @@ import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.system.conftest import Instance, Starter
@@ -52,8 +54,20 @@ def hit_live(service: Instance, times: int) -> None:
     assert statuses == [200] * times
 
 
-def test_counts_add_up_over_every_worker_and_outlive_a_dead_one(start: Starter) -> None:
-    [service] = start(METRICS_TOKEN=TOKEN)
+def stale_counts(directory: Path) -> None:
+    """What a previous run would have left in a directory that outlives the process (an emptyDir)."""
+    directory.mkdir()
+    stale = MmapedDict(str(directory / "counter_999999.db"))
+    labels = dict(LIVE[1])
+    key = mmap_key("shop_http_requests", "shop_http_requests_total", list(labels), list(labels.values()), "")
+    stale.write_value(key, 1000.0, 0.0)
+    stale.close()
+
+
+def test_counts_add_up_over_every_worker_and_outlive_a_dead_one(start: Starter, tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    stale_counts(directory)
+    [service] = start(METRICS_TOKEN=TOKEN, PROMETHEUS_MULTIPROC_DIR=str(directory))
     sent = 0
     deadline = time.monotonic() + 20
     while len(live_pids(service)) < 2:  # until both workers have answered some
@@ -73,6 +87,10 @@ def test_counts_add_up_over_every_worker_and_outlive_a_dead_one(start: Starter) 
     hit_live(service, 10)
 
     assert scrape(service)[LIVE] == sent + 10
+    # The dead worker's counts moved to the archive: the directory does not grow with every worker.
+    assert not (directory / f"counter_{victim}.db").exists()
+    assert not (directory / f"histogram_{victim}.db").exists()
+    assert (directory / "counter_archive.db").exists()
     assert service.call("GET", "/metrics").status == 401
 
 

@@ -9,11 +9,13 @@ workers only). Without that variable (tests, `flask run`) the values live in thi
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import Engine, event
 
 if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -90,3 +92,30 @@ def exposition() -> tuple[bytes, str]:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return _generate_latest(registry), CONTENT_TYPE_LATEST
     return _generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def retire_process(pid: int) -> None:
+    """A gunicorn worker is gone for good (recycled after max_requests, or crashed).
+
+    Its gauges stop counting, and its counters and histograms are added into one archive file per
+    kind, so the totals don't go backwards and the directory doesn't gain a file per worker ever
+    started (about 270 KiB each with our label sets). Runs in the gunicorn master, one worker at a
+    time. A scrape in the instant between the archive write and the unlink counts the worker
+    twice; Prometheus sees that as a counter reset, once.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    for kind in ("counter", "histogram"):
+        dead = Path(directory) / f"{kind}_{pid}.db"
+        if not dead.exists():
+            continue
+        archive = MmapedDict(str(Path(directory) / f"{kind}_archive.db"))  # type: ignore[no-untyped-call]
+        try:
+            for key, value, timestamp, _position in MmapedDict.read_all_values_from_file(str(dead)):  # type: ignore[no-untyped-call]
+                total, _ = archive.read_value(key)  # type: ignore[no-untyped-call]
+                archive.write_value(key, total + value, timestamp)  # type: ignore[no-untyped-call]
+        finally:
+            archive.close()  # type: ignore[no-untyped-call]
+        dead.unlink()

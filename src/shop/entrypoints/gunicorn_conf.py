@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -112,29 +113,36 @@ def post_worker_init(worker: Any) -> None:
     for an idle one of its own: with the master's copy closed too, new connections are refused at
     once, which nginx answers by trying another upstream. Only this worker's descriptor changes,
     so a worker stopped on its own (HUP, TTOU, max_requests) leaves the others listening.
+
+    Registering the handler again also drops gunicorn's siginterrupt(SIGTERM, False): that is what
+    lets the handler run while the worker waits in recv() for the rest of a request (Python then
+    resumes the call, PEP 475). tests/system/test_graceful_shutdown.py fails without either.
+    Linux only (an abstract Unix socket); elsewhere gunicorn's own behaviour stays.
     """
+    if not sys.platform.startswith("linux"):
+        return
     finish_request = worker.handle_exit
 
     def stop_accepting(signum: int, frame: Any) -> None:
-        finish_request(signum, frame)
+        finish_request(signum, frame)  # alive = False: leave the loop after the request in hand
         for listener in worker.sockets:
             # An abstract Unix socket nobody connects to, non-blocking: accept() says EAGAIN.
+            # gunicorn's wake-up descriptor gets the signal too, so an idle worker leaves select() at once.
             idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             idle.bind("")
             idle.listen(1)
             idle.setblocking(False)
             os.dup2(idle.fileno(), listener.fileno())
             idle.close()
-        os.write(worker.PIPE[1], b".")  # wake an idle worker out of select() now, not at its timeout
 
     signal.signal(signal.SIGTERM, stop_accepting)
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker is gone: its gauges stop counting (its counters stay, summed into the totals)."""
-    from prometheus_client import multiprocess
+    """A worker is gone: its gauges stop counting, its counts move to the archive."""
+    from shop.adapters.prometheus import retire_process
 
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+    retire_process(worker.pid)
 
 
 def on_exit(server: Any) -> None:

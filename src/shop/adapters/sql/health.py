@@ -33,6 +33,9 @@ class DatabaseProbe:
         except SQLAlchemyError as error:
             log.warning("readiness: database unreachable: %s", type(error).__name__)
             return "unreachable"
+        except Exception:  # Alembic refusing an odd version table (several heads...): a 503, never a 500
+            log.exception("readiness: the schema revision could not be read")
+            return "schema revision unreadable"
         if current is None or (current in self._known and current != self._head):
             return f"schema at revision {current or 'none'}, expected {self._head}: run `shop migrate`"
         return None

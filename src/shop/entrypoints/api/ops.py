@@ -23,7 +23,9 @@ from shop.entrypoints.api import problems
 access_log = logging.getLogger("shop.access")
 
 bp = Blueprint("ops", __name__)
-UNMATCHED = "<unmatched>"  # one label for every unknown path: a scanner can't blow up the series count
+# Label values come from fixed sets: a scanner can't create series with made-up paths or methods.
+UNMATCHED = "<unmatched>"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @bp.get("/health/live")
@@ -55,7 +57,8 @@ def ready(probes: list[Probe] = Provide[Container.probes]) -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     token = current_app.config["SHOP_METRICS_TOKEN"]
-    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+    sent = request.headers.get("Authorization", "").encode(errors="surrogateescape")
+    if token and not hmac.compare_digest(sent, f"Bearer {token}".encode()):
         return problems.problem(
             401,
             "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.",
@@ -73,7 +76,7 @@ def _record(response: Response) -> Response:
     """Runs after every other response hook, so it sees the final status (a 304, a 429...)."""
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    observe_request(route, request.method, response.status_code, seconds)
+    observe_request(route, request.method if request.method in METHODS else "other", response.status_code, seconds)
     actor = g.get("actor")
     access_log.info(
         "request",
