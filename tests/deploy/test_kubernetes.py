@@ -115,6 +115,17 @@ def test_the_service_sends_port_80_to_the_deployments_pods():
     assert _probe_port(_container(deployment), port["targetPort"]) == PORT
 
 
+def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
+    policy, deployment = _one("NetworkPolicy"), _one("Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = policy["spec"]["ingress"]
+    assert all("namespaceSelector" in peer and "podSelector" not in peer for peer in rule["from"])
+    assert {_probe_port(_container(deployment), port["port"]) for port in rule["ports"]} == {PORT}
+
+
 def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hpa():
     deployment, hpa, pdb = _one("Deployment"), _one("HorizontalPodAutoscaler"), _one("PodDisruptionBudget")
     spec = deployment["spec"]

@@ -13,7 +13,7 @@ from shop.application import auth, orders, users
 from shop.application.errors import ApplicationError
 from shop.container import Container
 from shop.domain.errors import DomainError
-from shop.entrypoints.settings import Settings
+from shop.entrypoints.settings import Settings, database_url_from_env
 
 
 def _container(settings: Settings) -> Container:
@@ -29,9 +29,8 @@ def main() -> None:
 
 @main.command()
 def migrate() -> None:
-    """Apply every database migration (Alembic) that is not applied yet."""
-    settings = Settings.from_env()
-    upgrade(settings.database_url)
+    """Apply every database migration (Alembic) that is not applied yet. Needs only DATABASE_URL."""
+    upgrade(database_url_from_env())
     click.echo("database is up to date")
 
 

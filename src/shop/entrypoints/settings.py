@@ -64,16 +64,14 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, var_dir: Path | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        var = var_dir or Path(env.get("SHOP_VAR_DIR", "var")).resolve()
+        var = var_dir or _var_dir(env)
         production = env.get("SHOP_ENV", "development").lower() == "production"
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{var / 'shop.db'}"
+        database_url = database_url_from_env(env, var)
         secret, generated = _secret(env, var)
         if production and generated:
             raise SettingsError("SHOP_ENV=production needs JWT_SECRET_KEY; the generated development key is refused.")
         if production and len(secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production.")
-        if database_url.startswith("sqlite:///"):
-            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         return cls(
             database_url=database_url,
             jwt_secret_key=secret,
@@ -98,6 +96,20 @@ class Settings:
             log_level=_log_level(env),
             secret_is_generated=generated,
         )
+
+
+def _var_dir(env: dict[str, str]) -> Path:
+    return Path(env.get("SHOP_VAR_DIR", "var")).resolve()
+
+
+def database_url_from_env(env: dict[str, str] | None = None, var_dir: Path | None = None) -> str:
+    """DATABASE_URL, or the SQLite file in var/ (its directory made). All `shop migrate` needs:
+    the migrations Job gets the database's credentials and nothing else."""
+    env = dict(os.environ if env is None else env)
+    url = env.get("DATABASE_URL") or f"sqlite:///{(var_dir or _var_dir(env)) / 'shop.db'}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return url
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

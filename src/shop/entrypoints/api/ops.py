@@ -74,20 +74,25 @@ def _start_clock() -> None:
 
 def _record(response: Response) -> Response:
     """Runs after every other response hook, so it sees the final status (a 304, a 429...)."""
-    seconds = time.perf_counter() - g.get("started", time.perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
-    observe_request(route, request.method if request.method in METHODS else "other", response.status_code, seconds)
-    actor = g.get("actor")
+    # Each use of the `request` and `g` proxies costs a lookup: resolve them once.
+    current, context = request._get_current_object(), g._get_current_object()  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - getattr(context, "started", time.perf_counter())
+    rule = current.url_rule
+    route = rule.rule if rule is not None else UNMATCHED
+    method = current.method
+    status = response.status_code
+    observe_request(route, method if method in METHODS else "other", status, seconds)
+    actor = getattr(context, "actor", None)
     access_log.info(
         "request",
         extra={
-            "method": request.method,
+            "method": method,
             "route": route,
-            "path": request.path,
-            "status": response.status_code,
+            "path": current.path,
+            "status": status,
             "latency_ms": round(seconds * 1000, 2),
             "user_id": actor.user_id if actor is not None else None,
-            "remote_addr": request.remote_addr,
+            "remote_addr": current.remote_addr,
         },
     )
     return response
