@@ -107,7 +107,7 @@ def test_latency_quantiles_come_from_the_histogram_buckets():
 
     assert {0.5, 0.99} <= levels
     for expr in quantiles:
-        assert "rate(shop_http_request_duration_seconds_bucket[" in expr
+        assert re.search(r"rate\(shop_http_request_duration_seconds_bucket(\{[^}]*\})?\[", expr), expr
         [(grouping, _)] = _aggregations(expr)
         assert "le" in grouping
 
@@ -118,7 +118,13 @@ def test_the_error_rate_is_the_share_of_5xx_answers():
     assert ratios
     for expr in ratios:
         numerator, denominator = expr.split(" / ")
-        assert numerator.replace('{status=~"5.."}', "") == denominator
+        assert re.sub(r'status=~"5..",?', "", numerator).replace("{}", "") == denominator
+
+
+def test_request_panels_leave_out_probes_and_scrapes():
+    for expr in _expressions():
+        for selector in re.findall(r"shop_http_request[a-z_]*(\{[^}]*\})?\[", expr):
+            assert 'route!~"/health/.*|/metrics"' in selector, expr
 
 
 def test_counters_are_read_as_rates():
