@@ -4,7 +4,10 @@ queries use only the metric names and labels the service exposes."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +159,69 @@ def test_prometheus_scrapes_the_replicas_metrics_with_the_token():
     assert job["authorization"]["credentials_file"].startswith("/run/secrets/")
     # The dashboard's "replicas up" panel counts this job.
     assert any(f'job="{job["job_name"]}"' in expr for expr in _expressions())
+
+
+# Alerts, checked by promtool itself (CI installs it and sets SHOP_REQUIRE_PROMTOOL=1).
+
+PROMETHEUS = REPO / "deploy" / "prometheus"
+
+
+def _promtool() -> str:
+    found = shutil.which("promtool")
+    if found:
+        return found
+    if os.environ.get("SHOP_REQUIRE_PROMTOOL") == "1":
+        pytest.fail("SHOP_REQUIRE_PROMTOOL=1 but promtool is not installed")
+    pytest.skip("promtool is not installed (CI installs it and sets SHOP_REQUIRE_PROMTOOL=1)")
+
+
+def _run(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _alert_expressions() -> list[str]:
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+
+
+def test_the_alert_rules_are_valid():
+    checked = _run("check", "rules", "alerts.yml")
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_each_alert_fires_on_its_case_and_stays_quiet_on_healthy_traffic():
+    tested = _run("test", "rules", "alerts.test.yml")
+
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    tests = yaml.safe_load((PROMETHEUS / "alerts.test.yml").read_text())["tests"]
+    fired = {case["alertname"] for test in tests for case in test["alert_rule_test"] if case.get("exp_alerts")}
+    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    assert fired == {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+
+
+def test_the_prometheus_config_is_valid_and_loads_the_alerts(tmp_path: Path):
+    """As compose mounts it: the token file and the rules at their paths inside the container."""
+    config = (PROMETHEUS / "prometheus.yml").read_text()
+    token = tmp_path / "metrics_token"
+    token.write_text("a-token")
+    assert "/run/secrets/metrics_token" in config
+    assert "/etc/prometheus/alerts.yml" in config
+    config = config.replace("/run/secrets/metrics_token", str(token))
+    config = config.replace("/etc/prometheus/alerts.yml", str(PROMETHEUS / "alerts.yml"))
+    (tmp_path / "prometheus.yml").write_text(config)
+
+    checked = _run("check", "config", str(tmp_path / "prometheus.yml"), cwd=tmp_path)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert re.search(r"SUCCESS: \d+ rules found", checked.stdout), checked.stdout
+
+
+@pytest.mark.parametrize("expr", _alert_expressions())
+def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr):
+    for metric, matchers in _selectors(expr):
+        if not metric.startswith("shop_"):
+            continue
+        assert metric in METRICS, metric
+        labels = set(re.findall(r"([a-z_]+)\s*[!=]~?", matchers or ""))
+        assert labels <= METRICS[metric], (metric, labels)
