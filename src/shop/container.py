@@ -53,7 +53,11 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(
         watch_pool,
         providers.Factory(
-            make_engine, config.database_url, pool_size=config.db_pool_size, max_overflow=config.db_max_overflow
+            make_engine,
+            config.database_url,
+            pool_size=config.db_pool_size,
+            max_overflow=config.db_max_overflow,
+            statement_timeout_ms=config.db_statement_timeout_ms,
         ),
         "writer",
     )
@@ -67,6 +71,7 @@ class Container(containers.DeclarativeContainer):
             pool_size=config.db_pool_size,
             max_overflow=config.db_max_overflow,
             read_only=True,
+            statement_timeout_ms=config.db_statement_timeout_ms,
         ),
         "reader",
     )

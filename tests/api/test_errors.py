@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
-from tests.api.conftest import PASSWORD
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.entrypoints.app import create_app
+from tests.api.conftest import PASSWORD, Api
 
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -265,3 +268,23 @@ def test_token_responses_are_not_stored(api):
 
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_an_order_stuck_behind_a_lock_answers_503_and_writes_nothing(settings, manager_token):
+    """Past DB_STATEMENT_TIMEOUT_MS the database gives up, the request fails cleanly, the worker lives on."""
+    api = Api(create_app(replace(settings, db_statement_timeout_ms=200)).test_client())
+    product = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "1", "stock": 3}).json
+    api.signup("dana")
+    token = api.login("dana")["access"]
+    engine = make_engine(settings.database_url)
+
+    with SqlUnitOfWork(engine) as holder:  # another process's long write transaction
+        holder.products.get_for_update([product["id"]])
+        response = api.call("POST", "/orders/", token, json={"items": [{"product": product["id"], "quantity": 1}]})
+
+    body = assert_problem(response, 503, "/orders/")
+    assert response.headers["Retry-After"] == "1"
+    assert "nothing was changed" in body["detail"]
+    assert api.call("GET", f"/products/{product['id']}/", token).json["stock"] == 3
+    assert api.call("GET", "/orders/", token).json == []
+    engine.dispose()

@@ -26,6 +26,7 @@ SERVICE_SETTINGS = frozenset(
         "RATELIMIT_PER_ADDRESS",
         "DB_POOL_SIZE",
         "DB_MAX_OVERFLOW",
+        "DB_STATEMENT_TIMEOUT_MS",
         "CORS_ORIGINS",
         "JWT_ACCESS_TOKEN_MINUTES",
         "JWT_REFRESH_TOKEN_DAYS",

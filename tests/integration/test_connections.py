@@ -1,14 +1,19 @@
-"""Connections: dead idle ones are replaced; read-only units of work cannot write."""
+"""Connections: dead idle ones are replaced; read-only units of work cannot write; lock waits end."""
 
 from __future__ import annotations
+
+import time
+from decimal import Decimal
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shop.adapters.sql import unit_of_work
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.domain.money import Money
+from shop.domain.products import Product
 from shop.domain.users import User
 
 
@@ -43,3 +48,35 @@ def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database
         assert uow.users.get_by_username("bob") is None
     writer.dispose()
     reader.dispose()
+
+
+def take_one(engine, product_id):
+    with SqlUnitOfWork(engine) as uow:
+        [product] = uow.products.get_for_update([product_id]).values()
+        product.take(1)
+        uow.products.save(product)
+        uow.commit()
+
+
+def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_nothing(database_url):
+    holder_engine = make_engine(database_url)
+    waiter_engine = make_engine(database_url, statement_timeout_ms=300)
+    with SqlUnitOfWork(holder_engine) as uow:
+        uow.products.add(Product(name="Lamp", price=Money(Decimal("9.99"), "EUR"), stock=5))
+        uow.commit()
+    product_id = 1
+
+    with SqlUnitOfWork(holder_engine) as holder:  # SQLite: the write lock; PostgreSQL: the row lock
+        holder.products.get_for_update([product_id])
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            take_one(waiter_engine, product_id)
+        waited = time.monotonic() - started
+
+    assert 0.25 < waited < 3
+    with SqlUnitOfWork(holder_engine) as uow:
+        product = uow.products.get(product_id)
+        assert product is not None
+        assert product.stock == 5
+    holder_engine.dispose()
+    waiter_engine.dispose()

@@ -33,6 +33,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert (settings.ratelimit_login_failures, settings.ratelimit_per_address) == ("5 per minute", "300 per minute")
     assert settings.ratelimit_storage_uri == "memory://"
     assert (settings.metrics_token, settings.proxy_hops, settings.log_level) == ("", 0, "INFO")
+    assert settings.db_statement_timeout_ms == 10_000
 
 
 def test_production_refuses_the_generated_development_key(tmp_path):
@@ -77,7 +78,12 @@ def test_operations_settings(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
-    [("PROXY_HOPS", "-1", "at least 0"), ("PROXY_HOPS", "one", "integer"), ("LOG_LEVEL", "loud", "one of DEBUG")],
+    [
+        ("PROXY_HOPS", "-1", "at least 0"),
+        ("PROXY_HOPS", "one", "integer"),
+        ("LOG_LEVEL", "loud", "one of DEBUG"),
+        ("DB_STATEMENT_TIMEOUT_MS", "0", "at least 100"),
+    ],
 )
 def test_malformed_operations_settings_are_refused(tmp_path, name, value, message):
     with pytest.raises(SettingsError, match=message):

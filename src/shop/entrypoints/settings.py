@@ -28,8 +28,8 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _at_least(minimum: int, env: dict[str, str], name: str) -> int:
-    value = _int(env, name, minimum)
+def _at_least(minimum: int, env: dict[str, str], name: str, default: int | None = None) -> int:
+    value = _int(env, name, minimum if default is None else default)
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -48,6 +48,7 @@ class Settings:
     argon2_parallelism: int = 1
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 10_000
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     redis_url: str = ""
@@ -84,6 +85,7 @@ class Settings:
             argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),
             db_pool_size=_int(env, "DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
+            db_statement_timeout_ms=_at_least(100, env, "DB_STATEMENT_TIMEOUT_MS", 10_000),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             redis_url=env.get("REDIS_URL", ""),
             cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60),

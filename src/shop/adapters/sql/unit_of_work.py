@@ -15,27 +15,39 @@ from shop.adapters.sql.repositories import (
     SqlUserRepository,
 )
 
-SQLITE_BUSY_TIMEOUT_S = 30
+# The longest a statement (a lock wait included) may take before the database gives up on it:
+# the request then fails as a 503 and its transaction is rolled back. Well below gunicorn's
+# worker TIMEOUT (30 s), so a request stuck on a lock is answered instead of its worker killed.
+STATEMENT_TIMEOUT_MS = 10_000
 # A pooled connection idle for longer than this is pinged before use; busy ones are not.
 IDLE_PING_S = 5.0
 # An unreachable server fails a request (503) and readiness within seconds, not after TCP's minutes.
 PG_CONNECT_TIMEOUT_S = 5
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, read_only: bool = False) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    read_only: bool = False,
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+) -> Engine:
     """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes.
 
     read_only: for units of work that only read. Each statement runs on its own (no BEGIN and
     ROLLBACK round trips around a single SELECT) and the database itself refuses any write.
+    statement_timeout_ms: PostgreSQL's statement_timeout, SQLite's busy timeout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, read_only=read_only)
-    connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        return _sqlite_engine(url, read_only=read_only, busy_timeout_ms=statement_timeout_ms)
+    server_options = [f"-c statement_timeout={statement_timeout_ms}"]
     options: dict[str, Any] = {}
     if read_only:
-        connect_args["options"] = "-c default_transaction_read_only=on"
+        server_options.append("-c default_transaction_read_only=on")
         options["isolation_level"] = "AUTOCOMMIT"
+    connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "options": " ".join(server_options)}
     engine = create_engine(
         url,
         pool_size=pool_size,
@@ -70,9 +82,9 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("idle connection failed its ping")
 
 
-def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
+def _sqlite_engine(url: str, *, read_only: bool, busy_timeout_ms: int) -> Engine:
     engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, hide_parameters=True
+        url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}, hide_parameters=True
     )
 
     @event.listens_for(engine, "connect")
@@ -83,7 +95,7 @@ def _sqlite_engine(url: str, *, read_only: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
