@@ -255,6 +255,18 @@ def test_renaming_keeps_the_tokens_and_changes_the_login(api, carol):
     assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).status_code == 200
 
 
+@pytest.mark.parametrize("variant", ["Carol", "CAROL"])
+def test_a_username_differing_only_in_case_is_taken_and_logs_in_the_same_account(api, variant):
+    carol = api.signup("carol")
+
+    taken = api.client.post("/users/", json={"username": variant, "password": "another-password"})
+    tokens = api.login(variant)
+
+    assert taken.status_code == 409
+    assert "username" in taken.json["errors"]
+    assert api.call("GET", f"/users/{carol['id']}/", tokens["access"]).json["username"] == "carol"
+
+
 def test_renaming_to_a_taken_username_is_409(api, carol):
     api.signup("dan")
 

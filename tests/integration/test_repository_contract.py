@@ -79,6 +79,29 @@ class TestUsers:
         with pytest.raises(AlreadyExists), uow_factory() as uow:
             uow.users.save(bob)
 
+    @pytest.mark.parametrize("variant", ["Alice", "ALICE", "aLiCe"])
+    def test_usernames_differing_only_in_case_are_the_same_name(self, uow_factory, variant):
+        alice = add_user(uow_factory)
+        with uow_factory() as uow:
+            found = uow.users.get_by_username(variant)
+        assert found is not None and found.id == alice.id
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.users.add(User(username=variant, password_hash="other"))
+        bob = add_user(uow_factory, "bob")
+        bob.username = variant
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.users.save(bob)
+
+    def test_a_user_may_change_the_case_of_their_own_name(self, uow_factory):
+        alice = add_user(uow_factory)
+        alice.username = "Alice"
+        with uow_factory() as uow:
+            uow.users.save(alice)
+            uow.commit()
+        with uow_factory() as uow:
+            found = uow.users.get_by_username("alice")
+        assert found is not None and found.username == "Alice"
+
     def test_save_writes_changes_and_list_skips_inactive(self, uow_factory):
         alice = add_user(uow_factory)
         add_user(uow_factory, "bob")

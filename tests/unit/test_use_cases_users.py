@@ -169,6 +169,23 @@ def test_keeping_the_same_username_is_fine(uow: MemoryUnitOfWork, hasher: FakeHa
     assert update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=changes).age == 5
 
 
+def test_changing_only_the_case_of_ones_own_username_is_fine(
+    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(username="ALICE"))
+
+    assert stored(store, customer.user_id).username == "ALICE"
+
+
+def test_update_to_a_taken_username_in_another_case_is_refused(
+    uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
+) -> None:
+    with pytest.raises(AlreadyExists):
+        update_user(
+            uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(username="Bob")
+        )
+
+
 def test_update_to_a_taken_username_changes_nothing(
     uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor, other_customer: Actor
 ) -> None:

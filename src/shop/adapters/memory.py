@@ -68,7 +68,8 @@ class MemoryUserRepository:
         return copy.deepcopy(self._state().users.get(user_id))
 
     def get_by_username(self, username: str) -> User | None:
-        found = next((u for u in self._state().users.values() if u.username == username), None)
+        key = username.lower()
+        found = next((u for u in self._state().users.values() if u.username.lower() == key), None)
         return copy.deepcopy(found)
 
     def list(self, page: Page) -> tuple[list[User], int]:
@@ -84,7 +85,8 @@ class MemoryUserRepository:
 
     @staticmethod
     def _check_unique(state: MemoryState, user: User) -> None:
-        if any(u.username == user.username and u.id != user.id for u in state.users.values()):
+        key = user.username.lower()  # as the databases' unique index on lower(username)
+        if any(u.username.lower() == key and u.id != user.id for u in state.users.values()):
             raise AlreadyExists("username", f"A user named {user.username!r} already exists.")
 
 

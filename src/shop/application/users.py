@@ -106,7 +106,8 @@ def update_user(
         if user is None or not user.active:
             raise NotFound("User", user_id)
         if changes.username is not None and changes.username != user.username:
-            if uow.users.get_by_username(changes.username) is not None:
+            holder = uow.users.get_by_username(changes.username)
+            if holder is not None and holder.id != user.id:  # "alice" may become "Alice"
                 raise _taken(changes.username)
             user.username = changes.username
         if new_hash is not None:

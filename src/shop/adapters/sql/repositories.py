@@ -32,6 +32,7 @@ from shop.adapters.sql.tables import (
     products,
     refresh_tokens,
     revoked_tokens,
+    username_key,
     users,
 )
 from shop.application.errors import AlreadyExists, KeyInUse
@@ -105,7 +106,7 @@ class SqlUserRepository:
         return self._to_user(row) if row is not None else None
 
     def get_by_username(self, username: str) -> User | None:
-        row = self._conn.execute(select(users).where(users.c.username == username)).first()
+        row = self._conn.execute(select(users).where(username_key == username.lower())).first()
         return self._to_user(row) if row is not None else None
 
     def list(self, page: Page) -> tuple[list[User], int]:

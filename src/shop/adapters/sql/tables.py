@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     DateTime,
     Dialect,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -70,6 +72,10 @@ users = Table(
     Column("token_version", Integer, nullable=False, server_default=text("0")),
     CheckConstraint("role IN ('customer', 'manager')", name="role"),
 )
+# "Alice" and "alice" are one name: nobody can pass for someone else by changing a letter's case.
+# Usernames are ASCII (the domain says so), where lower() is the same on every database.
+username_key: ColumnElement[str] = func.lower(users.c.username)
+Index("ix_users_username_lower", username_key, unique=True)
 
 products = Table(
     "products",
