@@ -210,6 +210,19 @@ def test_database_connections_in_use_go_back_to_zero_between_requests(api: Api) 
     assert value(text, "shop_db_connections_in_use", pool="writer") == 0
 
 
+def test_requests_in_flight_count_only_the_scrape_itself_whatever_happened_before(app, capsys) -> None:
+    def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    app.add_url_rule("/boom/", "boom", boom)
+    api = Api(app.test_client())
+    api.client.get("/boom/")
+    api.client.get("/no/such/path/")
+    api.client.post("/users/", data="not json", content_type="text/plain")
+
+    assert value(scrape(api), "shop_http_requests_in_flight") == 1
+
+
 def test_metrics_need_the_token_when_one_is_set(settings: Settings) -> None:
     api = app_with(settings, metrics_token="scrape-secret")
 

@@ -57,4 +57,6 @@ METRICS: dict[str, frozenset[str]] = {
     "shop_order_stock_rejections_total": frozenset(),
     "shop_login_failures_total": frozenset(),
     "shop_db_connections_in_use": frozenset({"pool"}),
+    "shop_http_requests_in_flight": frozenset(),
+    "shop_workers": frozenset(),
 }

@@ -32,6 +32,13 @@ HTTP_LATENCY = Histogram(
     ["route", "method"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+IN_FLIGHT = Gauge(
+    "shop_http_requests_in_flight",
+    "Requests being handled now. A sync worker handles one at a time: divided by shop_workers, "
+    "how saturated the service is.",
+    multiprocess_mode="livesum",
+)
+WORKERS = Gauge("shop_workers", "gunicorn worker processes serving requests.", multiprocess_mode="livesum")
 ORDERS_PLACED = Counter("shop_orders_placed", "Orders placed (committed).")
 ORDERS_CANCELLED = Counter("shop_orders_cancelled", "Orders cancelled; their stock went back.")
 ORDERS_FULFILLED = Counter("shop_orders_fulfilled", "Orders fulfilled by a manager.")
@@ -62,6 +69,11 @@ class PrometheusMetrics:
 
     def login_failed(self) -> None:
         LOGIN_FAILURES.inc()
+
+
+def worker_started() -> None:
+    """Called in each gunicorn worker once it serves; its value goes when the worker is retired."""
+    WORKERS.set(1)
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

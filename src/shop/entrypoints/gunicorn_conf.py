@@ -106,7 +106,9 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """On SIGTERM a sync worker stops serving only once the request in hand is done, and keeps its
+    """The worker is counted in shop_workers, and stops listening at SIGTERM.
+
+    On SIGTERM a sync worker stops serving only once the request in hand is done, and keeps its
     copy of the listening socket open until it exits: the kernel goes on queueing connections that
     nobody will accept and that are reset at the end, after the client has sent its request. A
     proxy can't retry those (the request went out). So, at SIGTERM, this worker swaps its listener
@@ -119,6 +121,9 @@ def post_worker_init(worker: Any) -> None:
     resumes the call, PEP 475). tests/system/test_graceful_shutdown.py fails without either.
     Linux only (an abstract Unix socket); elsewhere gunicorn's own behaviour stays.
     """
+    from shop.adapters.prometheus import worker_started
+
+    worker_started()
     if not sys.platform.startswith("linux"):
         return
     finish_request = worker.handle_exit

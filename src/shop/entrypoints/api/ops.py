@@ -15,7 +15,7 @@ import orjson
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from shop.adapters.prometheus import exposition, observe_request
+from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request
 from shop.application.health import Probe, check_readiness
 from shop.container import Container
 from shop.entrypoints.api import problems
@@ -70,6 +70,13 @@ def metrics() -> Response:
 
 def _start_clock() -> None:
     g.started = time.perf_counter()
+    IN_FLIGHT.inc()
+
+
+def _finished(_error: BaseException | None) -> None:
+    """Teardown runs whatever happened to the request, so the in-flight count can't drift."""
+    if "started" in g:
+        IN_FLIGHT.dec()
 
 
 def _record(response: Response) -> Response:
@@ -104,4 +111,5 @@ def init_ops(app: Flask, metrics_token: str) -> None:
     app.config["SHOP_METRICS_TOKEN"] = metrics_token
     app.before_request(_start_clock)
     app.after_request(_record)
+    app.teardown_request(_finished)
     app.register_blueprint(bp)
