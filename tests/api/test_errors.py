@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 import pytest
@@ -280,9 +281,12 @@ def test_an_order_stuck_behind_a_lock_answers_503_and_writes_nothing(settings, m
 
     with SqlUnitOfWork(engine) as holder:  # another process's long write transaction
         holder.products.get_for_update([product["id"]])
+        started = time.monotonic()
         response = api.call("POST", "/orders/", token, json={"items": [{"product": product["id"], "quantity": 1}]})
+        waited = time.monotonic() - started
 
     body = assert_problem(response, 503, "/orders/")
+    assert waited < 3  # the 200 ms deadline, not the 10 s default
     assert response.headers["Retry-After"] == "1"
     assert "nothing was changed" in body["detail"]
     assert api.call("GET", f"/products/{product['id']}/", token).json["stock"] == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,12 @@ def test_operations_routes_stay_out_of_the_public_api_document(api: Api, path: s
     spec = api.client.get("/api/schema/").get_json()
 
     assert path not in spec["paths"]
+
+
+def test_the_dashboards_filter_for_operations_routes_matches_exactly_the_ops_routes(app) -> None:
+    """deploy/grafana and deploy/prometheus leave out route=~"/health/.*|/metrics" (probes, scrapes)."""
+    ops_filter = re.compile(r"/health/.*|/metrics")
+    matched = {rule.rule for rule in app.url_map.iter_rules() if ops_filter.fullmatch(rule.rule)}
+    ops_routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("ops.")}
+
+    assert matched == ops_routes == {"/health/live", "/health/ready", "/metrics"}

@@ -165,6 +165,14 @@ def test_migrations_run_once_in_a_one_shot_service_before_any_replica():
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
+def test_the_migrate_service_gets_the_database_and_no_signing_key():
+    environment = _services()["migrate"]["environment"]
+
+    assert "DATABASE_URL" in environment
+    assert "JWT_SECRET_KEY" not in environment
+    assert "METRICS_TOKEN" not in environment
+
+
 def test_the_replicas_run_the_image_command_and_never_migrate():
     api = _services()["api"]
 

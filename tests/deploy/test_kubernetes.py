@@ -122,7 +122,8 @@ def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     [rule] = policy["spec"]["ingress"]
-    assert all("namespaceSelector" in peer and "podSelector" not in peer for peer in rule["from"])
+    # Every peer is confined to a namespace (a bare podSelector would mean any pod of ours).
+    assert all("namespaceSelector" in peer for peer in rule["from"])
     assert {_probe_port(_container(deployment), port["port"]) for port in rule["ports"]} == {PORT}
 
 
@@ -236,6 +237,7 @@ def test_the_job_migrates_and_the_deployment_does_not():
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert job_container["image"] == api["image"]
     assert "DATABASE_URL" in _env_names(job)
+    assert "JWT_SECRET_KEY" not in _env_names(job)  # least privilege: migrations sign nothing
     # The pods run the image's CMD (gunicorn alone).
     assert "command" not in api
     assert "args" not in api

@@ -80,3 +80,19 @@ def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_no
         assert product.stock == 5
     holder_engine.dispose()
     waiter_engine.dispose()
+
+
+def show(engine, setting):
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(f"SHOW {setting}").scalar_one()
+
+
+def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_none(pg_url):
+    url = make_url(pg_url).update_query_dict({"options": "-c application_name=shop-test"})
+    rendered = url.render_as_string(hide_password=False)
+    timed, untimed = make_engine(rendered, statement_timeout_ms=1500), make_engine(rendered, statement_timeout_ms=0)
+
+    assert (show(timed, "statement_timeout"), show(timed, "application_name")) == ("1500ms", "shop-test")
+    assert (show(untimed, "statement_timeout"), show(untimed, "application_name")) == ("0", "shop-test")
+    timed.dispose()
+    untimed.dispose()

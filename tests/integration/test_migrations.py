@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, insert
 from sqlalchemy.exc import IntegrityError
 
-from shop.adapters.sql.migrations import upgrade
+from shop.adapters.sql.migrations import alembic_config, current_revision, head_revision, upgrade
 from shop.adapters.sql.tables import metadata, products, users
 
 
@@ -44,3 +45,15 @@ def test_the_case_migration_stops_on_names_that_clash_and_names_them(tmp_path):
 
     with pytest.raises(RuntimeError, match=r"renamed before this migration: alice$"):
         upgrade(url)
+
+
+def test_every_migration_can_be_undone_and_done_again(tmp_path):
+    url = f"sqlite:///{tmp_path / 'round_trip.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    upgrade(url)
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert current_revision(conn) == head_revision()
+    engine.dispose()

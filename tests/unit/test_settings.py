@@ -82,12 +82,17 @@ def test_operations_settings(tmp_path):
         ("PROXY_HOPS", "-1", "at least 0"),
         ("PROXY_HOPS", "one", "integer"),
         ("LOG_LEVEL", "loud", "one of DEBUG"),
-        ("DB_STATEMENT_TIMEOUT_MS", "0", "at least 100"),
+        ("DB_STATEMENT_TIMEOUT_MS", "50", "0 \\(no deadline\\) or at least 100"),
     ],
 )
 def test_malformed_operations_settings_are_refused(tmp_path, name, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env={"JWT_SECRET_KEY": STRONG, name: value}, var_dir=tmp_path)
+
+
+def test_a_statement_timeout_of_zero_means_no_deadline(tmp_path):
+    env = {"JWT_SECRET_KEY": STRONG, "DB_STATEMENT_TIMEOUT_MS": "0"}
+    assert Settings.from_env(env=env, var_dir=tmp_path).db_statement_timeout_ms == 0
 
 
 def test_secrets_stay_out_of_the_settings_repr(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import click
 
@@ -17,8 +17,10 @@ from shop.entrypoints.settings import Settings, database_url_from_env
 
 
 def _container(settings: Settings) -> Container:
+    """The service's wiring, without its statement deadline: that protects web workers from a
+    request stuck on a lock, while an operator's purge of a long backlog may rightly take minutes."""
     container = Container()
-    container.config.from_dict(asdict(settings))
+    container.config.from_dict(asdict(replace(settings, db_statement_timeout_ms=0)))
     return container
 
 

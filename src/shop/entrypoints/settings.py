@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from shop.adapters.sql.unit_of_work import STATEMENT_TIMEOUT_MS
+
 log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
@@ -28,8 +30,8 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _at_least(minimum: int, env: dict[str, str], name: str, default: int | None = None) -> int:
-    value = _int(env, name, minimum if default is None else default)
+def _at_least(minimum: int, env: dict[str, str], name: str) -> int:
+    value = _int(env, name, minimum)
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -48,7 +50,7 @@ class Settings:
     argon2_parallelism: int = 1
     db_pool_size: int = 5
     db_max_overflow: int = 10
-    db_statement_timeout_ms: int = 10_000
+    db_statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     redis_url: str = ""
@@ -85,7 +87,7 @@ class Settings:
             argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),
             db_pool_size=_int(env, "DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
-            db_statement_timeout_ms=_at_least(100, env, "DB_STATEMENT_TIMEOUT_MS", 10_000),
+            db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             redis_url=env.get("REDIS_URL", ""),
             cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60),
@@ -112,6 +114,14 @@ def database_url_from_env(env: dict[str, str] | None = None, var_dir: Path | Non
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return url
+
+
+def _timeout_ms(env: dict[str, str], name: str, default: int) -> int:
+    """0 (no deadline) or at least 100 ms: anything shorter would fail ordinary statements."""
+    value = _int(env, name, default)
+    if value != 0 and value < 100:
+        raise SettingsError(f"{name} must be 0 (no deadline) or at least 100, got {value}")
+    return value
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -73,7 +73,8 @@ users = Table(
     CheckConstraint("role IN ('customer', 'manager')", name="role"),
 )
 # "Alice" and "alice" are one name: nobody can pass for someone else by changing a letter's case.
-# Usernames are ASCII (the domain says so), where lower() is the same on every database.
+# Usernames are ASCII (the domain says so), where lower() agrees on both databases and with Python
+# (on PostgreSQL, provided the database's locale is not Turkish or Azeri: see docs/decisions.md).
 username_key: ColumnElement[str] = func.lower(users.c.username)
 Index("ix_users_username_lower", username_key, unique=True)
 

@@ -15,10 +15,13 @@ from shop.adapters.sql.repositories import (
     SqlUserRepository,
 )
 
-# The longest a statement (a lock wait included) may take before the database gives up on it:
+# The longest one statement (a lock wait included) may take before the database gives up on it:
 # the request then fails as a 503 and its transaction is rolled back. Well below gunicorn's
 # worker TIMEOUT (30 s), so a request stuck on a lock is answered instead of its worker killed.
+# 0 means no deadline: operator commands (a large purge) and PgBouncer setups, where the
+# timeout belongs on the role (ALTER ROLE ... SET statement_timeout) since it rejects startup options.
 STATEMENT_TIMEOUT_MS = 10_000
+SQLITE_NO_DEADLINE_MS = 600_000  # SQLite's busy timeout can't be infinite; 0 would not wait at all
 # A pooled connection idle for longer than this is pinged before use; busy ones are not.
 IDLE_PING_S = 5.0
 # An unreachable server fails a request (503) and readiness within seconds, not after TCP's minutes.
@@ -37,17 +40,25 @@ def make_engine(
 
     read_only: for units of work that only read. Each statement runs on its own (no BEGIN and
     ROLLBACK round trips around a single SELECT) and the database itself refuses any write.
-    statement_timeout_ms: PostgreSQL's statement_timeout, SQLite's busy timeout.
+    statement_timeout_ms: PostgreSQL's statement_timeout, SQLite's busy timeout (there it bounds
+    only the wait for the write lock); 0 for none.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, read_only=read_only, busy_timeout_ms=statement_timeout_ms)
-    server_options = [f"-c statement_timeout={statement_timeout_ms}"]
+        busy_timeout_ms = statement_timeout_ms or SQLITE_NO_DEADLINE_MS
+        return _sqlite_engine(url, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
+    # Server settings go in libpq's startup `options`, after any the URL itself carries.
+    from_url = parsed.query.get("options")
+    server_options = [from_url] if isinstance(from_url, str) and from_url else []
+    if statement_timeout_ms:
+        server_options.append(f"-c statement_timeout={statement_timeout_ms}")
     options: dict[str, Any] = {}
     if read_only:
         server_options.append("-c default_transaction_read_only=on")
         options["isolation_level"] = "AUTOCOMMIT"
-    connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, "options": " ".join(server_options)}
+    connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    if server_options:
+        connect_args["options"] = " ".join(server_options)
     engine = create_engine(
         url,
         pool_size=pool_size,
