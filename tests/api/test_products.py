@@ -315,6 +315,75 @@ def test_patch_changes_a_product(api, manager_token, create):
     assert api.call("GET", f"/products/{product['id']}/", manager_token).json == response.json
 
 
+# Lost-update protection: If-Match with the ETag of the GET
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_an_update_with_the_current_etag_goes_through(api, manager_token, create, method):
+    product = create("Tea", "10.00", 5)
+    etag = api.call("GET", f"/products/{product['id']}/", manager_token).headers["ETag"]
+
+    response = api.call(
+        method, f"/products/{product['id']}/", manager_token, json={"stock": 7}, headers={"If-Match": etag}
+    )
+
+    assert response.status_code == 200, response.json
+    assert response.json["stock"] == 7
+    assert response.headers["ETag"] != etag  # the new state has a new tag, ready for the next edit
+
+
+def test_an_update_based_on_an_outdated_read_is_412_and_changes_nothing(api, manager_token, create):
+    product = create("Tea", "10.00", 5)
+    path = f"/products/{product['id']}/"
+    etag = api.call("GET", path, manager_token).headers["ETag"]
+    assert api.call("PATCH", path, manager_token, json={"stock": 4}, headers={"If-Match": etag}).status_code == 200
+
+    late = api.call("PATCH", path, manager_token, json={"price": "1.00"}, headers={"If-Match": etag})
+
+    assert late.status_code == 412, late.json
+    assert late.mimetype == PROBLEM
+    assert late.json["type"] == "urn:shop:problem:precondition-failed"
+    assert api.call("GET", path, manager_token).json == {**product, "stock": 4}
+
+
+@pytest.mark.parametrize(("if_match", "status"), [("*", 200), ('"nonsense"', 412), ('W/"weak"', 412), ("", 412)])
+def test_if_match_star_means_any_and_anything_else_must_match(api, manager_token, create, if_match, status):
+    product = create("Tea", "10.00", 5)
+
+    response = api.call(
+        "PATCH", f"/products/{product['id']}/", manager_token, json={"stock": 1}, headers={"If-Match": if_match}
+    )
+
+    assert response.status_code == status, response.json
+
+
+def test_a_delete_based_on_an_outdated_read_is_412_and_the_product_stays(api, manager_token, create):
+    product = create("Tea", "10.00", 5)
+    path = f"/products/{product['id']}/"
+    etag = api.call("GET", path, manager_token).headers["ETag"]
+    api.call("PATCH", path, manager_token, json={"stock": 0})
+
+    refused = api.call("DELETE", path, manager_token, headers={"If-Match": etag})
+    fresh = api.call("GET", path, manager_token).headers["ETag"]
+    deleted = api.call("DELETE", path, manager_token, headers={"If-Match": fresh})
+
+    assert (refused.status_code, deleted.status_code) == (412, 204)
+
+
+def test_an_update_without_if_match_is_unconditional(api, manager_token, create):
+    product = create("Tea", "10.00", 5)
+
+    assert api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"stock": 1}).status_code == 200
+
+
+def test_the_api_document_offers_if_match_and_412_on_product_changes(api):
+    spec = api.client.get("/api/schema/").json
+    for method in ("put", "patch", "delete"):
+        operation = spec["paths"]["/products/{product_id}/"][method]
+        assert any(p["name"] == "If-Match" and p["in"] == "header" for p in operation["parameters"])
+        assert "412" in operation["responses"]
+
+
 def test_put_with_every_field(api, manager_token, create):
     product = create("Tea", "10.00", 5)
     body = {"name": "Coffee", "price": "99.99", "stock": 0, "currency": "USD"}

@@ -374,3 +374,22 @@ def test_a_manager_cannot_delete_another_account(api, manager_token):
 
     assert response.status_code == 403
     assert login_status(api, "dan") == 200
+
+
+def test_account_changes_honour_if_match(api, carol):
+    path = f"/users/{carol['id']}/"
+    etag = api.call("GET", path, carol["access"]).headers["ETag"]
+    changed = api.call("PUT", path, carol["access"], json={"age": 30}, headers={"If-Match": etag})
+
+    outdated = api.call("PUT", path, carol["access"], json={"age": 31}, headers={"If-Match": etag})
+    not_deleted = api.call("DELETE", path, carol["access"], headers={"If-Match": etag})
+
+    assert changed.status_code == 200, changed.json
+    assert (outdated.status_code, not_deleted.status_code) == (412, 412)
+    assert api.call("GET", path, carol["access"]).json["age"] == 30
+    assert (
+        api.call(
+            "PUT", path, carol["access"], json={"age": 32}, headers={"If-Match": changed.headers["ETag"]}
+        ).status_code
+        == 200
+    )

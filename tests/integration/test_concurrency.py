@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from shop.application.actors import Actor
+from shop.application.errors import PreconditionFailed
 from shop.application.orders import cancel_order, place_order, place_order_once
+from shop.application.products import ProductChanges, update_product
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
@@ -147,3 +149,27 @@ def test_same_idempotency_key_at_the_same_moment_places_one_order(sql_uow_factor
 
     assert outcomes == Counter({"201 1 first": 1, "201 1 replayed": 9})
     assert stock_of(sql_uow_factory, product) == 99
+
+
+def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(sql_uow_factory):
+    """If-Match's precondition is judged under the row lock: no lost update between two edits."""
+    _customer, (product,) = setup(sql_uow_factory, [5])
+    manager = Actor(999, Role.MANAGER)
+
+    def edit(i: int) -> str:
+        try:
+            update_product(
+                uow=sql_uow_factory(),
+                actor=manager,
+                product_id=product,
+                changes=ProductChanges(stock=100 + i),
+                precondition=lambda current: current.stock == 5,  # the state both of them read
+            )
+        except PreconditionFailed:
+            return "told"
+        return "applied"
+
+    outcomes = run_together(8, edit)
+
+    assert outcomes == Counter(applied=1, told=7)
+    assert 100 <= stock_of(sql_uow_factory, product) < 108

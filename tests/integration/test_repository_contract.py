@@ -67,6 +67,13 @@ class TestUsers:
         )
         assert by_name.id == user.id and loaded.active and loaded.token_version == 0
 
+    def test_get_for_update_reads_the_user_or_none(self, uow_factory):
+        alice = add_user(uow_factory)
+        with uow_factory() as uow:
+            locked, missing = uow.users.get_for_update(alice.id), uow.users.get_for_update(alice.id + 1)
+        assert locked is not None and (locked.id, locked.username) == (alice.id, "alice")
+        assert missing is None
+
     def test_duplicate_username_is_refused(self, uow_factory):
         add_user(uow_factory)
         with pytest.raises(AlreadyExists), uow_factory() as uow:

@@ -7,7 +7,7 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.errors import AlreadyExists, Forbidden, NotFound, PreconditionFailed
 from shop.application.ports import Page, ProductQuery
 from shop.application.products import (
     ProductChanges,
@@ -116,6 +116,40 @@ def test_update_every_field(
     saved = store.state.products[lamp.id or 0]
     assert (saved.name, saved.price, saved.stock) == ("Big lamp", Money(Decimal("7.50"), "USD"), 9)
     assert updated.price == saved.price
+
+
+def test_an_update_whose_precondition_fails_changes_nothing(
+    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+) -> None:
+    lamp = add_product("Lamp", stock=1)
+    seen: list[tuple[str, int]] = []
+
+    def read_something_else(current: Product) -> bool:
+        seen.append((current.name, current.stock))
+        return False
+
+    with pytest.raises(PreconditionFailed):
+        update_product(
+            uow=uow,
+            actor=manager,
+            product_id=lamp.id or 0,
+            changes=ProductChanges(stock=9),
+            precondition=read_something_else,
+        )
+    assert seen == [("Lamp", 1)]  # judged on the product as stored, before the changes
+    assert store.state.products[lamp.id or 0].stock == 1
+
+
+def test_an_update_whose_precondition_holds_goes_through(
+    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+) -> None:
+    lamp = add_product("Lamp", stock=1)
+
+    updated = update_product(
+        uow=uow, actor=manager, product_id=lamp.id or 0, changes=ProductChanges(stock=9), precondition=lambda _: True
+    )
+
+    assert updated.stock == 9
 
 
 def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(

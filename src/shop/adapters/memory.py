@@ -67,6 +67,9 @@ class MemoryUserRepository:
     def get(self, user_id: int) -> User | None:
         return copy.deepcopy(self._state().users.get(user_id))
 
+    def get_for_update(self, user_id: int) -> User | None:
+        return self.get(user_id)  # the unit of work holds the store's lock already
+
     def get_by_username(self, username: str) -> User | None:
         key = username.lower()
         found = next((u for u in self._state().users.values() if u.username.lower() == key), None)

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class ApplicationError(Exception):
     """A request the application refuses; entrypoints translate each kind to a status."""
@@ -27,6 +32,17 @@ class AuthenticationFailed(ApplicationError):
 
 class Conflict(ApplicationError):
     """The request can't be done in the resource's current state."""
+
+
+class PreconditionFailed(ApplicationError):
+    """The resource changed since the client read it (If-Match): applying the request would undo
+    someone else's change."""
+
+
+def check_precondition(precondition: Callable[[T], bool] | None, current: T, what: str) -> None:
+    """The client's condition (If-Match), judged on the stored state before any change."""
+    if precondition is not None and not precondition(current):
+        raise PreconditionFailed(f"The {what} changed since you read it: GET it again, then retry.")
 
 
 class KeyInUse(ApplicationError):

@@ -58,6 +58,9 @@ class UserRepository(Protocol):
 
     def get(self, user_id: int) -> User | None: ...
 
+    def get_for_update(self, user_id: int) -> User | None:
+        """As get, and no other transaction changes the user until this one ends."""
+
     def get_by_username(self, username: str) -> User | None: ...
 
     def list(self, page: Page) -> tuple[list[User], int]: ...

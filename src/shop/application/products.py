@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
-from shop.application.errors import Forbidden, NotFound
+from shop.application.errors import Forbidden, NotFound, check_precondition
 from shop.application.ports import NO_CACHE, CatalogCache, ProductQuery, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.money import Money, parse_amount, parse_currency
@@ -68,8 +69,16 @@ def get_product(*, uow: UnitOfWork, product_id: int, cache: CatalogCache = NO_CA
 
 
 def update_product(
-    *, uow: UnitOfWork, actor: Actor, product_id: int, changes: ProductChanges, cache: CatalogCache = NO_CACHE
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    product_id: int,
+    changes: ProductChanges,
+    cache: CatalogCache = NO_CACHE,
+    precondition: Callable[[Product], bool] | None = None,
 ) -> Product:
+    """precondition: judged on the product as stored, locked, before the changes (If-Match):
+    false means the client edited an outdated copy, and nothing is changed."""
     _require_manager(actor)
     if changes.is_empty():
         raise InvalidValue.single("body", "Give at least one field to change.")
@@ -77,6 +86,7 @@ def update_product(
         product = uow.products.get_for_update([product_id]).get(product_id)
         if product is None:
             raise NotFound("Product", product_id)
+        check_precondition(precondition, product, "product")
         if changes.name is not None:
             product.name = check_name(changes.name)
         if changes.price is not None or changes.currency is not None:
@@ -91,13 +101,21 @@ def update_product(
     return product
 
 
-def delete_product(*, uow: UnitOfWork, actor: Actor, product_id: int, cache: CatalogCache = NO_CACHE) -> None:
+def delete_product(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    product_id: int,
+    cache: CatalogCache = NO_CACHE,
+    precondition: Callable[[Product], bool] | None = None,
+) -> None:
     """Take a product out of the catalog; orders placed before keep their lines."""
     _require_manager(actor)
     with uow:
         product = uow.products.get_for_update([product_id]).get(product_id)
         if product is None:
             raise NotFound("Product", product_id)
+        check_precondition(precondition, product, "product")
         product.deleted = True
         uow.products.save(product)
         uow.commit()

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
 from shop.application.ports import NO_CACHE, AccessCache, Page, PasswordHasher, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User, check_password, check_username
@@ -86,6 +87,7 @@ def update_user(
     user_id: int,
     changes: UserChanges,
     access_cache: AccessCache = NO_CACHE,
+    precondition: Callable[[User], bool] | None = None,
 ) -> User:
     """Change one's own account; a new password revokes every token of the user."""
     if actor.user_id != user_id:
@@ -102,9 +104,10 @@ def update_user(
         check_password(changes.password, name)
         new_hash = hasher.hash(changes.password)
     with uow:
-        user = uow.users.get(user_id)
+        user = uow.users.get_for_update(user_id)
         if user is None or not user.active:
             raise NotFound("User", user_id)
+        check_precondition(precondition, user, "account")
         if changes.username is not None and changes.username != user.username:
             holder = uow.users.get_by_username(changes.username)
             if holder is not None and holder.id != user.id:  # "alice" may become "Alice"
@@ -122,14 +125,22 @@ def update_user(
     return user
 
 
-def delete_user(*, uow: UnitOfWork, actor: Actor, user_id: int, access_cache: AccessCache = NO_CACHE) -> None:
+def delete_user(
+    *,
+    uow: UnitOfWork,
+    actor: Actor,
+    user_id: int,
+    access_cache: AccessCache = NO_CACHE,
+    precondition: Callable[[User], bool] | None = None,
+) -> None:
     """Close one's own account: no more logins, every token dead, orders kept."""
     if actor.user_id != user_id:
         raise Forbidden("You can only delete your own account.")
     with uow:
-        user = uow.users.get(user_id)
+        user = uow.users.get_for_update(user_id)
         if user is None or not user.active:
             raise NotFound("User", user_id)
+        check_precondition(precondition, user, "account")
         user.deactivate()
         uow.users.save(user)
         uow.commit()

@@ -105,6 +105,10 @@ class SqlUserRepository:
         row = self._conn.execute(select(users).where(users.c.id == user_id)).first()
         return self._to_user(row) if row is not None else None
 
+    def get_for_update(self, user_id: int) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.id == user_id).with_for_update()).first()
+        return self._to_user(row) if row is not None else None
+
     def get_by_username(self, username: str) -> User | None:
         row = self._conn.execute(select(users).where(username_key == username.lower())).first()
         return self._to_user(row) if row is not None else None

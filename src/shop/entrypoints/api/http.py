@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 
 from shop.domain.errors import InvalidValue
@@ -27,6 +29,34 @@ DOCS_CSP = (
     "font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https://cdn.redoc.ly; "
     "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
 )
+
+
+T = TypeVar("T")
+
+IF_MATCH_PARAMETER = {
+    "in": "header",
+    "name": "If-Match",
+    "required": False,
+    "description": "The ETag of your last GET: the change applies only if nobody changed the resource since "
+    "(412 otherwise, and nothing changes). `*` matches any state. Without it the change is unconditional.",
+    "schema": {"type": "string"},
+}
+
+
+def etag_of(body: Any) -> str:
+    """The strong ETag a GET answering this body carries (see _after)."""
+    rendered = current_app.json.response(body)
+    assert isinstance(rendered, Response)
+    return generate_etag(rendered.get_data())
+
+
+def if_match(render: Callable[[T], Any]) -> Callable[[T], bool] | None:
+    """The request's If-Match as a precondition on the stored state, rendered as a GET would
+    render it; None when the request has no If-Match. Weak tags never match (RFC 9110)."""
+    if "If-Match" not in request.headers:
+        return None
+    tags = request.if_match
+    return lambda current: tags.star_tag or tags.contains(etag_of(render(current)))
 
 
 class IdConverter(BaseConverter):
@@ -75,10 +105,13 @@ def _has_body() -> bool:
 
 
 def _after(response: Response) -> Response:
-    if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
-        # A strong ETag over the body; If-None-Match with it answers 304 without the body.
-        response.add_etag()
-        response.make_conditional(request)
+    if response.status_code == 200 and not response.is_streamed:
+        if request.method == "GET":
+            # A strong ETag over the body; If-None-Match with it answers 304 without the body.
+            response.add_etag()
+            response.make_conditional(request)
+        elif request.method in {"PUT", "PATCH"}:
+            response.add_etag()  # the new state's tag: the If-Match of the next change
     headers = response.headers
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"

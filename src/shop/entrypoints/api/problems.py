@@ -18,6 +18,7 @@ from shop.application.errors import (
     Forbidden,
     IdempotencyMismatch,
     NotFound,
+    PreconditionFailed,
 )
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 
@@ -163,6 +164,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(IdempotencyMismatch)
     def _key_reused(error: IdempotencyMismatch) -> Response:
         return problem(422, str(error), kind="idempotency-key-reused", title="Idempotency-Key reused")
+
+    @app.errorhandler(PreconditionFailed)
+    def _outdated(error: PreconditionFailed) -> Response:
+        return problem(412, str(error), kind="precondition-failed", title="Precondition failed")
 
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:

@@ -11,6 +11,7 @@ from shop.application.ports import CatalogCache, Page, ProductQuery, UnitOfWork
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
 from shop.entrypoints.api.schemas import ProductCreateSchema, ProductFilterSchema, ProductSchema, ProductUpdateSchema
 from shop.entrypoints.api.security import current_actor
 
@@ -74,7 +75,8 @@ class ProductDetail(MethodView):
     @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
     @blp.response(200, ProductSchema)
-    @blp.errors(403, 404, 409)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.errors(403, 404, 409, 412)
     @inject
     def put(
         self,
@@ -83,17 +85,26 @@ class ProductDetail(MethodView):
         uow: UnitOfWork = Provide[Container.uow],
         cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> Product:
-        """Change a product (managers only): any subset of its fields, with PUT or PATCH."""
-        changes = products.ProductChanges(**body)
+        """Change a product (managers only): any subset of its fields, with PUT or PATCH.
+
+        Send `If-Match` with the ETag of your GET so that a change made meanwhile by someone else is
+        not silently overwritten: 412 then, and nothing changes.
+        """
         return products.update_product(
-            uow=uow, actor=current_actor(), product_id=product_id, changes=changes, cache=cache
+            uow=uow,
+            actor=current_actor(),
+            product_id=product_id,
+            changes=products.ProductChanges(**body),
+            cache=cache,
+            precondition=if_match(ProductSchema().dump),
         )
 
     patch = put  # PUT already takes any subset of the fields
 
     @blp.authenticated
     @blp.response(204)
-    @blp.errors(403, 404)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.errors(403, 404, 412)
     @inject
     def delete(
         self,
@@ -102,4 +113,10 @@ class ProductDetail(MethodView):
         cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""
-        products.delete_product(uow=uow, actor=current_actor(), product_id=product_id, cache=cache)
+        products.delete_product(
+            uow=uow,
+            actor=current_actor(),
+            product_id=product_id,
+            cache=cache,
+            precondition=if_match(ProductSchema().dump),
+        )

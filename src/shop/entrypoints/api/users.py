@@ -11,6 +11,7 @@ from shop.application.ports import AccessCache, Page, PasswordHasher, UnitOfWork
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
 from shop.entrypoints.api.schemas import UserCreateSchema, UserSchema, UserUpdateSchema
 from shop.entrypoints.api.security import BEARER, current_actor, optional_actor
 
@@ -61,7 +62,8 @@ class UserDetail(MethodView):
     @blp.authenticated
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
-    @blp.errors(403, 404, 409)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.errors(403, 404, 409, 412)
     @inject
     def put(
         self,
@@ -72,14 +74,20 @@ class UserDetail(MethodView):
         access_cache: AccessCache = Provide[Container.access_cache],
     ) -> User:
         """Change one's own account (any subset of fields). A new password revokes every token."""
-        changes = users.UserChanges(**body)
         return users.update_user(
-            uow=uow, hasher=hasher, actor=current_actor(), user_id=user_id, changes=changes, access_cache=access_cache
+            uow=uow,
+            hasher=hasher,
+            actor=current_actor(),
+            user_id=user_id,
+            changes=users.UserChanges(**body),
+            access_cache=access_cache,
+            precondition=if_match(UserSchema().dump),
         )
 
     @blp.authenticated
     @blp.response(204)
-    @blp.errors(403, 404)
+    @blp.doc(parameters=[IF_MATCH_PARAMETER])
+    @blp.errors(403, 404, 412)
     @inject
     def delete(
         self,
@@ -88,4 +96,10 @@ class UserDetail(MethodView):
         access_cache: AccessCache = Provide[Container.access_cache],
     ) -> None:
         """Close one's own account: logins and every token stop working at once; orders are kept."""
-        users.delete_user(uow=uow, actor=current_actor(), user_id=user_id, access_cache=access_cache)
+        users.delete_user(
+            uow=uow,
+            actor=current_actor(),
+            user_id=user_id,
+            access_cache=access_cache,
+            precondition=if_match(UserSchema().dump),
+        )
