@@ -13,7 +13,7 @@ from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, Sy
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
 from shop.application.health import Probe
-from shop.application.ports import AccessCache, CatalogCache, NoCache, UnitOfWork
+from shop.application.ports import AccessCache, CatalogCache, NoCache, OrderCounts, UnitOfWork
 
 if TYPE_CHECKING:
     from shop.adapters.memory import MemoryUnitOfWork
@@ -35,6 +35,15 @@ def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache:
     from shop.adapters.cache import RedisAccessCache, redis_client
 
     return RedisAccessCache(redis_client(redis_url), ttl_seconds)
+
+
+def make_order_counts(redis_url: str, ttl_seconds: int) -> OrderCounts:
+    """Redis when REDIS_URL is set; otherwise every listing counts in the database."""
+    if not redis_url:
+        return NoCache()
+    from shop.adapters.cache import RedisOrderCounts, redis_client
+
+    return RedisOrderCounts(redis_client(redis_url), ttl_seconds)
 
 
 def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
@@ -87,6 +96,7 @@ class Container(containers.DeclarativeContainer):
     )
     catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
     access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
+    order_counts = providers.Singleton(make_order_counts, config.redis_url, config.cache_ttl_seconds)
     metrics = providers.Singleton(PrometheusMetrics)
     probes = providers.Singleton(make_probes, reader_engine, config.redis_url)
     clock = providers.Singleton(SystemClock)

@@ -3,6 +3,7 @@ once; ETags answer 304."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 
@@ -40,6 +41,26 @@ def test_a_cached_product_shows_the_stock_an_order_left(cached):
     cached.call("DELETE", path, manager)
     assert cached.call("GET", path, customer).status_code == 404
     assert cached.call("GET", "/products/", customer).json == []
+
+
+def test_order_listing_totals_follow_every_change_with_the_shared_cache(cached):
+    cached.signup("carol")
+    customer = cached.login("carol")["access"]
+    container = cached.client.application.container
+    make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
+    manager = cached.login("boss")["access"]
+    product = cached.call("POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}).json
+
+    def total(token, query=""):
+        response = cached.call("GET", f"/orders/{query}", token)
+        assert response.status_code == 200, response.json
+        return json.loads(response.headers["X-Pagination"])["total"]
+
+    assert (total(customer), total(manager)) == (0, 0)
+    order = cached.call("POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 1}]}).json
+    assert (total(customer), total(manager), total(customer, "?status=placed")) == (1, 1, 1)
+    cached.call("POST", f"/orders/{order['id']}/cancel/", manager)
+    assert (total(customer, "?status=placed"), total(customer, "?status=cancelled"), total(manager)) == (0, 1, 1)
 
 
 def test_an_unchanged_product_answers_304_to_its_etag(api, manager_token, customer_token):

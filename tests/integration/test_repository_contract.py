@@ -236,16 +236,19 @@ class TestOrders:
             uow.commit()
 
         def ids(**kwargs):
+            query = OrderQuery(**kwargs)
             with uow_factory() as uow:
-                found, total = uow.orders.list(OrderQuery(**kwargs))
+                found, total = uow.orders.page(query), uow.orders.count(query)
             return [o.id for o in found], total
 
         assert ids() == ([first.id, second.id, third.id], 3)
         assert ids(user_id=alice.id) == ([first.id, third.id], 2)
         assert ids(status=OrderStatus.CANCELLED) == ([third.id], 1)
         assert ids(page=Page(2, 2)) == ([third.id], 3)
+        assert ids(page=Page(3, 2)) == ([], 3)
+        assert ids(page=Page(2**40, 20)) == ([], 3)  # beyond any offset SQL takes
         with uow_factory() as uow:
-            found, _ = uow.orders.list(OrderQuery())
+            found = uow.orders.page(OrderQuery())
         assert [len(o.lines) for o in found] == [1, 1, 1]
 
 

@@ -1,4 +1,5 @@
-"""Caches in Redis, shared by every worker and instance: the catalog, and the standing of tokens.
+"""Caches in Redis, shared by every worker and instance: the catalog, the standing of tokens, and
+the totals of order listings.
 
 Every cached value lives under a version counter: each product has one, the catalog as a whole
 a generation, each user one for their tokens. A write bumps the counter after it commits. A
@@ -21,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shop.application.ports import AccessState, ProductQuery
+from shop.application.ports import AccessState, OrderQuery, ProductQuery
 from shop.domain.money import Money
 from shop.domain.products import Product
 from shop.domain.users import Role
@@ -129,6 +130,28 @@ class RedisAccessCache(_Versioned):
 
     def _user_counter(self, user_id: int) -> str:
         return f"{self._prefix}access:{user_id}:version"
+
+
+class RedisOrderCounts(_Versioned):
+    """Listing totals, under a counter per customer and one for the managers' view of everyone."""
+
+    def total(self, query: OrderQuery, load: Callable[[], int]) -> int:
+        scope = "all" if query.user_id is None else str(query.user_id)
+        status = query.status.value if query.status is not None else "any"
+        prefix = f"{self._prefix}orders:{scope}:{status}@"
+        cached = self._read(self._counter(scope), prefix)
+        if cached is not None and cached[1] is not None:
+            return int(cached[1])
+        total = load()
+        if cached is not None:
+            self._write(prefix + cached[0], str(total).encode())
+        return total
+
+    def forget(self, user_id: int) -> None:
+        self._bump(self._counter(str(user_id)), self._counter("all"))
+
+    def _counter(self, scope: str) -> str:
+        return f"{self._prefix}orders:{scope}:version"
 
 
 def _query_key(query: ProductQuery) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -171,15 +171,20 @@ class MemoryOrderRepository:
 
     get_for_update = get
 
-    def list(self, query: OrderQuery) -> tuple[list[Order], int]:
-        matching = (
+    def page(self, query: OrderQuery) -> list[Order]:
+        items, _total = _page(self._matching(query), query.page)
+        return copy.deepcopy(items)
+
+    def count(self, query: OrderQuery) -> int:
+        return sum(1 for _ in self._matching(query))
+
+    def _matching(self, query: OrderQuery) -> Iterator[Order]:
+        return (
             o
             for _, o in sorted(self._state().orders.items())
             if (query.user_id is None or o.user_id == query.user_id)
             and (query.status is None or o.status is query.status)
         )
-        items, total = _page(matching, query.page)
-        return copy.deepcopy(items), total
 
     def save(self, order: Order) -> None:
         assert order.id is not None

@@ -12,6 +12,7 @@ from shop.application.ports import (
     CatalogCache,
     Clock,
     Metrics,
+    OrderCounts,
     OrderQuery,
     StoredResponse,
     UnitOfWork,
@@ -37,6 +38,7 @@ def place_order(
     items: Sequence[OrderItem],
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
+    counts: OrderCounts = NO_CACHE,
 ) -> Order:
     """Take the stock of every item and record the order, in one transaction."""
     _check_can_order(actor, items)
@@ -44,7 +46,7 @@ def place_order(
         order = _place(uow, clock, actor, items, metrics)
         uow.commit()
     metrics.order_placed()
-    cache.invalidate([line.product_id for line in order.lines])
+    _changed(order, cache, counts)
     return order
 
 
@@ -60,6 +62,7 @@ def place_order_once(
     render: Callable[[Order], tuple[int, str]],
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
+    counts: OrderCounts = NO_CACHE,
 ) -> Response:
     """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
 
@@ -81,7 +84,7 @@ def place_order_once(
             uow.idempotency.complete(actor.user_id, key, status, body)
             uow.commit()
         metrics.order_placed()
-        cache.invalidate([line.product_id for line in order.lines])
+        _changed(order, cache, counts)
         return Response(status, body)
     except KeyInUse:
         with uow:
@@ -96,6 +99,12 @@ def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta)
         count = uow.idempotency.purge_older_than(clock.now() - key_ttl)
         uow.commit()
     return count
+
+
+def _changed(order: Order, cache: CatalogCache, counts: OrderCounts) -> None:
+    """After the commit: stock moved, and the owner's order listings changed."""
+    cache.invalidate([line.product_id for line in order.lines])
+    counts.forget(order.user_id)
 
 
 def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
@@ -126,12 +135,16 @@ def _replay(stored: StoredResponse, fingerprint: str) -> Response:
     return Response(stored.status, stored.body, replayed=True)
 
 
-def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> tuple[list[Order], int]:
-    """Managers see every order; customers only their own."""
+def list_orders(
+    *, uow: UnitOfWork, actor: Actor, query: OrderQuery, counts: OrderCounts = NO_CACHE
+) -> tuple[list[Order], int]:
+    """Managers see every order; customers only their own. Returns (the page, the total)."""
     if not actor.is_manager:
         query = OrderQuery(page=query.page, user_id=actor.user_id, status=query.status)
     with uow:
-        return uow.orders.list(query)
+        total = counts.total(query, lambda: uow.orders.count(query))
+        found = uow.orders.page(query) if query.page.offset < total else []
+    return found, total
 
 
 def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> Order:
@@ -148,6 +161,7 @@ def cancel_order(
     order_id: int,
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
+    counts: OrderCounts = NO_CACHE,
 ) -> Order:
     """The owner or a manager cancels a placed order; its stock goes back in the same transaction."""
     with uow:
@@ -159,11 +173,19 @@ def cancel_order(
         uow.orders.save(order)
         uow.commit()
     metrics.order_cancelled()
-    cache.invalidate([line.product_id for line in order.lines])
+    _changed(order, cache, counts)
     return order
 
 
-def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int, metrics: Metrics = NO_METRICS) -> Order:
+def fulfil_order(
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    order_id: int,
+    metrics: Metrics = NO_METRICS,
+    counts: OrderCounts = NO_CACHE,
+) -> Order:
     if not actor.is_manager:
         raise Forbidden("Only managers can fulfil orders.")
     with uow:
@@ -172,6 +194,7 @@ def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int, 
         uow.orders.save(order)
         uow.commit()
     metrics.order_fulfilled()
+    counts.forget(order.user_id)  # its status changed: the status-filtered totals did
     return order
 
 

@@ -95,7 +95,11 @@ class OrderRepository(Protocol):
 
     def get_for_update(self, order_id: int) -> Order | None: ...
 
-    def list(self, query: OrderQuery) -> tuple[list[Order], int]: ...
+    def page(self, query: OrderQuery) -> list[Order]:
+        """The query's page of orders, oldest first, with their lines."""
+
+    def count(self, query: OrderQuery) -> int:
+        """How many orders match the query, all pages together."""
 
     def save(self, order: Order) -> None:
         """Write back status and timestamps."""
@@ -210,6 +214,19 @@ class AccessCache(Protocol):
     def forget_user(self, user_id: int) -> None: ...
 
 
+class OrderCounts(Protocol):
+    """How many orders a listing has (the X-Pagination total), remembered per customer and for
+    everyone between changes: counting a long order history is the costly part of a page.
+
+    Every use case that adds an order or changes its status calls forget(owner) after committing
+    and before returning, as for the other caches.
+    """
+
+    def total(self, query: OrderQuery, load: Callable[[], int]) -> int: ...
+
+    def forget(self, user_id: int) -> None: ...
+
+
 class NoCache:
     """Reads go straight to the database: the default when no shared cache is configured."""
 
@@ -226,6 +243,12 @@ class NoCache:
         return load()
 
     def invalidate(self, product_ids: Collection[int]) -> None:
+        return None
+
+    def total(self, query: OrderQuery, load: Callable[[], int]) -> int:
+        return load()
+
+    def forget(self, user_id: int) -> None:
         return None
 
 
