@@ -13,7 +13,7 @@ from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, Sy
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
 from shop.application.health import Probe
-from shop.application.ports import AccessCache, CatalogCache, NoCache, OrderCounts, UnitOfWork
+from shop.application.ports import AccessCache, CatalogCache, NoCache, UnitOfWork
 
 if TYPE_CHECKING:
     from shop.adapters.memory import MemoryUnitOfWork
@@ -37,15 +37,6 @@ def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache:
     return RedisAccessCache(redis_client(redis_url), ttl_seconds)
 
 
-def make_order_counts(redis_url: str, ttl_seconds: int) -> OrderCounts:
-    """Redis when REDIS_URL is set; otherwise every listing counts in the database."""
-    if not redis_url:
-        return NoCache()
-    from shop.adapters.cache import RedisOrderCounts, redis_client
-
-    return RedisOrderCounts(redis_client(redis_url), ttl_seconds)
-
-
 def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
     """What readiness depends on: the database, and Redis when the caches live there."""
     probes: list[Probe] = [DatabaseProbe(reader_engine)]
@@ -56,34 +47,29 @@ def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
     return probes
 
 
+def _pooled_engine(config: providers.Configuration, *, read_only: bool) -> providers.Singleton[Engine]:
+    """One engine per process, its pool counted in shop_db_connections_in_use."""
+    return providers.Singleton(
+        watch_pool,
+        providers.Factory(
+            make_engine,
+            config.database_url,
+            pool_size=config.db_pool_size,
+            max_overflow=config.db_max_overflow,
+            read_only=read_only,
+            statement_timeout_ms=config.db_statement_timeout_ms,
+        ),
+        "reader" if read_only else "writer",
+    )
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
-    engine = providers.Singleton(
-        watch_pool,
-        providers.Factory(
-            make_engine,
-            config.database_url,
-            pool_size=config.db_pool_size,
-            max_overflow=config.db_max_overflow,
-            statement_timeout_ms=config.db_statement_timeout_ms,
-        ),
-        "writer",
-    )
+    engine = _pooled_engine(config, read_only=False)
     uow = providers.Factory(SqlUnitOfWork, engine=engine)
     # For use cases that only read: no transaction round trips, and the database refuses writes.
-    reader_engine = providers.Singleton(
-        watch_pool,
-        providers.Factory(
-            make_engine,
-            config.database_url,
-            pool_size=config.db_pool_size,
-            max_overflow=config.db_max_overflow,
-            read_only=True,
-            statement_timeout_ms=config.db_statement_timeout_ms,
-        ),
-        "reader",
-    )
+    reader_engine = _pooled_engine(config, read_only=True)
     reader = providers.Factory(SqlUnitOfWork, engine=reader_engine)
     hasher = providers.Singleton(
         Argon2Hasher,
@@ -96,7 +82,6 @@ class Container(containers.DeclarativeContainer):
     )
     catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
     access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
-    order_counts = providers.Singleton(make_order_counts, config.redis_url, config.cache_ttl_seconds)
     metrics = providers.Singleton(PrometheusMetrics)
     probes = providers.Singleton(make_probes, reader_engine, config.redis_url)
     clock = providers.Singleton(SystemClock)

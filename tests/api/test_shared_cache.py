@@ -22,13 +22,20 @@ def cached(settings, monkeypatch) -> Api:
     return Api(create_app(replace(settings, redis_url="redis://127.0.0.1:6379/0")).test_client())
 
 
-def test_a_cached_product_shows_the_stock_an_order_left(cached):
+@pytest.fixture
+def shop(cached) -> tuple[str, str, dict]:
+    """(customer token, manager token, a product with stock 5) on the cached stack."""
     cached.signup("carol")
     customer = cached.login("carol")["access"]
     container = cached.client.application.container
     make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
     manager = cached.login("boss")["access"]
     product = cached.call("POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}).json
+    return customer, manager, product
+
+
+def test_a_cached_product_shows_the_stock_an_order_left(cached, shop):
+    customer, manager, product = shop
     path = f"/products/{product['id']}/"
 
     assert cached.call("GET", path, customer).json["stock"] == 5
@@ -43,13 +50,8 @@ def test_a_cached_product_shows_the_stock_an_order_left(cached):
     assert cached.call("GET", "/products/", customer).json == []
 
 
-def test_order_listing_totals_follow_every_change_with_the_shared_cache(cached):
-    cached.signup("carol")
-    customer = cached.login("carol")["access"]
-    container = cached.client.application.container
-    make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
-    manager = cached.login("boss")["access"]
-    product = cached.call("POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}).json
+def test_order_listing_totals_follow_every_change_with_the_shared_cache(cached, shop):
+    customer, manager, product = shop
 
     def total(token, query=""):
         response = cached.call("GET", f"/orders/{query}", token)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import redis
 
-from shop.adapters.cache import RedisAccessCache, RedisCatalogCache, RedisOrderCounts, redis_client
+from shop.adapters.cache import RedisAccessCache, RedisCatalogCache, redis_client
 from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery
 from shop.domain.money import Money
 from shop.domain.orders import OrderStatus
@@ -142,33 +142,46 @@ def test_forgetting_one_user_keeps_the_others(client, prefix):
 # Order listing totals
 
 
-def test_a_listing_total_is_counted_once_until_an_order_of_its_owner_changes(client, prefix):
-    counts = RedisOrderCounts(client, ttl_seconds=60, prefix=prefix)
+def test_a_listing_total_is_counted_once_until_an_order_of_its_owner_changes(cache):
     alices, everyones = OrderQuery(page=Page(1, 20), user_id=1), OrderQuery(page=Page(1, 20))
     cancelled = OrderQuery(page=Page(1, 20), user_id=1, status=OrderStatus.CANCELLED)
     load_alice, load_all, load_cancelled = Loader(3), Loader(10), Loader(1)
 
-    assert [counts.total(alices, load_alice) for _ in range(2)] == [3, 3]
-    assert [counts.total(everyones, load_all) for _ in range(2)] == [10, 10]
-    assert counts.total(cancelled, load_cancelled) == 1
+    assert [cache.order_total(alices, load_alice) for _ in range(2)] == [3, 3]
+    assert [cache.order_total(everyones, load_all) for _ in range(2)] == [10, 10]
+    assert cache.order_total(cancelled, load_cancelled) == 1
     assert (load_alice.calls, load_all.calls, load_cancelled.calls) == (1, 1, 1)
 
-    counts.forget(2)  # bob ordered: alice's totals stand, everyone's doesn't
-    counts.total(alices, load_alice)
-    counts.total(everyones, load_all)
+    cache.invalidate([7], orders_of=2)  # bob ordered: alice's totals stand, everyone's doesn't
+    cache.order_total(alices, load_alice)
+    cache.order_total(everyones, load_all)
     assert (load_alice.calls, load_all.calls) == (1, 2)
 
-    counts.forget(1)
+    cache.invalidate([7])  # a product changed, no order: totals stand
+    cache.order_total(everyones, load_all)
+    assert load_all.calls == 2
+
+    cache.invalidate([], orders_of=1)
     load_alice.value = 4
-    assert counts.total(alices, load_alice) == 4
-    counts.total(cancelled, load_cancelled)
+    assert cache.order_total(alices, load_alice) == 4
+    cache.order_total(cancelled, load_cancelled)
     assert (load_alice.calls, load_cancelled.calls) == (2, 2)
 
 
+def test_a_status_change_alone_leaves_the_catalog_cached(cache):
+    load = Loader(([tea()], 1))
+    cache.page(ProductQuery(), load)
+
+    cache.invalidate([], orders_of=1)  # a fulfilment: no product changed
+    cache.page(ProductQuery(), load)
+
+    assert load.calls == 1
+
+
 def test_listing_totals_without_redis_are_counted_each_time():
-    unreachable = RedisOrderCounts(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
+    unreachable = RedisCatalogCache(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
     load = Loader(3)
 
-    assert [unreachable.total(OrderQuery(page=Page(1, 20), user_id=1), load) for _ in range(2)] == [3, 3]
-    unreachable.forget(1)  # logged, not raised: the order is committed whatever Redis says
+    assert [unreachable.order_total(OrderQuery(page=Page(1, 20), user_id=1), load) for _ in range(2)] == [3, 3]
+    unreachable.invalidate([1], orders_of=1)  # logged, not raised: the order is committed whatever Redis says
     assert load.calls == 2

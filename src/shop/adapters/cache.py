@@ -99,8 +99,27 @@ class RedisCatalogCache(_Versioned):
             self._write(prefix + cached[0], orjson.dumps({"items": [_plain(p) for p in items], "total": total}))
         return items, total
 
-    def invalidate(self, product_ids: Collection[int]) -> None:
-        self._bump(*(self._product_counter(product_id) for product_id in product_ids), self._generation)
+    def order_total(self, query: OrderQuery, load: Callable[[], int]) -> int:
+        """Under a counter per customer, and one for the managers' view of everyone."""
+        scope = "all" if query.user_id is None else str(query.user_id)
+        status = query.status.value if query.status is not None else "any"
+        prefix = f"{self._prefix}orders:{scope}:{status}@"
+        cached = self._read(self._orders_counter(scope), prefix)
+        if cached is not None and cached[1] is not None:
+            return int(cached[1])
+        total = load()
+        if cached is not None:
+            self._write(prefix + cached[0], str(total).encode())
+        return total
+
+    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
+        """One round trip, whatever changed."""
+        counters = [self._product_counter(product_id) for product_id in product_ids]
+        if counters:
+            counters.append(self._generation)
+        if orders_of is not None:
+            counters += [self._orders_counter(str(orders_of)), self._orders_counter("all")]
+        self._bump(*counters)
 
     @property
     def _generation(self) -> str:
@@ -108,6 +127,9 @@ class RedisCatalogCache(_Versioned):
 
     def _product_counter(self, product_id: int) -> str:
         return f"{self._prefix}product:{product_id}:version"
+
+    def _orders_counter(self, scope: str) -> str:
+        return f"{self._prefix}orders:{scope}:version"
 
 
 class RedisAccessCache(_Versioned):
@@ -130,28 +152,6 @@ class RedisAccessCache(_Versioned):
 
     def _user_counter(self, user_id: int) -> str:
         return f"{self._prefix}access:{user_id}:version"
-
-
-class RedisOrderCounts(_Versioned):
-    """Listing totals, under a counter per customer and one for the managers' view of everyone."""
-
-    def total(self, query: OrderQuery, load: Callable[[], int]) -> int:
-        scope = "all" if query.user_id is None else str(query.user_id)
-        status = query.status.value if query.status is not None else "any"
-        prefix = f"{self._prefix}orders:{scope}:{status}@"
-        cached = self._read(self._counter(scope), prefix)
-        if cached is not None and cached[1] is not None:
-            return int(cached[1])
-        total = load()
-        if cached is not None:
-            self._write(prefix + cached[0], str(total).encode())
-        return total
-
-    def forget(self, user_id: int) -> None:
-        self._bump(self._counter(str(user_id)), self._counter("all"))
-
-    def _counter(self, scope: str) -> str:
-        return f"{self._prefix}orders:{scope}:version"
 
 
 def _query_key(query: ProductQuery) -> str:

@@ -12,7 +12,6 @@ from shop.application.ports import (
     CatalogCache,
     Clock,
     Metrics,
-    OrderCounts,
     OrderQuery,
     StoredResponse,
     UnitOfWork,
@@ -38,7 +37,6 @@ def place_order(
     items: Sequence[OrderItem],
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
-    counts: OrderCounts = NO_CACHE,
 ) -> Order:
     """Take the stock of every item and record the order, in one transaction."""
     _check_can_order(actor, items)
@@ -46,7 +44,7 @@ def place_order(
         order = _place(uow, clock, actor, items, metrics)
         uow.commit()
     metrics.order_placed()
-    _changed(order, cache, counts)
+    _changed(order, cache)
     return order
 
 
@@ -62,7 +60,6 @@ def place_order_once(
     render: Callable[[Order], tuple[int, str]],
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
-    counts: OrderCounts = NO_CACHE,
 ) -> Response:
     """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
 
@@ -84,7 +81,7 @@ def place_order_once(
             uow.idempotency.complete(actor.user_id, key, status, body)
             uow.commit()
         metrics.order_placed()
-        _changed(order, cache, counts)
+        _changed(order, cache)
         return Response(status, body)
     except KeyInUse:
         with uow:
@@ -101,10 +98,9 @@ def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta)
     return count
 
 
-def _changed(order: Order, cache: CatalogCache, counts: OrderCounts) -> None:
+def _changed(order: Order, cache: CatalogCache) -> None:
     """After the commit: stock moved, and the owner's order listings changed."""
-    cache.invalidate([line.product_id for line in order.lines])
-    counts.forget(order.user_id)
+    cache.invalidate([line.product_id for line in order.lines], orders_of=order.user_id)
 
 
 def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
@@ -136,13 +132,13 @@ def _replay(stored: StoredResponse, fingerprint: str) -> Response:
 
 
 def list_orders(
-    *, uow: UnitOfWork, actor: Actor, query: OrderQuery, counts: OrderCounts = NO_CACHE
+    *, uow: UnitOfWork, actor: Actor, query: OrderQuery, cache: CatalogCache = NO_CACHE
 ) -> tuple[list[Order], int]:
     """Managers see every order; customers only their own. Returns (the page, the total)."""
     if not actor.is_manager:
         query = OrderQuery(page=query.page, user_id=actor.user_id, status=query.status)
     with uow:
-        total = counts.total(query, lambda: uow.orders.count(query))
+        total = cache.order_total(query, lambda: uow.orders.count(query))
         found = uow.orders.page(query) if query.page.offset < total else []
     return found, total
 
@@ -161,7 +157,6 @@ def cancel_order(
     order_id: int,
     cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
-    counts: OrderCounts = NO_CACHE,
 ) -> Order:
     """The owner or a manager cancels a placed order; its stock goes back in the same transaction."""
     with uow:
@@ -173,7 +168,7 @@ def cancel_order(
         uow.orders.save(order)
         uow.commit()
     metrics.order_cancelled()
-    _changed(order, cache, counts)
+    _changed(order, cache)
     return order
 
 
@@ -183,8 +178,8 @@ def fulfil_order(
     clock: Clock,
     actor: Actor,
     order_id: int,
+    cache: CatalogCache = NO_CACHE,
     metrics: Metrics = NO_METRICS,
-    counts: OrderCounts = NO_CACHE,
 ) -> Order:
     if not actor.is_manager:
         raise Forbidden("Only managers can fulfil orders.")
@@ -194,7 +189,7 @@ def fulfil_order(
         uow.orders.save(order)
         uow.commit()
     metrics.order_fulfilled()
-    counts.forget(order.user_id)  # its status changed: the status-filtered totals did
+    cache.invalidate([], orders_of=order.user_id)  # its status changed: the status-filtered totals did
     return order
 
 

@@ -190,15 +190,22 @@ class UnitOfWork(Protocol):
 
 
 class CatalogCache(Protocol):
-    """Product reads shared by every worker and instance. Every use case that changes a product
-    (its stock included) calls invalidate() after committing and before returning, so a read that
-    starts after a write has returned never sees the old product."""
+    """Reads shared by every worker and instance: products, and the totals of order listings (the
+    X-Pagination total; counting a long order history is the costly part of a page).
+
+    Every use case that changes a product (its stock included) or an order calls invalidate()
+    after committing and before returning, so a read that starts after a write has returned never
+    sees the old state. An order changes stock and its owner's listings at once: one call says both.
+    """
 
     def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None: ...
 
     def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]: ...
 
-    def invalidate(self, product_ids: Collection[int]) -> None: ...
+    def order_total(self, query: OrderQuery, load: Callable[[], int]) -> int: ...
+
+    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
+        """These products changed; with orders_of, so did that customer's orders."""
 
 
 class AccessCache(Protocol):
@@ -212,19 +219,6 @@ class AccessCache(Protocol):
     ) -> AccessState | None: ...
 
     def forget_user(self, user_id: int) -> None: ...
-
-
-class OrderCounts(Protocol):
-    """How many orders a listing has (the X-Pagination total), remembered per customer and for
-    everyone between changes: counting a long order history is the costly part of a page.
-
-    Every use case that adds an order or changes its status calls forget(owner) after committing
-    and before returning, as for the other caches.
-    """
-
-    def total(self, query: OrderQuery, load: Callable[[], int]) -> int: ...
-
-    def forget(self, user_id: int) -> None: ...
 
 
 class NoCache:
@@ -242,13 +236,10 @@ class NoCache:
     def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
         return load()
 
-    def invalidate(self, product_ids: Collection[int]) -> None:
-        return None
-
-    def total(self, query: OrderQuery, load: Callable[[], int]) -> int:
+    def order_total(self, query: OrderQuery, load: Callable[[], int]) -> int:
         return load()
 
-    def forget(self, user_id: int) -> None:
+    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
         return None
 
 

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application import orders
-from shop.application.ports import CatalogCache, Clock, Metrics, OrderCounts, OrderQuery, Page, UnitOfWork
+from shop.application.ports import CatalogCache, Clock, Metrics, OrderQuery, Page, UnitOfWork
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
@@ -37,7 +37,7 @@ class Orders(MethodView):
         filters: dict[str, Any],
         pagination_parameters: PaginationParameters,
         uow: UnitOfWork = Provide[Container.reader],
-        counts: OrderCounts = Provide[Container.order_counts],
+        cache: CatalogCache = Provide[Container.catalog_cache],
     ) -> list[Order]:
         """Managers see every order, customers their own; oldest first."""
         status = filters.get("status")
@@ -46,7 +46,7 @@ class Orders(MethodView):
             status=OrderStatus(status) if status else None,
         )
         found, pagination_parameters.item_count = orders.list_orders(
-            uow=uow, actor=current_actor(), query=query, counts=counts
+            uow=uow, actor=current_actor(), query=query, cache=cache
         )
         return found
 
@@ -64,7 +64,6 @@ class Orders(MethodView):
         key_ttl: timedelta = Provide[Container.config.idempotency_key_ttl],
         cache: CatalogCache = Provide[Container.catalog_cache],
         metrics: Metrics = Provide[Container.metrics],
-        counts: OrderCounts = Provide[Container.order_counts],
     ) -> Order | Response:
         """Place an order (customers only): stock is taken in the same transaction, all or nothing.
 
@@ -75,7 +74,7 @@ class Orders(MethodView):
         key = idempotency_key()
         if key is None:
             return orders.place_order(
-                uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache, metrics=metrics, counts=counts
+                uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache, metrics=metrics
             )
         result = orders.place_order_once(
             uow=uow,
@@ -88,7 +87,6 @@ class Orders(MethodView):
             render=lambda order: (201, json.dumps(OrderSchema().dump(order))),
             cache=cache,
             metrics=metrics,
-            counts=counts,
         )
         response = Response(result.body, status=result.status, mimetype="application/json")
         if result.replayed:
@@ -120,7 +118,6 @@ class CancelOrder(MethodView):
         clock: Clock = Provide[Container.clock],
         cache: CatalogCache = Provide[Container.catalog_cache],
         metrics: Metrics = Provide[Container.metrics],
-        counts: OrderCounts = Provide[Container.order_counts],
     ) -> Order:
         """Cancel a placed order (its owner or a manager); every line's stock comes back."""
         return orders.cancel_order(
@@ -130,7 +127,6 @@ class CancelOrder(MethodView):
             order_id=order_id,
             cache=cache,
             metrics=metrics,
-            counts=counts,
         )
 
 
@@ -145,10 +141,10 @@ class FulfilOrder(MethodView):
         order_id: int,
         uow: UnitOfWork = Provide[Container.uow],
         clock: Clock = Provide[Container.clock],
+        cache: CatalogCache = Provide[Container.catalog_cache],
         metrics: Metrics = Provide[Container.metrics],
-        counts: OrderCounts = Provide[Container.order_counts],
     ) -> Order:
         """Mark a placed order fulfilled (managers only)."""
         return orders.fulfil_order(
-            uow=uow, clock=clock, actor=current_actor(), order_id=order_id, metrics=metrics, counts=counts
+            uow=uow, clock=clock, actor=current_actor(), order_id=order_id, cache=cache, metrics=metrics
         )
