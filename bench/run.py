@@ -42,7 +42,6 @@ from sqlalchemy.engine import make_url
 from shop.adapters import cache
 from shop.adapters.cache import redis_client
 from shop.adapters.sql.migrations import upgrade
-from shop.application import products, users
 from shop.application.actors import Actor
 from shop.container import Container
 from shop.domain.users import Role
@@ -197,20 +196,15 @@ def seed(database_url: str) -> Seed:
     """A customer, a manager, PRODUCTS products and a hot one, through the application's use cases."""
     container = Container()
     container.config.from_dict(asdict(Settings(database_url=database_url, jwt_secret_key=secrets.token_hex(32))))
-    hasher = container.hasher()
     customer_password, manager_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    customer = users.register_user(
-        uow=container.uow(), hasher=hasher, actor=None, username="bench-customer", password=customer_password
-    )
-    manager, _ = users.make_manager(
-        uow=container.uow(), hasher=hasher, username="bench-manager", password=manager_password
-    )
+    customer = container.register_user(actor=None, username="bench-customer", password=customer_password)
+    manager, _ = container.make_manager(username="bench-manager", password=manager_password)
     assert customer.id is not None
     assert manager.id is not None
     actor = Actor(manager.id, Role.MANAGER)
 
     def product(name: str) -> int:
-        created = products.create_product(uow=container.uow(), actor=actor, name=name, price=PRICE, stock=STOCK)
+        created = container.create_product(actor=actor, name=name, price=PRICE, stock=STOCK)
         assert created.id is not None
         return created.id
 

@@ -1,9 +1,11 @@
-"""Wires adapters to the application's ports. Engine and hasher live as long as the process;
-a unit of work is made for each use of it."""
+"""Wires adapters to the application's ports, and assembles the use cases.
+
+Engines, caches, the hasher and the message bus live as long as the process; a unit of work is made
+for each use case run. Entrypoints call the assembled use cases (`place_order`, `login`...) with the
+data of a request and nothing else: what a use case needs, and what follows it, is decided here.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
@@ -12,29 +14,38 @@ from shop.adapters.prometheus import PrometheusMetrics, watch_pool
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.application import auth, orders, products, users
+from shop.application.handlers import handlers
 from shop.application.health import Probe
-from shop.application.ports import AccessCache, CatalogCache, NoCache, UnitOfWork
-
-if TYPE_CHECKING:
-    from shop.adapters.memory import MemoryUnitOfWork
+from shop.application.messagebus import MessageBus
+from shop.application.ports import AccessCache, CatalogCache, UnitOfWork
 
 
-def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache:
+def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:
     """Redis when REDIS_URL is set; otherwise no cache at all (a per-process one would go stale)."""
     if not redis_url:
-        return NoCache()
+        return None
     from shop.adapters.cache import RedisCatalogCache, redis_client  # the Redis client weighs 6 MiB
 
     return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
 
 
-def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache:
+def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache | None:
     """Redis when REDIS_URL is set; otherwise every request asks the database."""
     if not redis_url:
-        return NoCache()
+        return None
     from shop.adapters.cache import RedisAccessCache, redis_client
 
     return RedisAccessCache(redis_client(redis_url), ttl_seconds)
+
+
+def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCache | None) -> UnitOfWork:
+    """The unit of work of the use cases that only read: in front of it the shared caches, if any."""
+    if catalog is None or access is None:
+        return uow
+    from shop.adapters.cache import CachedReads
+
+    return CachedReads(uow, catalog, access)
 
 
 def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
@@ -67,10 +78,8 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     engine = _pooled_engine(config, read_only=False)
-    uow = providers.Factory(SqlUnitOfWork, engine=engine)
     # For use cases that only read: no transaction round trips, and the database refuses writes.
     reader_engine = _pooled_engine(config, read_only=True)
-    reader = providers.Factory(SqlUnitOfWork, engine=reader_engine)
     hasher = providers.Singleton(
         Argon2Hasher,
         providers.Factory(
@@ -80,14 +89,50 @@ class Container(containers.DeclarativeContainer):
             parallelism=config.argon2_parallelism,
         ),
     )
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(RandomIds)
     catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
     access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
     metrics = providers.Singleton(PrometheusMetrics)
+    bus = providers.Singleton(
+        MessageBus, providers.Callable(handlers, metrics=metrics, catalog=catalog_cache, access=access_cache)
+    )
+    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus)
+    reader = providers.Factory(
+        cached_reads, providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus), catalog_cache, access_cache
+    )
     probes = providers.Singleton(make_probes, reader_engine, config.redis_url)
-    clock = providers.Singleton(SystemClock)
-    ids = providers.Singleton(RandomIds)
 
+    # The use cases, assembled: call them with a request's data only.
+    register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
+    list_users = providers.Callable(users.list_users, uow=reader)
+    get_user = providers.Callable(users.get_user, uow=reader)
+    update_user = providers.Callable(users.update_user, uow=uow, hasher=hasher, clock=clock)
+    delete_user = providers.Callable(users.delete_user, uow=uow, clock=clock)
+    make_manager = providers.Callable(users.make_manager, uow=uow, hasher=hasher, clock=clock)
 
-def _conforms(sql: type[SqlUnitOfWork], memory: type[MemoryUnitOfWork]) -> tuple[type[UnitOfWork], ...]:
-    """Checked by mypy: both units of work implement the application's port."""
-    return sql, memory
+    login = providers.Callable(
+        auth.login, uow=uow, hasher=hasher, clock=clock, ids=ids, bus=bus, refresh_ttl=config.refresh_token_ttl
+    )
+    refresh = providers.Callable(auth.refresh, uow=uow, clock=clock, ids=ids, refresh_ttl=config.refresh_token_ttl)
+    revoke = providers.Callable(auth.revoke, uow=uow, clock=clock)
+    verify = providers.Callable(auth.verify, uow=reader, clock=clock)
+    check_access = providers.Callable(auth.check_access, uow=reader)
+    purge_tokens = providers.Callable(auth.purge_expired_tokens, uow=uow, clock=clock)
+
+    create_product = providers.Callable(products.create_product, uow=uow, clock=clock)
+    list_products = providers.Callable(products.list_products, uow=reader)
+    get_product = providers.Callable(products.get_product, uow=reader)
+    update_product = providers.Callable(products.update_product, uow=uow, clock=clock)
+    delete_product = providers.Callable(products.delete_product, uow=uow, clock=clock)
+
+    place_order = providers.Callable(
+        orders.place_order, uow=uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
+    )
+    list_orders = providers.Callable(orders.list_orders, uow=reader)
+    get_order = providers.Callable(orders.get_order, uow=reader)
+    cancel_order = providers.Callable(orders.cancel_order, uow=uow, clock=clock)
+    fulfil_order = providers.Callable(orders.fulfil_order, uow=uow, clock=clock)
+    purge_idempotency_keys = providers.Callable(
+        orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
+    )

@@ -65,11 +65,10 @@ def api(client: FlaskClient) -> Api:
 @pytest.fixture
 def make_manager(app: Flask, api: Api) -> Callable[[str], str]:
     """Create a manager the way operators do (the CLI's use case) and return an access token."""
-    from shop.application.users import make_manager as promote
 
     def make(username: str = "boss") -> str:
         container = app.container  # type: ignore[attr-defined]
-        promote(uow=container.uow(), hasher=container.hasher(), username=username, password=PASSWORD)
+        container.make_manager(username=username, password=PASSWORD)
         return api.login(username)["access"]
 
     return make

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from shop.adapters import cache as cache_module
-from shop.application.users import make_manager
 from shop.entrypoints.app import create_app
 from tests.api.conftest import PASSWORD, Api
 
@@ -28,7 +27,7 @@ def shop(cached) -> tuple[str, str, dict]:
     cached.signup("carol")
     customer = cached.login("carol")["access"]
     container = cached.client.application.container
-    make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
+    container.make_manager(username="boss", password=PASSWORD)
     manager = cached.login("boss")["access"]
     product = cached.call("POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}).json
     return customer, manager, product

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from shop.adapters.sql.migrations import upgrade
-from shop.application.users import make_manager
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 
@@ -38,7 +37,7 @@ def seeded_app() -> Flask:
     base = Settings.from_env(env={"DATABASE_URL": url, "JWT_SECRET_KEY": "f" * 48}, var_dir=var)
     app = create_app(replace(base, argon2_memory_kib=64, argon2_time_cost=1))
     container = app.container  # type: ignore[attr-defined]
-    make_manager(uow=container.uow(), hasher=container.hasher(), username="boss", password=PASSWORD)
+    container.make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     assert client.post("/users/", json={"username": "carol", "password": PASSWORD}).status_code == 201
     manager, customer = _login(client, "boss"), _login(client, "carol")

@@ -8,7 +8,7 @@ from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
 from shop.application.ports import UnitOfWork
 
-UowFactory = Callable[[], UnitOfWork]
+UowFactory = Callable[..., UnitOfWork]  # (bus=None): a unit of work handing its events to bus
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -16,11 +16,11 @@ def uow_factory(request: pytest.FixtureRequest) -> Iterator[UowFactory]:
     """The same repository contract, run against the fake and both real databases."""
     if request.param == "memory":
         store = MemoryStore()
-        yield lambda: MemoryUnitOfWork(store)
+        yield lambda bus=None: MemoryUnitOfWork(store, bus)
         return
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
     engine = make_engine(url)
-    yield lambda: SqlUnitOfWork(engine)
+    yield lambda bus=None: SqlUnitOfWork(engine, bus)
     engine.dispose()
 
 

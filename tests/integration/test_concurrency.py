@@ -7,23 +7,34 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
+
+import pytest
 
 from shop.application.actors import Actor
 from shop.application.errors import PreconditionFailed
-from shop.application.orders import cancel_order, place_order, place_order_once
-from shop.application.products import ProductChanges, update_product
+from shop.application.orders import Idempotency
+from shop.application.products import ProductChanges
+from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import Role, User
 
+from ..support import RecordingBus, assembled
+
 
 class FixedClock:
     def now(self) -> datetime:
         return datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def use(sql_uow_factory) -> Container:
+    """The use cases on the real unit of work, each run on its own connection."""
+    return assembled(sql_uow_factory, clock=FixedClock(), bus=RecordingBus())
 
 
 def setup(uow_factory, stocks: list[int]) -> tuple[Actor, list[int]]:
@@ -49,12 +60,12 @@ def run_together(count: int, action: Callable[[int], str]) -> Counter[str]:
         return Counter(pool.map(start, range(count)))
 
 
-def one_each(uow_factory, actor: Actor, product_id: int) -> Callable[[int], str]:
+def one_each(use: Container, actor: Actor, product_id: int) -> Callable[[int], str]:
     """An action ordering one of the product: "placed", or "short" when the stock has run out."""
 
     def order(_: int) -> str:
         try:
-            place_order(uow=uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product_id, 1)])
+            use.place_order(actor=actor, items=[OrderItem(product_id, 1)])
         except InsufficientStock:
             return "short"
         return "placed"
@@ -67,10 +78,10 @@ def stock_of(uow_factory, product_id: int) -> int:
         return uow.products.get_for_update([product_id], include_deleted=True)[product_id].stock
 
 
-def test_forty_orders_against_stock_ten_sell_exactly_ten(sql_uow_factory):
+def test_forty_orders_against_stock_ten_sell_exactly_ten(use, sql_uow_factory):
     actor, (product,) = setup(sql_uow_factory, [10])
 
-    order = one_each(sql_uow_factory, actor, product)
+    order = one_each(use, actor, product)
 
     outcomes = run_together(40, order)
 
@@ -78,12 +89,12 @@ def test_forty_orders_against_stock_ten_sell_exactly_ten(sql_uow_factory):
     assert stock_of(sql_uow_factory, product) == 0
 
 
-def test_overlapping_multi_item_orders_do_not_deadlock(sql_uow_factory):
+def test_overlapping_multi_item_orders_do_not_deadlock(use, sql_uow_factory):
     actor, (a, b) = setup(sql_uow_factory, [1000, 1000])
 
     def order(i: int) -> str:
         items = [OrderItem(a, 1), OrderItem(b, 2)] if i % 2 else [OrderItem(b, 2), OrderItem(a, 1)]
-        place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=items)
+        use.place_order(actor=actor, items=items)
         return "placed"
 
     outcomes = run_together(30, order)
@@ -92,20 +103,15 @@ def test_overlapping_multi_item_orders_do_not_deadlock(sql_uow_factory):
     assert (stock_of(sql_uow_factory, a), stock_of(sql_uow_factory, b)) == (970, 940)
 
 
-def test_cancel_and_order_at_once_keep_stock_exact(sql_uow_factory):
+def test_cancel_and_order_at_once_keep_stock_exact(use, sql_uow_factory):
     actor, (product,) = setup(sql_uow_factory, [20])
-    placed = [
-        place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product, 1)])
-        for _ in range(10)
-    ]
+    placed = [use.place_order(actor=actor, items=[OrderItem(product, 1)]).order["id"] for _ in range(10)]
 
     def act(i: int) -> str:
         if i < 10:
-            order = placed[i]
-            assert order.id is not None
-            cancel_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, order_id=order.id)
+            use.cancel_order(actor=actor, order_id=placed[i])
             return "cancelled"
-        place_order(uow=sql_uow_factory(), clock=FixedClock(), actor=actor, items=[OrderItem(product, 1)])
+        use.place_order(actor=actor, items=[OrderItem(product, 1)])
         return "placed"
 
     outcomes = run_together(20, act)
@@ -114,10 +120,10 @@ def test_cancel_and_order_at_once_keep_stock_exact(sql_uow_factory):
     assert stock_of(sql_uow_factory, product) == 20 - 10 - 10 + 10
 
 
-def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(sql_uow_factory, record_property):
+def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(use, sql_uow_factory, record_property):
     actor, (product,) = setup(sql_uow_factory, [50])
 
-    order = one_each(sql_uow_factory, actor, product)
+    order = one_each(use, actor, product)
 
     started = time.perf_counter()
     outcomes = run_together(200, order)
@@ -127,39 +133,34 @@ def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(sql_uow_factory, r
     print(f"\n200 concurrent orders: {dict(outcomes)} in {elapsed:.3f}s = {200 / elapsed:.0f} orders/s")
     assert outcomes == Counter(placed=50, short=150)
     assert stock_of(sql_uow_factory, product) == 0
+    with sql_uow_factory() as uow:
+        told = Counter(entry.type for entry in uow.outbox.pending(1000))
+    assert told == Counter({"order.placed": 50}), "every committed order has its message, no refused one has"
 
 
-def test_same_idempotency_key_at_the_same_moment_places_one_order(sql_uow_factory):
+def test_same_idempotency_key_at_the_same_moment_places_one_order(use, sql_uow_factory):
     actor, (product,) = setup(sql_uow_factory, [100])
 
     def order(_: int) -> str:
-        response = place_order_once(
-            uow=sql_uow_factory(),
-            clock=FixedClock(),
-            actor=actor,
-            items=[OrderItem(product, 1)],
-            key="retry-1",
-            fingerprint="same-body",
-            key_ttl=timedelta(hours=24),
-            render=lambda placed: (201, str(placed.id)),
+        placed = use.place_order(
+            actor=actor, items=[OrderItem(product, 1)], idempotency=Idempotency("retry-1", "same-body")
         )
-        return f"{response.status} {response.body} {'replayed' if response.replayed else 'first'}"
+        return f"{placed.order['id']} {'replayed' if placed.replayed else 'first'}"
 
     outcomes = run_together(10, order)
 
-    assert outcomes == Counter({"201 1 first": 1, "201 1 replayed": 9})
+    assert outcomes == Counter({"1 first": 1, "1 replayed": 9})
     assert stock_of(sql_uow_factory, product) == 99
 
 
-def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(sql_uow_factory):
+def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(use, sql_uow_factory):
     """If-Match's precondition is judged under the row lock: no lost update between two edits."""
     _customer, (product,) = setup(sql_uow_factory, [5])
     manager = Actor(999, Role.MANAGER)
 
     def edit(i: int) -> str:
         try:
-            update_product(
-                uow=sql_uow_factory(),
+            use.update_product(
                 actor=manager,
                 product_id=product,
                 changes=ProductChanges(stock=100 + i),

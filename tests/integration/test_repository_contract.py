@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
+from shop.application import representations
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.messagebus import MessageBus
+from shop.application.ports import AccessState, Backlog, OrderQuery, Page, ProductQuery, RefreshToken, StoredPlacement
+from shop.domain.events import OrderPlaced
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.domain.products import Product
@@ -112,7 +117,7 @@ class TestUsers:
     def test_save_writes_changes_and_list_skips_inactive(self, uow_factory):
         alice = add_user(uow_factory)
         add_user(uow_factory, "bob")
-        alice.deactivate()
+        alice.deactivate(NOW)
         with uow_factory() as uow:
             uow.users.save(alice)
             uow.commit()
@@ -302,11 +307,12 @@ class TestIdempotencyKeys:
         with uow_factory() as uow:
             assert uow.idempotency.get(user.id, "k") is None
             uow.idempotency.reserve(user.id, "k", "fp", NOW)
-            uow.idempotency.complete(user.id, "k", 201, '{"id": 1}')
+            assert uow.idempotency.get(user.id, "k") == StoredPlacement(user.id, "k", "fp", NOW, order=None)
+            uow.idempotency.complete(user.id, "k", {"id": 1, "total": "2.50", "cancelled_at": None})
             uow.commit()
         with uow_factory() as uow:
             stored = uow.idempotency.get(user.id, "k")
-        assert stored == StoredResponse(user.id, "k", "fp", 201, '{"id": 1}', NOW)
+        assert stored == StoredPlacement(user.id, "k", "fp", NOW, {"id": 1, "total": "2.50", "cancelled_at": None})
 
     def test_a_key_is_taken_once_per_user(self, uow_factory):
         alice = add_user(uow_factory)
@@ -331,6 +337,99 @@ class TestIdempotencyKeys:
             assert uow.idempotency.get(user.id, "old") is None
             assert uow.idempotency.get(user.id, "gone") is None
             assert uow.idempotency.get(user.id, "new") is not None
+
+
+class TestOutbox:
+    """Every committed change has its messages, written in its own transaction; a rolled-back one none."""
+
+    def test_a_committed_order_has_its_message_ready_to_send(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, stock=3)
+        order = place(uow_factory, user.id, (tea.id, 2))
+        with uow_factory() as uow:
+            pending = uow.outbox.pending(10)
+        placed = [entry for entry in pending if entry.type == "order.placed"]
+        assert len(placed) == 1
+        body = json.loads(placed[0].body)
+        assert body == {
+            "id": placed[0].id,
+            "type": "order.placed",
+            "occurred_at": NOW.isoformat(),
+            "aggregate_id": order.id,
+            "data": representations.order(order),
+        }
+        assert uuid.UUID(placed[0].id).version == 4
+        assert placed[0].occurred_at == NOW
+
+    def test_a_rolled_back_change_leaves_no_message(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, stock=3)
+        with uow_factory() as uow:
+            before = uow.outbox.backlog().pending
+        with uow_factory() as uow:
+            products = uow.products.get_for_update([tea.id])
+            order = Order.place(user_id=user.id, items=[OrderItem(tea.id, 1)], products=products, now=NOW)
+            uow.products.save(products[tea.id])
+            uow.orders.add(order)
+            products[tea.id].delete(NOW)
+            uow.products.save(products[tea.id])
+        with uow_factory() as uow:
+            assert uow.outbox.backlog().pending == before
+
+    def test_messages_wait_in_order_until_sent_then_are_purged(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, stock=10)
+        for _ in range(3):
+            place(uow_factory, user.id, (tea.id, 1))
+        with uow_factory() as uow:
+            everything = uow.outbox.pending(100)
+            first_two = uow.outbox.pending(2)
+            backlog = uow.outbox.backlog()
+        assert [entry.position for entry in everything] == sorted(entry.position for entry in everything)
+        assert first_two == everything[:2]
+        assert len({entry.id for entry in everything}) == len(everything) == backlog.pending
+        assert backlog.oldest == NOW
+
+        with uow_factory() as uow:
+            uow.outbox.mark_sent([entry.position for entry in first_two], NOW + timedelta(minutes=1))
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.pending(100) == everything[2:]
+            assert uow.outbox.backlog().pending == len(everything) - 2
+            assert uow.outbox.purge_sent_before(NOW + timedelta(minutes=1)) == 0
+            assert uow.outbox.purge_sent_before(NOW + timedelta(minutes=2)) == 2
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.outbox.pending(100) == everything[2:]
+            assert uow.outbox.backlog().pending == len(everything) - 2
+
+    def test_an_empty_outbox_has_no_backlog(self, uow_factory):
+        with uow_factory() as uow:
+            assert uow.outbox.backlog() == Backlog(0, None)
+            assert uow.outbox.pending(10) == []
+            uow.outbox.mark_sent([], NOW)
+
+
+def test_handlers_see_the_change_committed(uow_factory):
+    """After commit means after commit: a handler reading through another unit of work finds the order."""
+    user = add_user(uow_factory)
+    tea = add_product(uow_factory, stock=3)
+    seen = []
+    bus = MessageBus({OrderPlaced: [lambda event: seen.append(visible(uow_factory, event.order.id))]})
+
+    with uow_factory(bus) as uow:
+        products = uow.products.get_for_update([tea.id])
+        order = Order.place(user_id=user.id, items=[OrderItem(tea.id, 1)], products=products, now=NOW)
+        uow.products.save(products[tea.id])
+        uow.orders.add(order)
+        uow.commit()
+
+    assert seen == [True]
+
+
+def visible(uow_factory, order_id):
+    with uow_factory() as uow:
+        return uow.orders.get(order_id) is not None
 
 
 def test_a_refresh_token_is_usable_until_used_revoked_or_expired(uow_factory):

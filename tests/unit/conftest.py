@@ -11,9 +11,12 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
+from shop.container import Container
 from shop.domain.money import Money
 from shop.domain.products import Product
 from shop.domain.users import Role, User
+
+from ..support import RecordingBus, assembled
 
 START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -86,6 +89,17 @@ class CounterIds:
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
+
+
+@pytest.fixture
+def bus() -> RecordingBus:
+    return RecordingBus()
+
+
+@pytest.fixture
+def use(store: MemoryStore, bus: RecordingBus, clock: FakeClock, hasher: FakeHasher, ids: CounterIds) -> Container:
+    """Every use case, assembled over the in-memory store and the fakes."""
+    return assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus, hasher=hasher, ids=ids)
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import NotFound
-from shop.application.orders import cancel_order, fulfil_order, place_order
-from shop.application.products import ProductChanges, create_product, delete_product, update_product
+from shop.application.products import ProductChanges
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 from shop.domain.orders import OrderItem, OrderStatus
 from shop.domain.users import Role
+
+from ..support import RecordingBus, assembled
 
 UNKNOWN_PRODUCT = 10_000
 
@@ -34,8 +35,9 @@ class OrderSystem(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = MemoryStore()
-        self.uow = MemoryUnitOfWork(self.store)
         self.clock = Clock()
+        bus = RecordingBus()
+        self.use = assembled(lambda: MemoryUnitOfWork(self.store, bus), clock=self.clock, bus=bus)
         self.manager = Actor(1, Role.MANAGER)
         self.customers = [Actor(2, Role.CUSTOMER), Actor(3, Role.CUSTOMER)]
         # product id -> initial stock + net manager edits; what stock plus held quantities must add up to
@@ -65,8 +67,8 @@ class OrderSystem(RuleBasedStateMachine):
     )
     def create(self, stock: int, price: str, currency: str) -> None:
         self.created += 1
-        product = create_product(
-            uow=self.uow, actor=self.manager, name=f"p{self.created}", price=price, stock=stock, currency=currency
+        product = self.use.create_product(
+            actor=self.manager, name=f"p{self.created}", price=price, stock=stock, currency=currency
         )
         assert product.id is not None
         assert product.id not in self.expected
@@ -95,16 +97,16 @@ class OrderSystem(RuleBasedStateMachine):
         stocks_before = self.stocks()
         orders_before = self.statuses()
         try:
-            order = place_order(uow=self.uow, clock=self.clock, actor=self.customers[who], items=order_items)
+            placed = self.use.place_order(actor=self.customers[who], items=order_items)
         except (InvalidValue, InsufficientStock):
             assert self.stocks() == stocks_before, "a refused order must not touch stock"
             assert self.statuses() == orders_before, "a refused order must not be stored"
             return
-        assert order.id is not None
-        assert order.id not in orders_before
+        order_id = placed.order["id"]
+        assert order_id not in orders_before
         taken = Counter({item.product_id: item.quantity for item in order_items})
         assert self.stocks() == {pid: stock - taken[pid] for pid, stock in stocks_before.items()}
-        assert self.store.state.orders[order.id].user_id == self.customers[who].user_id
+        assert self.store.state.orders[order_id].user_id == self.customers[who].user_id
 
     @precondition(lambda self: self.store.state.orders)
     @rule(index=st.integers(0, 50), who=st.sampled_from(["owner", "manager", "stranger"]))
@@ -118,7 +120,7 @@ class OrderSystem(RuleBasedStateMachine):
         stocks_before = self.stocks()
         assert order.id is not None
         try:
-            cancel_order(uow=self.uow, clock=self.clock, actor=actor, order_id=order.id)
+            self.use.cancel_order(actor=actor, order_id=order.id)
         except NotFound:
             assert who == "stranger"
         except InvalidTransition:
@@ -141,7 +143,7 @@ class OrderSystem(RuleBasedStateMachine):
         was = self.store.state.orders[order_id].status
         stocks_before = self.stocks()
         try:
-            fulfil_order(uow=self.uow, clock=self.clock, actor=self.manager, order_id=order_id)
+            self.use.fulfil_order(actor=self.manager, order_id=order_id)
         except InvalidTransition:
             assert was is not OrderStatus.PLACED
             assert self.store.state.orders[order_id].status is was
@@ -158,7 +160,7 @@ class OrderSystem(RuleBasedStateMachine):
         assert product.id is not None
         before = product.stock
         try:
-            update_product(uow=self.uow, actor=self.manager, product_id=product.id, changes=ProductChanges(stock=stock))
+            self.use.update_product(actor=self.manager, product_id=product.id, changes=ProductChanges(stock=stock))
         except NotFound:
             assert product.deleted
             assert self.store.state.products[product.id].stock == before
@@ -173,7 +175,7 @@ class OrderSystem(RuleBasedStateMachine):
         product_id = ids[index % len(ids)]
         was_deleted = self.store.state.products[product_id].deleted
         try:
-            delete_product(uow=self.uow, actor=self.manager, product_id=product_id)
+            self.use.delete_product(actor=self.manager, product_id=product_id)
         except NotFound:
             assert was_deleted
         assert self.store.state.products[product_id].deleted
@@ -193,6 +195,21 @@ class OrderSystem(RuleBasedStateMachine):
                     held[line.product_id] += line.quantity
         actual = {pid: p.stock + held[pid] for pid, p in self.store.state.products.items()}
         assert actual == self.expected
+
+    @invariant()
+    def every_committed_order_change_has_exactly_its_message(self) -> None:
+        """The outbox holds one message per committed change and none for a refused one."""
+        told = Counter(
+            (message.type, message.aggregate_id)
+            for message in MemoryUnitOfWork(self.store).outbox.messages()
+            if message.aggregate_type == "order"
+        )
+        expected: Counter[tuple[str, int]] = Counter()
+        for order_id, order in self.store.state.orders.items():
+            expected["order.placed", order_id] += 1
+            if order.status is not OrderStatus.PLACED:
+                expected[f"order.{order.status.value}", order_id] += 1
+        assert told == expected
 
     @invariant()
     def totals_add_up(self) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue, Shortage
+from shop.domain.events import OrderCancelled, OrderFulfilled, OrderPlaced
 from shop.domain.money import Money
 from shop.domain.orders import (
     ITEMS_MAX,
@@ -233,3 +234,32 @@ def test_a_closed_order_cannot_be_cancelled_and_gives_no_stock_back(first: str) 
         order.fulfil(LATER + timedelta(hours=1))
     assert products[1].stock == stock
     assert order.updated_at == LATER
+
+
+def test_each_step_of_the_lifecycle_records_its_event() -> None:
+    products = catalog(("Apple", "1.00", 5))
+    placed = place(products, (1, 2))
+    cancelled = place(products, (1, 1))
+    cancelled.cancel(products, LATER)
+    placed.fulfil(LATER)
+
+    assert placed.events == [
+        OrderPlaced(order=placed, occurred_at=NOW),
+        OrderFulfilled(order=placed, occurred_at=LATER),
+    ]
+    assert cancelled.events == [
+        OrderPlaced(order=cancelled, occurred_at=NOW),
+        OrderCancelled(order=cancelled, occurred_at=LATER),
+    ]
+
+
+def test_a_refused_change_records_nothing() -> None:
+    products = catalog(("Apple", "1.00", 5))
+    order = place(products, (1, 2))
+    order.events.clear()
+    order.fulfil(LATER)
+    with pytest.raises(InvalidTransition):
+        order.cancel(products, LATER)
+    assert order.events == [OrderFulfilled(order=order, occurred_at=LATER)]
+    with pytest.raises(InsufficientStock):
+        place(products, (1, 4))

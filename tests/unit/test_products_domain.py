@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from shop.domain.errors import InvalidValue
+from shop.domain.events import ProductChanged, ProductCreated, ProductDeleted
 from shop.domain.money import Money
 from shop.domain.products import NAME_MAX, STOCK_MAX, Product, check_name, check_stock
 
 PRICE = Money(Decimal("10.00"), "TWD")
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def product(stock: int = 5, name: str = "Widget") -> Product:
@@ -78,10 +81,10 @@ def test_give_back_beyond_the_bound_fails_and_changes_nothing() -> None:
 
 def test_set_stock_checks_bounds() -> None:
     widget = product(stock=2)
-    widget.set_stock(7)
+    widget.change(stock=7, now=NOW)
     assert widget.stock == 7
     with pytest.raises(InvalidValue):
-        widget.set_stock(-1)
+        widget.change(stock=-1, now=NOW)
     assert widget.stock == 7
 
 
@@ -90,3 +93,37 @@ def test_deleted_products_are_not_orderable() -> None:
     assert widget.orderable
     widget.deleted = True
     assert not widget.orderable
+
+
+def test_creating_records_the_event() -> None:
+    created = Product.create(name=" Lamp ", price=PRICE, stock=3, now=NOW)
+    assert created.name == "Lamp"
+    assert created.events == [ProductCreated(product=created, occurred_at=NOW)]
+
+
+def test_one_edit_is_one_event_naming_what_changed() -> None:
+    widget = product(stock=2)
+    widget.change(name="Gadget", price=Money(Decimal("12.00"), "TWD"), stock=2, now=NOW)
+    assert widget.events == [ProductChanged(product=widget, fields=frozenset({"name", "price"}), occurred_at=NOW)]
+
+
+def test_an_edit_that_changes_nothing_tells_nothing() -> None:
+    widget = product(stock=2)
+    widget.change(name="Widget", stock=2, now=NOW)
+    assert widget.events == []
+
+
+def test_an_invalid_edit_changes_nothing_at_all() -> None:
+    widget = product(stock=2)
+    with pytest.raises(InvalidValue):
+        widget.change(name="Gadget", stock=-1, now=NOW)
+    assert (widget.name, widget.stock, widget.events) == ("Widget", 2, [])
+
+
+def test_deleting_records_the_event_and_orders_take_no_stock_event() -> None:
+    widget = product(stock=2)
+    widget.take(1)
+    widget.give_back(1)
+    widget.delete(NOW)
+    assert widget.deleted
+    assert widget.events == [ProductDeleted(product=widget, occurred_at=NOW)]

@@ -8,9 +8,10 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims, check_access, login, purge_expired_tokens, refresh, revoke
+from shop.application.auth import Session, TokenClaims
 from shop.application.errors import AuthenticationFailed
-from shop.application.users import UserChanges, delete_user, make_manager, update_user
+from shop.application.users import UserChanges
+from shop.container import Container
 from shop.domain.users import Role, User
 
 from .conftest import PASSWORD, START, CounterIds, FakeClock, FakeHasher
@@ -24,18 +25,18 @@ def alice(add_user: Callable[..., User]) -> User:
 
 
 @pytest.fixture
-def do_login(uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds) -> Callable[..., Session]:
+def do_login(
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
+) -> Callable[..., Session]:
     def run(username: str = "alice", password: str = PASSWORD) -> Session:
-        return login(
-            uow=uow, hasher=hasher, clock=clock, ids=ids, refresh_ttl=TTL, username=username, password=password
-        )
+        return use.login(username=username, password=password)
 
     return run
 
 
 @pytest.fixture
-def do_refresh(uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds) -> Callable[[TokenClaims], Session]:
-    return lambda claims: refresh(uow=uow, clock=clock, ids=ids, refresh_ttl=TTL, claims=claims)
+def do_refresh(use, uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds) -> Callable[[TokenClaims], Session]:
+    return lambda claims: use.refresh(claims=claims)
 
 
 def refresh_claims(session: Session) -> TokenClaims:
@@ -94,9 +95,9 @@ def test_unknown_user_costs_a_dummy_verify(do_login: Callable[..., Session], has
 
 
 def test_deactivated_user_cannot_log_in(
-    alice: User, uow: MemoryUnitOfWork, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
+    use, alice: User, uow: MemoryUnitOfWork, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
 ) -> None:
-    delete_user(uow=uow, actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0)
+    use.delete_user(actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0)
     with pytest.raises(AuthenticationFailed):
         do_login()
     assert hasher.dummy_calls == [PASSWORD]
@@ -123,6 +124,7 @@ def test_login_leaves_a_current_hash_alone(
 
 
 def test_rehash_does_not_undo_a_password_change_made_meanwhile(
+    use,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -134,9 +136,7 @@ def test_rehash_does_not_undo_a_password_change_made_meanwhile(
 
     def concurrent_password_change(password: str) -> None:
         hasher.on_hash = None
-        update_user(
-            uow=new_uow(),
-            hasher=hasher,
+        use.update_user(
             actor=Actor(alice.id or 0, Role.CUSTOMER),
             user_id=alice.id or 0,
             changes=UserChanges(password="brand new secret"),
@@ -150,6 +150,7 @@ def test_rehash_does_not_undo_a_password_change_made_meanwhile(
 
 
 def test_rehash_does_not_reactivate_an_account_closed_meanwhile(
+    use,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -157,9 +158,7 @@ def test_rehash_does_not_reactivate_an_account_closed_meanwhile(
     new_uow: Callable[[], MemoryUnitOfWork],
 ) -> None:
     hasher.scheme = "v2"
-    hasher.on_hash = lambda _: delete_user(
-        uow=new_uow(), actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0
-    )
+    hasher.on_hash = lambda _: use.delete_user(actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0)
     with contextlib.suppress(AuthenticationFailed):  # failing or not, the closed account must stay closed
         do_login()
     saved = store.state.users[alice.id or 0]
@@ -184,6 +183,7 @@ def test_refresh_rotates_within_the_family(
 
 
 def test_refresh_token_reuse_revokes_the_whole_family(
+    use,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -199,7 +199,7 @@ def test_refresh_token_reuse_revokes_the_whole_family(
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(second))  # the thief's or the owner's newer token is dead too
     with pytest.raises(AuthenticationFailed):
-        check_access(uow=uow, claims=access_claims(second))
+        use.check_access(claims=access_claims(second))
     assert not family_revoked(uow, alice, other_family.refresh.family)
     do_refresh(refresh_claims(other_family))
 
@@ -217,64 +217,65 @@ def test_unknown_refresh_token_fails_and_revokes_its_family(
 
 @pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
 def test_refresh_fails_after_the_user_revoked_every_token(
+    use: Container,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
     uow: MemoryUnitOfWork,
-    hasher: FakeHasher,
     event: str,
 ) -> None:
     session = do_login()
-    revoke_everything(event, uow, hasher, alice)
+    revoke_everything(event, use, alice)
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(session))
     assert family_revoked(uow, alice, session.refresh.family)
 
 
-def revoke_everything(event: str, uow: MemoryUnitOfWork, hasher: FakeHasher, user: User) -> None:
+def revoke_everything(event: str, use: Container, user: User) -> None:
     actor = Actor(user.id or 0, Role.CUSTOMER)
     if event == "password":
-        update_user(
-            uow=uow, hasher=hasher, actor=actor, user_id=actor.user_id, changes=UserChanges(password="n3w pass")
-        )
+        use.update_user(actor=actor, user_id=actor.user_id, changes=UserChanges(password="n3w pass"))
     elif event == "deactivate":
-        delete_user(uow=uow, actor=actor, user_id=actor.user_id)
+        use.delete_user(actor=actor, user_id=actor.user_id)
     else:
-        make_manager(uow=uow, hasher=hasher, username=user.username, password=None)
+        use.make_manager(username=user.username, password=None)
 
 
 # check_access / revoke
 
 
-def test_check_access_returns_the_actor(alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork) -> None:
-    actor = check_access(uow=uow, claims=access_claims(do_login()))
+def test_check_access_returns_the_actor(
+    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork
+) -> None:
+    actor = use.check_access(claims=access_claims(do_login()))
     assert actor == Actor(alice.id or 0, Role.CUSTOMER)
     assert not actor.is_manager
 
 
 @pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
 def test_check_access_fails_after_the_user_revoked_every_token(
-    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
+    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
 ) -> None:
     claims = access_claims(do_login())
-    revoke_everything(event, uow, hasher, alice)
+    revoke_everything(event, use, alice)
     with pytest.raises(AuthenticationFailed):
-        check_access(uow=uow, claims=claims)
+        use.check_access(claims=claims)
 
 
 def test_check_access_after_promotion_with_a_new_login(
-    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
+    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
 ) -> None:
-    make_manager(uow=uow, hasher=hasher, username="alice", password=None)
-    assert check_access(uow=uow, claims=access_claims(do_login())).is_manager
+    use.make_manager(username="alice", password=None)
+    assert use.check_access(claims=access_claims(do_login())).is_manager
 
 
-def test_check_access_fails_for_an_unknown_user(uow: MemoryUnitOfWork) -> None:
+def test_check_access_fails_for_an_unknown_user(use, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(AuthenticationFailed):
-        check_access(uow=uow, claims=TokenClaims(user_id=404, token_version=0, jti="j", family="f"))
+        use.check_access(claims=TokenClaims(user_id=404, token_version=0, jti="j", family="f"))
 
 
 def test_revoke_ends_the_family_and_the_access_token(
+    use,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -284,48 +285,44 @@ def test_revoke_ends_the_family_and_the_access_token(
     session = do_login()
     other = do_login()
     access = access_claims(session, jti="access-9")
-    revoke(
-        uow=uow,
-        clock=clock,
+    use.revoke(
         refresh=refresh_claims(session),
         access=access,
         access_expires_at=START + timedelta(minutes=15),
     )
     with pytest.raises(AuthenticationFailed):
-        check_access(uow=uow, claims=access)
+        use.check_access(claims=access)
     with pytest.raises(AuthenticationFailed):
-        check_access(uow=uow, claims=TokenClaims(alice.id or 0, 0, "access-9", family="unrelated"))
+        use.check_access(claims=TokenClaims(alice.id or 0, 0, "access-9", family="unrelated"))
     with pytest.raises(AuthenticationFailed):
         do_refresh(refresh_claims(session))
-    assert check_access(uow=uow, claims=access_claims(other, jti="access-10")).user_id == alice.id
+    assert use.check_access(claims=access_claims(other, jti="access-10")).user_id == alice.id
 
 
 def test_revoke_without_access_token_ends_the_family_only(
-    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
 ) -> None:
     session = do_login()
-    revoke(uow=uow, clock=clock, refresh=refresh_claims(session))
+    use.revoke(refresh=refresh_claims(session))
     assert store.state.revoked_families == {session.refresh.family}
     assert store.state.revoked_access == {}
 
 
 def test_purge_removes_only_expired_tokens(
-    alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
 ) -> None:
     old = do_login()
-    revoke(
-        uow=uow,
-        clock=clock,
+    use.revoke(
         refresh=TokenClaims(user_id=alice.id or 0, token_version=0, jti="r1", family="f"),
         access=TokenClaims(user_id=alice.id or 0, token_version=0, jti="a1", family="f"),
         access_expires_at=START + timedelta(minutes=15),
     )
-    assert purge_expired_tokens(uow=uow, clock=clock) == 0
+    assert use.purge_tokens() == 0
     clock.advance(timedelta(days=1))
-    assert purge_expired_tokens(uow=uow, clock=clock) == 1
+    assert use.purge_tokens() == 1
     assert store.state.revoked_access == {}
     fresh = do_login()
     clock.advance(TTL - timedelta(days=1))
-    assert purge_expired_tokens(uow=uow, clock=clock) == 1
+    assert use.purge_tokens() == 1
     assert set(store.state.refresh_tokens) == {fresh.refresh.jti}
     assert old.refresh.jti not in store.state.refresh_tokens

@@ -1,4 +1,4 @@
-"""place_order_once: at most one order per Idempotency-Key and user."""
+"""place_order with an Idempotency-Key: at most one order per key and user."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ from datetime import timedelta
 
 import pytest
 
-from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.memory import MemoryStore
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch
-from shop.application.orders import Response, place_order_once, purge_idempotency_keys
+from shop.application.orders import Idempotency, Placement
+from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem
 from shop.domain.products import Product
 
-from .conftest import FakeClock
-
-TTL = timedelta(hours=24)
+from ..support import KEY_TTL as TTL
+from .conftest import START
 
 
 @pytest.fixture
@@ -26,21 +26,20 @@ def tea(add_product: Callable[..., Product]) -> Product:
 
 
 @pytest.fixture
-def place(uow: MemoryUnitOfWork, clock: FakeClock, tea: Product) -> Callable[..., Response]:
-    def run(actor: Actor, quantity: int = 1, key: str = "k", fingerprint: str | None = None) -> Response:
+def place(use: Container, tea: Product) -> Callable[..., Placement]:
+    def run(actor: Actor, quantity: int = 1, key: str = "k", fingerprint: str | None = None) -> Placement:
         assert tea.id is not None
-        return place_order_once(
-            uow=uow,
-            clock=clock,
+        return use.place_order(
             actor=actor,
             items=[OrderItem(tea.id, quantity)],
-            key=key,
-            fingerprint=fingerprint or f"q={quantity}",
-            key_ttl=TTL,
-            render=lambda order: (201, f"order {order.id}"),
+            idempotency=Idempotency(key, fingerprint or f"q={quantity}"),
         )
 
     return run
+
+
+def order_id(placement: Placement) -> int:
+    return int(placement.order["id"])
 
 
 def orders_in(store: MemoryStore) -> list[Order]:
@@ -51,8 +50,8 @@ def test_the_first_request_orders_and_the_retry_replays(place, customer, store):
     first = place(customer)
     retry = place(customer)
 
-    assert first == Response(201, "order 1", replayed=False)
-    assert retry == Response(201, "order 1", replayed=True)
+    assert (order_id(first), first.replayed) == (1, False)
+    assert retry == Placement(first.order, replayed=True)
     assert len(orders_in(store)) == 1
     assert next(iter(store.state.products.values())).stock == 4
 
@@ -66,8 +65,8 @@ def test_the_same_key_with_another_request_is_a_mismatch(place, customer, store)
 
 
 def test_keys_are_scoped_per_user(place, customer, other_customer, store):
-    assert place(customer).body == "order 1"
-    assert place(other_customer).body == "order 2"
+    assert order_id(place(customer)) == 1
+    assert order_id(place(other_customer)) == 2
     assert len(orders_in(store)) == 2
 
 
@@ -77,13 +76,13 @@ def test_a_failure_stores_nothing_so_the_key_can_be_retried(place, customer, sto
     assert store.state.responses == {}
     with new_uow() as uow:
         restocked = uow.products.get(tea.id)
-        restocked.set_stock(6)
+        restocked.change(stock=6, now=START)
         uow.products.save(restocked)
         uow.commit()
 
     retried = place(customer, quantity=6)
 
-    assert retried == Response(201, "order 1", replayed=False)
+    assert (order_id(retried), retried.replayed) == (1, False)
 
 
 def test_an_expired_key_places_a_new_order(place, customer, clock, store):
@@ -92,7 +91,7 @@ def test_an_expired_key_places_a_new_order(place, customer, clock, store):
 
     again = place(customer)
 
-    assert again == Response(201, "order 2", replayed=False)
+    assert (order_id(again), again.replayed) == (2, False)
     assert len(orders_in(store)) == 2
 
 
@@ -111,12 +110,19 @@ def test_managers_cannot_use_it_to_order(place, manager, store):
     assert store.state.responses == {}
 
 
-def test_purge_drops_keys_older_than_the_ttl(place, customer, clock, new_uow):
+def test_purge_drops_keys_older_than_the_ttl(use, place, customer, clock, new_uow):
     place(customer, key="old")
     clock.advance(TTL + timedelta(seconds=1))
     place(customer, key="new")
 
-    assert purge_idempotency_keys(uow=new_uow(), clock=clock, key_ttl=TTL) == 1
+    assert use.purge_idempotency_keys() == 1
     with new_uow() as uow:
         assert uow.idempotency.get(customer.user_id, "old") is None
         assert uow.idempotency.get(customer.user_id, "new") is not None
+
+
+def test_a_replay_tells_nothing_new(place, customer, bus):
+    place(customer)
+    place(customer)
+
+    assert [type(event).__name__ for event in bus.events] == ["OrderPlaced"]

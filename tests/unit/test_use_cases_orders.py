@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -9,9 +10,9 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound
-from shop.application.orders import cancel_order, fulfil_order, get_order, list_orders, place_order
 from shop.application.ports import OrderQuery, Page
-from shop.application.products import ProductChanges, create_product, delete_product, update_product
+from shop.application.products import ProductChanges
+from shop.container import Container
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderLine, OrderStatus
@@ -33,10 +34,13 @@ def pear(add_product: Callable[..., Product]) -> Product:
 
 
 @pytest.fixture
-def order_as(uow: MemoryUnitOfWork, clock: FakeClock) -> Callable[..., Order]:
+def order_as(use: Container, store: MemoryStore) -> Callable[..., Order]:
+    """Place an order; the order as stored."""
+
     def place(actor: Actor, *items: tuple[Product | int, int]) -> Order:
         order_items = [OrderItem(p if isinstance(p, int) else p.id or 0, qty) for p, qty in items]
-        return place_order(uow=uow, clock=clock, actor=actor, items=order_items)
+        placed = use.place_order(actor=actor, items=order_items)
+        return copy.deepcopy(store.state.orders[placed.order["id"]])
 
     return place
 
@@ -91,6 +95,7 @@ def test_insufficient_stock_changes_nothing(
 
 @pytest.mark.parametrize("bad", [404, "deleted"])
 def test_unknown_or_deleted_product_changes_nothing(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -102,7 +107,7 @@ def test_unknown_or_deleted_product_changes_nothing(
     bad: int | str,
 ) -> None:
     if bad == "deleted":
-        delete_product(uow=uow, actor=manager, product_id=pear.id or 0)
+        use.delete_product(actor=manager, product_id=pear.id or 0)
         bad = pear.id or 0
     with pytest.raises(InvalidValue) as caught:
         order_as(customer, (apple, 1), (bad, 1))
@@ -126,6 +131,7 @@ def test_mixed_currencies_are_refused(
 
 
 def test_past_orders_keep_their_lines(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -133,11 +139,9 @@ def test_past_orders_keep_their_lines(
     uow: MemoryUnitOfWork,
 ) -> None:
     order = order_as(customer, (apple, 2))
-    update_product(
-        uow=uow, actor=manager, product_id=apple.id or 0, changes=ProductChanges(name="Old apple", price="99")
-    )
-    delete_product(uow=uow, actor=manager, product_id=apple.id or 0)
-    seen = get_order(uow=uow, actor=customer, order_id=order.id or 0)
+    use.update_product(actor=manager, product_id=apple.id or 0, changes=ProductChanges(name="Old apple", price="99"))
+    use.delete_product(actor=manager, product_id=apple.id or 0)
+    seen = use.get_order(actor=customer, order_id=order.id or 0)
     assert seen.lines == [OrderLine(apple.id or 0, "Apple", Money(Decimal("10.50"), "TWD"), 2)]
     assert seen.total == Money(Decimal("21.00"), "TWD")
 
@@ -146,6 +150,7 @@ def test_past_orders_keep_their_lines(
 
 
 def test_customers_see_only_their_orders(
+    use,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -155,19 +160,20 @@ def test_customers_see_only_their_orders(
 ) -> None:
     mine = [order_as(customer, (apple, 1)).id for _ in range(2)]
     theirs = order_as(other_customer, (apple, 1)).id
-    orders, total = list_orders(uow=uow, actor=customer, query=OrderQuery(user_id=other_customer.user_id))
+    orders, total = use.list_orders(actor=customer, query=OrderQuery(user_id=other_customer.user_id))
     assert ([o.id for o in orders], total) == (mine, 2)
-    orders, total = list_orders(uow=uow, actor=other_customer, query=OrderQuery())
+    orders, total = use.list_orders(actor=other_customer, query=OrderQuery())
     assert ([o.id for o in orders], total) == ([theirs], 1)
     with pytest.raises(NotFound):
-        get_order(uow=uow, actor=customer, order_id=theirs or 0)
-    assert get_order(uow=uow, actor=other_customer, order_id=theirs or 0).id == theirs
-    assert get_order(uow=uow, actor=manager, order_id=theirs or 0).id == theirs
+        use.get_order(actor=customer, order_id=theirs or 0)
+    assert use.get_order(actor=other_customer, order_id=theirs or 0).id == theirs
+    assert use.get_order(actor=manager, order_id=theirs or 0).id == theirs
     with pytest.raises(NotFound):
-        get_order(uow=uow, actor=manager, order_id=999)
+        use.get_order(actor=manager, order_id=999)
 
 
 def test_manager_lists_every_order_with_filters_and_pages(
+    use,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -179,16 +185,16 @@ def test_manager_lists_every_order_with_filters_and_pages(
     first = order_as(customer, (apple, 1)).id
     second = order_as(other_customer, (apple, 1)).id
     third = order_as(customer, (apple, 1)).id
-    cancel_order(uow=uow, clock=clock, actor=customer, order_id=first or 0)
-    orders, total = list_orders(uow=uow, actor=manager, query=OrderQuery())
+    use.cancel_order(actor=customer, order_id=first or 0)
+    orders, total = use.list_orders(actor=manager, query=OrderQuery())
     assert ([o.id for o in orders], total) == ([first, second, third], 3)
-    orders, total = list_orders(uow=uow, actor=manager, query=OrderQuery(user_id=customer.user_id))
+    orders, total = use.list_orders(actor=manager, query=OrderQuery(user_id=customer.user_id))
     assert [o.id for o in orders] == [first, third]
-    orders, total = list_orders(uow=uow, actor=manager, query=OrderQuery(status=OrderStatus.PLACED))
+    orders, total = use.list_orders(actor=manager, query=OrderQuery(status=OrderStatus.PLACED))
     assert ([o.id for o in orders], total) == ([second, third], 2)
-    orders, total = list_orders(uow=uow, actor=customer, query=OrderQuery(status=OrderStatus.CANCELLED))
+    orders, total = use.list_orders(actor=customer, query=OrderQuery(status=OrderStatus.CANCELLED))
     assert ([o.id for o in orders], total) == ([first], 1)
-    orders, total = list_orders(uow=uow, actor=manager, query=OrderQuery(page=Page(number=2, size=2)))
+    orders, total = use.list_orders(actor=manager, query=OrderQuery(page=Page(number=2, size=2)))
     assert ([o.id for o in orders], total) == ([third], 3)
 
 
@@ -196,6 +202,7 @@ def test_manager_lists_every_order_with_filters_and_pages(
 
 
 def test_owner_cancels_and_stock_comes_back(
+    use,
     customer: Actor,
     apple: Product,
     pear: Product,
@@ -207,7 +214,7 @@ def test_owner_cancels_and_stock_comes_back(
 ) -> None:
     order = order_as(customer, (apple, 2), (pear, 10))
     later = clock.advance(timedelta(minutes=5))
-    cancelled = cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+    cancelled = use.cancel_order(actor=customer, order_id=order.id or 0)
     assert cancelled.status is OrderStatus.CANCELLED
     saved = store.state.orders[order.id or 0]
     assert (saved.status, saved.cancelled_at, saved.updated_at) == (OrderStatus.CANCELLED, later, later)
@@ -215,6 +222,7 @@ def test_owner_cancels_and_stock_comes_back(
 
 
 def test_manager_may_cancel_any_order(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -224,11 +232,12 @@ def test_manager_may_cancel_any_order(
     stock_of: Stock,
 ) -> None:
     order = order_as(customer, (apple, 3))
-    cancel_order(uow=uow, clock=clock, actor=manager, order_id=order.id or 0)
+    use.cancel_order(actor=manager, order_id=order.id or 0)
     assert stock_of(apple.id) == 5
 
 
 def test_another_customer_cannot_cancel(
+    use,
     customer: Actor,
     other_customer: Actor,
     apple: Product,
@@ -240,12 +249,13 @@ def test_another_customer_cannot_cancel(
 ) -> None:
     order = order_as(customer, (apple, 3))
     with pytest.raises(NotFound):
-        cancel_order(uow=uow, clock=clock, actor=other_customer, order_id=order.id or 0)
+        use.cancel_order(actor=other_customer, order_id=order.id or 0)
     assert store.state.orders[order.id or 0].status is OrderStatus.PLACED
     assert stock_of(apple.id) == 2
 
 
 def test_cancel_twice_restocks_once(
+    use,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -254,13 +264,14 @@ def test_cancel_twice_restocks_once(
     stock_of: Stock,
 ) -> None:
     order = order_as(customer, (apple, 3))
-    cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+    use.cancel_order(actor=customer, order_id=order.id or 0)
     with pytest.raises(InvalidTransition):
-        cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+        use.cancel_order(actor=customer, order_id=order.id or 0)
     assert stock_of(apple.id) == 5
 
 
 def test_cancel_gives_stock_back_to_a_deleted_product(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -271,13 +282,14 @@ def test_cancel_gives_stock_back_to_a_deleted_product(
     stock_of: Stock,
 ) -> None:
     order = order_as(customer, (apple, 3))
-    delete_product(uow=uow, actor=manager, product_id=apple.id or 0)
-    cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+    use.delete_product(actor=manager, product_id=apple.id or 0)
+    use.cancel_order(actor=customer, order_id=order.id or 0)
     assert stock_of(apple.id) == 5
     assert store.state.products[apple.id or 0].deleted
 
 
 def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -288,23 +300,24 @@ def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
     stock_of: Stock,
 ) -> None:
     order = order_as(customer, (apple, 3))
-    delete_product(uow=uow, actor=manager, product_id=apple.id or 0)
-    new_apple = create_product(uow=uow, actor=manager, name="Apple", price="1", stock=1)
-    cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+    use.delete_product(actor=manager, product_id=apple.id or 0)
+    new_apple = use.create_product(actor=manager, name="Apple", price="1", stock=1)
+    use.cancel_order(actor=customer, order_id=order.id or 0)
     assert store.state.orders[order.id or 0].status is OrderStatus.CANCELLED
     assert stock_of(apple.id) == 5
     assert stock_of(new_apple.id) == 1
 
 
-def test_cancel_unknown_order(customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_cancel_unknown_order(use, customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
-        cancel_order(uow=uow, clock=clock, actor=customer, order_id=1)
+        use.cancel_order(actor=customer, order_id=1)
 
 
 # fulfil_order
 
 
 def test_only_managers_fulfil(
+    use,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -314,11 +327,12 @@ def test_only_managers_fulfil(
 ) -> None:
     order = order_as(customer, (apple, 1))
     with pytest.raises(Forbidden):
-        fulfil_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+        use.fulfil_order(actor=customer, order_id=order.id or 0)
     assert store.state.orders[order.id or 0].status is OrderStatus.PLACED
 
 
 def test_fulfil_keeps_stock_taken_and_closes_the_order(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -330,19 +344,20 @@ def test_fulfil_keeps_stock_taken_and_closes_the_order(
 ) -> None:
     order = order_as(customer, (apple, 2))
     later = clock.advance(timedelta(days=1))
-    fulfil_order(uow=uow, clock=clock, actor=manager, order_id=order.id or 0)
+    use.fulfil_order(actor=manager, order_id=order.id or 0)
     saved = store.state.orders[order.id or 0]
     assert (saved.status, saved.fulfilled_at, saved.cancelled_at) == (OrderStatus.FULFILLED, later, None)
     assert stock_of(apple.id) == 3
     with pytest.raises(InvalidTransition):
-        fulfil_order(uow=uow, clock=clock, actor=manager, order_id=order.id or 0)
+        use.fulfil_order(actor=manager, order_id=order.id or 0)
     with pytest.raises(InvalidTransition):
-        cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+        use.cancel_order(actor=customer, order_id=order.id or 0)
     assert stock_of(apple.id) == 3
     assert store.state.orders[order.id or 0].status is OrderStatus.FULFILLED
 
 
 def test_a_cancelled_order_cannot_be_fulfilled(
+    use,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -352,15 +367,15 @@ def test_a_cancelled_order_cannot_be_fulfilled(
     store: MemoryStore,
 ) -> None:
     order = order_as(customer, (apple, 2))
-    cancel_order(uow=uow, clock=clock, actor=customer, order_id=order.id or 0)
+    use.cancel_order(actor=customer, order_id=order.id or 0)
     with pytest.raises(InvalidTransition):
-        fulfil_order(uow=uow, clock=clock, actor=manager, order_id=order.id or 0)
+        use.fulfil_order(actor=manager, order_id=order.id or 0)
     assert store.state.orders[order.id or 0].status is OrderStatus.CANCELLED
 
 
-def test_fulfil_unknown_order(manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_fulfil_unknown_order(use, manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
-        fulfil_order(uow=uow, clock=clock, actor=manager, order_id=7)
+        use.fulfil_order(actor=manager, order_id=7)
 
 
 # the unit of work itself
@@ -370,7 +385,7 @@ def test_without_commit_nothing_is_kept(uow: MemoryUnitOfWork, apple: Product, s
     with uow:
         uow.products.add(Product(name="Ghost", price=Money(Decimal("1"), "TWD"), stock=1))
         product = uow.products.get_for_update([apple.id or 0])[apple.id or 0]
-        product.set_stock(0)
+        product.change(stock=0, now=START)
         uow.products.save(product)
     assert [p.name for p in store.state.products.values()] == ["Apple"]
     assert store.state.products[apple.id or 0].stock == 5
@@ -383,10 +398,10 @@ def test_an_error_rolls_back_and_a_commit_keeps_only_what_came_before(
     def work() -> None:
         with uow:
             product = uow.products.get_for_update([apple.id or 0])[apple.id or 0]
-            product.set_stock(1)
+            product.change(stock=1, now=START)
             uow.products.save(product)
             uow.commit()
-            product.set_stock(2)
+            product.change(stock=2, now=START)
             uow.products.save(product)
             raise RuntimeError("boom")
 
@@ -399,6 +414,6 @@ def test_changes_to_unsaved_copies_are_not_kept(uow: MemoryUnitOfWork, apple: Pr
     with uow:
         product = uow.products.get(apple.id or 0)
         assert product is not None
-        product.set_stock(0)
+        product.change(stock=0, now=START)
         uow.commit()
     assert store.state.products[apple.id or 0].stock == 5

@@ -11,12 +11,8 @@ from shop.application.errors import AlreadyExists, Forbidden, NotFound, Precondi
 from shop.application.ports import Page, ProductQuery
 from shop.application.products import (
     ProductChanges,
-    create_product,
-    delete_product,
-    get_product,
-    list_products,
-    update_product,
 )
+from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.money import Money
 from shop.domain.products import Product
@@ -24,22 +20,22 @@ from shop.domain.products import Product
 # create_product
 
 
-def test_manager_creates_a_product(uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
-    product = create_product(uow=uow, actor=manager, name="  Lamp ", price="12.5", stock=3)
+def test_manager_creates_a_product(use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+    product = use.create_product(actor=manager, name="  Lamp ", price="12.5", stock=3)
     assert product.id == 1
     saved = store.state.products[1]
     assert (saved.name, saved.price, saved.stock, saved.deleted) == ("Lamp", Money(Decimal("12.50"), "TWD"), 3, False)
-    assert get_product(uow=uow, product_id=1).name == "Lamp"
+    assert use.get_product(product_id=1).name == "Lamp"
 
 
-def test_create_in_another_currency(uow: MemoryUnitOfWork, manager: Actor) -> None:
-    product = create_product(uow=uow, actor=manager, name="Lamp", price=Decimal("3"), stock=0, currency="USD")
+def test_create_in_another_currency(use, uow: MemoryUnitOfWork, manager: Actor) -> None:
+    product = use.create_product(actor=manager, name="Lamp", price=Decimal("3"), stock=0, currency="USD")
     assert product.price == Money(Decimal("3.00"), "USD")
 
 
-def test_customer_cannot_create(uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
+def test_customer_cannot_create(use, uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
     with pytest.raises(Forbidden):
-        create_product(uow=uow, actor=customer, name="Lamp", price="1", stock=1)
+        use.create_product(actor=customer, name="Lamp", price="1", stock=1)
     assert store.state.products == {}
 
 
@@ -55,71 +51,73 @@ def test_customer_cannot_create(uow: MemoryUnitOfWork, customer: Actor, store: M
     ],
 )
 def test_create_validates(
-    uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
+    use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
 ) -> None:
     arguments: dict[str, object] = {"name": "Lamp", "price": "1.00", "stock": 1, **kwargs}
     with pytest.raises(InvalidValue) as caught:
-        create_product(uow=uow, actor=manager, **arguments)  # type: ignore[arg-type]
+        use.create_product(actor=manager, **arguments)  # type: ignore[arg-type]
     assert list(caught.value.errors) == [field]
     assert store.state.products == {}
 
 
-def test_duplicate_name_is_refused(uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
-    create_product(uow=uow, actor=manager, name="Lamp", price="1", stock=1)
+def test_duplicate_name_is_refused(use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+    use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     with pytest.raises(AlreadyExists) as caught:
-        create_product(uow=uow, actor=manager, name=" Lamp", price="2", stock=2)
+        use.create_product(actor=manager, name=" Lamp", price="2", stock=2)
     assert caught.value.field == "name"
     assert len(store.state.products) == 1
 
 
-def test_a_deleted_product_frees_its_name(uow: MemoryUnitOfWork, manager: Actor) -> None:
-    old = create_product(uow=uow, actor=manager, name="Lamp", price="1", stock=1)
-    delete_product(uow=uow, actor=manager, product_id=old.id or 0)
-    new = create_product(uow=uow, actor=manager, name="Lamp", price="2", stock=2)
+def test_a_deleted_product_frees_its_name(use, uow: MemoryUnitOfWork, manager: Actor) -> None:
+    old = use.create_product(actor=manager, name="Lamp", price="1", stock=1)
+    use.delete_product(actor=manager, product_id=old.id or 0)
+    new = use.create_product(actor=manager, name="Lamp", price="2", stock=2)
     assert new.id != old.id
-    assert get_product(uow=uow, product_id=new.id or 0).price.amount == Decimal("2.00")
+    assert use.get_product(product_id=new.id or 0).price.amount == Decimal("2.00")
 
 
 # get / update / delete
 
 
-def test_get_unknown_product(uow: MemoryUnitOfWork) -> None:
+def test_get_unknown_product(use, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(NotFound, match="Product 5"):
-        get_product(uow=uow, product_id=5)
+        use.get_product(product_id=5)
 
 
 def test_customer_cannot_update_or_delete(
-    uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use, uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=4)
     with pytest.raises(Forbidden):
-        update_product(uow=uow, actor=customer, product_id=lamp.id or 0, changes=ProductChanges(stock=0))
+        use.update_product(actor=customer, product_id=lamp.id or 0, changes=ProductChanges(stock=0))
     with pytest.raises(Forbidden):
-        delete_product(uow=uow, actor=customer, product_id=lamp.id or 0)
+        use.delete_product(actor=customer, product_id=lamp.id or 0)
     saved = store.state.products[lamp.id or 0]
     assert (saved.stock, saved.deleted) == (4, False)
 
 
-def test_empty_changes_are_refused(uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]) -> None:
+def test_empty_changes_are_refused(
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+) -> None:
     lamp = add_product("Lamp")
     with pytest.raises(InvalidValue) as caught:
-        update_product(uow=uow, actor=manager, product_id=lamp.id or 0, changes=ProductChanges())
+        use.update_product(actor=manager, product_id=lamp.id or 0, changes=ProductChanges())
     assert list(caught.value.errors) == ["body"]
 
 
 def test_update_every_field(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", price="1.00", stock=1)
     changes = ProductChanges(name=" Big lamp ", price="7.5", currency="USD", stock=9)
-    updated = update_product(uow=uow, actor=manager, product_id=lamp.id or 0, changes=changes)
+    updated = use.update_product(actor=manager, product_id=lamp.id or 0, changes=changes)
     saved = store.state.products[lamp.id or 0]
     assert (saved.name, saved.price, saved.stock) == ("Big lamp", Money(Decimal("7.50"), "USD"), 9)
     assert updated.price == saved.price
 
 
 def test_an_update_whose_precondition_fails_changes_nothing(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=1)
     seen: list[tuple[str, int]] = []
@@ -129,8 +127,7 @@ def test_an_update_whose_precondition_fails_changes_nothing(
         return False
 
     with pytest.raises(PreconditionFailed):
-        update_product(
-            uow=uow,
+        use.update_product(
             actor=manager,
             product_id=lamp.id or 0,
             changes=ProductChanges(stock=9),
@@ -141,26 +138,26 @@ def test_an_update_whose_precondition_fails_changes_nothing(
 
 
 def test_an_update_whose_precondition_holds_goes_through(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", stock=1)
 
-    updated = update_product(
-        uow=uow, actor=manager, product_id=lamp.id or 0, changes=ProductChanges(stock=9), precondition=lambda _: True
+    updated = use.update_product(
+        actor=manager, product_id=lamp.id or 0, changes=ProductChanges(stock=9), precondition=lambda _: True
     )
 
     assert updated.stock == 9
 
 
 def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", price="1.00", currency="EUR")
     pid = lamp.id or 0
-    assert update_product(uow=uow, actor=manager, product_id=pid, changes=ProductChanges(price="2")).price == Money(
+    assert use.update_product(actor=manager, product_id=pid, changes=ProductChanges(price="2")).price == Money(
         Decimal("2.00"), "EUR"
     )
-    assert update_product(uow=uow, actor=manager, product_id=pid, changes=ProductChanges(currency="JPY")).price == (
+    assert use.update_product(actor=manager, product_id=pid, changes=ProductChanges(currency="JPY")).price == (
         Money(Decimal("2.00"), "JPY")
     )
 
@@ -175,6 +172,7 @@ def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
     ],
 )
 def test_invalid_update_changes_nothing(
+    use,
     uow: MemoryUnitOfWork,
     manager: Actor,
     add_product: Callable[..., Product],
@@ -184,35 +182,35 @@ def test_invalid_update_changes_nothing(
 ) -> None:
     lamp = add_product("Lamp", price="1.00", stock=1)
     with pytest.raises(InvalidValue) as caught:
-        update_product(uow=uow, actor=manager, product_id=lamp.id or 0, changes=changes)
+        use.update_product(actor=manager, product_id=lamp.id or 0, changes=changes)
     assert list(caught.value.errors) == [field]
     saved = store.state.products[lamp.id or 0]
     assert (saved.name, saved.price, saved.stock) == ("Lamp", Money(Decimal("1.00"), "TWD"), 1)
 
 
 def test_rename_to_a_taken_name_changes_nothing(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     add_product("Lamp")
     chair = add_product("Chair", stock=2)
     with pytest.raises(AlreadyExists):
-        update_product(uow=uow, actor=manager, product_id=chair.id or 0, changes=ProductChanges(name="Lamp", stock=0))
+        use.update_product(actor=manager, product_id=chair.id or 0, changes=ProductChanges(name="Lamp", stock=0))
     saved = store.state.products[chair.id or 0]
     assert (saved.name, saved.stock) == ("Chair", 2)
 
 
 def test_update_or_delete_unknown_or_deleted_product(
-    uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=5)
-    delete_product(uow=uow, actor=manager, product_id=lamp.id or 0)
+    use.delete_product(actor=manager, product_id=lamp.id or 0)
     for product_id in (lamp.id or 0, 404):
         with pytest.raises(NotFound):
-            update_product(uow=uow, actor=manager, product_id=product_id, changes=ProductChanges(stock=1))
+            use.update_product(actor=manager, product_id=product_id, changes=ProductChanges(stock=1))
         with pytest.raises(NotFound):
-            delete_product(uow=uow, actor=manager, product_id=product_id)
+            use.delete_product(actor=manager, product_id=product_id)
         with pytest.raises(NotFound):
-            get_product(uow=uow, product_id=product_id)
+            use.get_product(product_id=product_id)
     assert store.state.products[lamp.id or 0].stock == 5
     assert store.state.products[lamp.id or 0].deleted
 
@@ -221,7 +219,7 @@ def test_update_or_delete_unknown_or_deleted_product(
 
 
 @pytest.fixture
-def shelf(add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
+def shelf(use, add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
     """Apple 10.00 x5 (1), banana 20.00 x0 (2), Cherry 10.00 x3 (3), apple pie 30.00 x1 (4), Apricot deleted (5)."""
     ids = {}
     for name, price, stock in [
@@ -232,12 +230,12 @@ def shelf(add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: A
         ("Apricot", "10.00", 7),
     ]:
         ids[name] = add_product(name, price=price, stock=stock).id or 0
-    delete_product(uow=uow, actor=manager, product_id=ids["Apricot"])
+    use.delete_product(actor=manager, product_id=ids["Apricot"])
     return ids
 
 
-def names(uow: MemoryUnitOfWork, **query: object) -> list[str]:
-    products, _ = list_products(uow=uow, query=ProductQuery(**query))  # type: ignore[arg-type]
+def names(use: Container, **query: object) -> list[str]:
+    products, _ = use.list_products(query=ProductQuery(**query))  # type: ignore[arg-type]
     return [p.name for p in products]
 
 
@@ -258,8 +256,8 @@ def names(uow: MemoryUnitOfWork, **query: object) -> list[str]:
         ({"q": "a", "in_stock": True, "max_price": Decimal("10")}, ["Apple"]),
     ],
 )
-def test_filters(uow: MemoryUnitOfWork, shelf: dict[str, int], query: dict[str, object], expected: list[str]) -> None:
-    assert names(uow, **query) == expected
+def test_filters(use: Container, shelf: dict[str, int], query: dict[str, object], expected: list[str]) -> None:
+    assert names(use, **query) == expected
 
 
 @pytest.mark.parametrize(
@@ -276,32 +274,32 @@ def test_filters(uow: MemoryUnitOfWork, shelf: dict[str, int], query: dict[str, 
     ],
 )
 def test_sort_with_id_tie_break(
-    uow: MemoryUnitOfWork, shelf: dict[str, int], sort: tuple[str, ...], expected: list[str]
+    use: Container, shelf: dict[str, int], sort: tuple[str, ...], expected: list[str]
 ) -> None:
-    assert names(uow, sort=sort) == expected
+    assert names(use, sort=sort) == expected
 
 
 def test_equal_prices_tie_break_on_ascending_id_even_when_descending(
-    uow: MemoryUnitOfWork, add_product: Callable[..., Product]
+    use: Container, add_product: Callable[..., Product]
 ) -> None:
     for name in ("c", "a", "b"):
         add_product(name, price="5.00")
-    assert names(uow, sort=("-price",)) == ["c", "a", "b"]
-    assert names(uow, sort=("price",)) == ["c", "a", "b"]
+    assert names(use, sort=("-price",)) == ["c", "a", "b"]
+    assert names(use, sort=("price",)) == ["c", "a", "b"]
 
 
-def test_pagination_reports_the_total(uow: MemoryUnitOfWork, shelf: dict[str, int]) -> None:
-    products, total = list_products(uow=uow, query=ProductQuery(page=Page(number=2, size=3)))
+def test_pagination_reports_the_total(use: Container, shelf: dict[str, int]) -> None:
+    products, total = use.list_products(query=ProductQuery(page=Page(number=2, size=3)))
     assert total == 4
     assert [p.name for p in products] == ["apple pie"]
-    products, total = list_products(uow=uow, query=ProductQuery(page=Page(number=1, size=2), in_stock=True))
+    products, total = use.list_products(query=ProductQuery(page=Page(number=1, size=2), in_stock=True))
     assert total == 3
     assert [p.name for p in products] == ["Apple", "Cherry"]
-    products, total = list_products(uow=uow, query=ProductQuery(page=Page(number=5, size=2)))
+    products, total = use.list_products(query=ProductQuery(page=Page(number=5, size=2)))
     assert (products, total) == ([], 4)
 
 
-def test_listed_products_are_copies(uow: MemoryUnitOfWork, shelf: dict[str, int], store: MemoryStore) -> None:
-    products, _ = list_products(uow=uow, query=ProductQuery())
+def test_listed_products_are_copies(use: Container, shelf: dict[str, int], store: MemoryStore) -> None:
+    products, _ = use.list_products(query=ProductQuery())
     products[0].stock = 999
     assert store.state.products[products[0].id or 0].stock == 5

@@ -10,12 +10,6 @@ from shop.application.errors import AlreadyExists, Forbidden, NotFound
 from shop.application.ports import Page
 from shop.application.users import (
     UserChanges,
-    delete_user,
-    get_user,
-    list_users,
-    make_manager,
-    register_user,
-    update_user,
 )
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
@@ -31,10 +25,8 @@ def stored(store: MemoryStore, user_id: int | None) -> User:
 # register_user
 
 
-def test_register_creates_a_customer(uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
-    user = register_user(
-        uow=uow, hasher=hasher, actor=None, username="carol", password=PASSWORD, email="c@example.com", age=30
-    )
+def test_register_creates_a_customer(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+    user = use.register_user(actor=None, username="carol", password=PASSWORD, email="c@example.com", age=30)
     assert user.id == 1
     saved = stored(store, user.id)
     assert saved.username == "carol"
@@ -46,10 +38,10 @@ def test_register_creates_a_customer(uow: MemoryUnitOfWork, hasher: FakeHasher, 
     assert hasher.hash_calls == [PASSWORD]
 
 
-def test_register_refuses_a_taken_username(uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
-    register_user(uow=uow, hasher=hasher, actor=None, username="carol", password=PASSWORD)
+def test_register_refuses_a_taken_username(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+    use.register_user(actor=None, username="carol", password=PASSWORD)
     with pytest.raises(AlreadyExists, match="carol") as caught:
-        register_user(uow=uow, hasher=hasher, actor=None, username="carol", password="another password")
+        use.register_user(actor=None, username="carol", password="another password")
     assert caught.value.field == "username"
     assert len(store.state.users) == 1
     assert store.state.users[1].password_hash == "plain$" + PASSWORD
@@ -60,72 +52,76 @@ def test_register_refuses_a_taken_username(uow: MemoryUnitOfWork, hasher: FakeHa
     [("bad name", PASSWORD, "username"), ("carol", "short", "password"), ("carol", "CAROL", "password")],
 )
 def test_register_validates_before_storing(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str, field: str
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str, field: str
 ) -> None:
     with pytest.raises(InvalidValue) as caught:
-        register_user(uow=uow, hasher=hasher, actor=None, username=username, password=password)
+        use.register_user(actor=None, username=username, password=password)
     assert field in caught.value.errors
     assert store.state.users == {}
     assert hasher.hash_calls == []
 
 
-def test_anonymous_cannot_register_a_manager(uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+def test_anonymous_cannot_register_a_manager(
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+) -> None:
     with pytest.raises(Forbidden):
-        register_user(uow=uow, hasher=hasher, actor=None, username="mallory", password=PASSWORD, is_manager=True)
+        use.register_user(actor=None, username="mallory", password=PASSWORD, is_manager=True)
     assert store.state.users == {}
 
 
 def test_customer_cannot_make_themselves_or_anyone_a_manager(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     with pytest.raises(Forbidden):
-        register_user(uow=uow, hasher=hasher, actor=customer, username="mallory", password=PASSWORD, is_manager=True)
+        use.register_user(actor=customer, username="mallory", password=PASSWORD, is_manager=True)
     assert [u.username for u in store.state.users.values()] == ["alice"]
     assert stored(store, customer.user_id).role is Role.CUSTOMER
 
 
-def test_manager_can_register_a_manager(uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor) -> None:
-    user = register_user(uow=uow, hasher=hasher, actor=manager, username="deputy", password=PASSWORD, is_manager=True)
+def test_manager_can_register_a_manager(use, uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor) -> None:
+    user = use.register_user(actor=manager, username="deputy", password=PASSWORD, is_manager=True)
     assert user.role is Role.MANAGER
 
 
 # list_users / get_user
 
 
-def test_only_managers_list_users(uow: MemoryUnitOfWork, customer: Actor) -> None:
+def test_only_managers_list_users(use, uow: MemoryUnitOfWork, customer: Actor) -> None:
     with pytest.raises(Forbidden):
-        list_users(uow=uow, actor=customer, page=Page())
+        use.list_users(actor=customer, page=Page())
 
 
 def test_list_users_pages_active_users_in_id_order(
-    uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     for name in ("u1", "u2", "u3", "u4"):
         add_user(name)
     add_user("gone", active=False)
-    users, total = list_users(uow=uow, actor=manager, page=Page(number=2, size=2))
+    users, total = use.list_users(actor=manager, page=Page(number=2, size=2))
     assert total == 5
     assert [u.username for u in users] == ["u2", "u3"]
-    users, total = list_users(uow=uow, actor=manager, page=Page(number=9, size=2))
+    users, total = use.list_users(actor=manager, page=Page(number=9, size=2))
     assert (users, total) == ([], 5)
 
 
-def test_customer_sees_only_their_own_account(uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor) -> None:
-    assert get_user(uow=uow, actor=customer, user_id=customer.user_id).username == "alice"
+def test_customer_sees_only_their_own_account(
+    use, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
+) -> None:
+    assert use.get_user(actor=customer, user_id=customer.user_id).username == "alice"
     with pytest.raises(Forbidden):
-        get_user(uow=uow, actor=customer, user_id=other_customer.user_id)
+        use.get_user(actor=customer, user_id=other_customer.user_id)
 
 
-def test_manager_sees_any_account(uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
-    assert get_user(uow=uow, actor=manager, user_id=customer.user_id).username == "alice"
+def test_manager_sees_any_account(use, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
+    assert use.get_user(actor=manager, user_id=customer.user_id).username == "alice"
     with pytest.raises(NotFound):
-        get_user(uow=uow, actor=manager, user_id=999)
+        use.get_user(actor=manager, user_id=999)
 
 
-def test_deactivated_accounts_are_not_found(uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
-    delete_user(uow=uow, actor=customer, user_id=customer.user_id)
+def test_deactivated_accounts_are_not_found(use, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
+    use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
-        get_user(uow=uow, actor=manager, user_id=customer.user_id)
+        use.get_user(actor=manager, user_id=customer.user_id)
 
 
 # update_user
@@ -133,6 +129,7 @@ def test_deactivated_accounts_are_not_found(uow: MemoryUnitOfWork, manager: Acto
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_updates_another_account(
+    use,
     request: pytest.FixtureRequest,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
@@ -142,21 +139,21 @@ def test_nobody_updates_another_account(
 ) -> None:
     actor: Actor = request.getfixturevalue(who)
     with pytest.raises(Forbidden):
-        update_user(uow=uow, hasher=hasher, actor=actor, user_id=customer.user_id, changes=UserChanges(email="x@y.z"))
+        use.update_user(actor=actor, user_id=customer.user_id, changes=UserChanges(email="x@y.z"))
     assert stored(store, customer.user_id).email is None
 
 
-def test_empty_changes_are_refused(uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_empty_changes_are_refused(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
     with pytest.raises(InvalidValue) as caught:
-        update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges())
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges())
     assert list(caught.value.errors) == ["body"]
 
 
 def test_update_profile_fields_keeps_tokens(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     changes = UserChanges(username="alice2", email="a@example.com", age=41, phone="+886 2 1234")
-    user = update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=changes)
+    user = use.update_user(actor=customer, user_id=customer.user_id, changes=changes)
     saved = stored(store, customer.user_id)
     assert (saved.username, saved.email, saved.age, saved.phone) == ("alice2", "a@example.com", 41, "+886 2 1234")
     assert saved.token_version == 0
@@ -164,35 +161,31 @@ def test_update_profile_fields_keeps_tokens(
     assert user.username == "alice2"
 
 
-def test_keeping_the_same_username_is_fine(uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_keeping_the_same_username_is_fine(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
     changes = UserChanges(username="alice", age=5)
-    assert update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=changes).age == 5
+    assert use.update_user(actor=customer, user_id=customer.user_id, changes=changes).age == 5
 
 
 def test_changing_only_the_case_of_ones_own_username_is_fine(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
-    update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(username="ALICE"))
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="ALICE"))
 
     assert stored(store, customer.user_id).username == "ALICE"
 
 
 def test_update_to_a_taken_username_in_another_case_is_refused(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
 ) -> None:
     with pytest.raises(AlreadyExists):
-        update_user(
-            uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(username="Bob")
-        )
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="Bob"))
 
 
 def test_update_to_a_taken_username_changes_nothing(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor, other_customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor, other_customer: Actor
 ) -> None:
     with pytest.raises(AlreadyExists) as caught:
-        update_user(
-            uow=uow,
-            hasher=hasher,
+        use.update_user(
             actor=customer,
             user_id=customer.user_id,
             changes=UserChanges(username="bob", email="new@example.com"),
@@ -202,20 +195,16 @@ def test_update_to_a_taken_username_changes_nothing(
     assert (saved.username, saved.email) == ("alice", None)
 
 
-def test_update_validates_the_username(uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_update_validates_the_username(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
     with pytest.raises(InvalidValue) as caught:
-        update_user(
-            uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(username="no way")
-        )
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="no way"))
     assert list(caught.value.errors) == ["username"]
 
 
 def test_password_change_rehashes_and_revokes_tokens(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
-    update_user(
-        uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(password="new secret!")
-    )
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(password="new secret!"))
     saved = stored(store, customer.user_id)
     assert saved.password_hash == "plain$new secret!"
     assert saved.token_version == 1
@@ -231,11 +220,16 @@ def test_password_change_rehashes_and_revokes_tokens(
     ],
 )
 def test_password_policy_on_update(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, add_user: Callable[..., User], changes: UserChanges
+    use,
+    uow: MemoryUnitOfWork,
+    hasher: FakeHasher,
+    store: MemoryStore,
+    add_user: Callable[..., User],
+    changes: UserChanges,
 ) -> None:
     user = add_user("Alice.Liddell")
     with pytest.raises(InvalidValue) as caught:
-        update_user(uow=uow, hasher=hasher, actor=actor_of(user), user_id=user.id or 0, changes=changes)
+        use.update_user(actor=actor_of(user), user_id=user.id or 0, changes=changes)
     assert list(caught.value.errors) == ["password"]
     saved = stored(store, user.id)
     assert saved.password_hash == "plain$" + PASSWORD
@@ -244,11 +238,11 @@ def test_password_policy_on_update(
 
 
 def test_update_of_a_deactivated_account_is_not_found(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:
-    delete_user(uow=uow, actor=customer, user_id=customer.user_id)
+    use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
-        update_user(uow=uow, hasher=hasher, actor=customer, user_id=customer.user_id, changes=UserChanges(age=3))
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(age=3))
 
 
 # delete_user
@@ -256,20 +250,20 @@ def test_update_of_a_deactivated_account_is_not_found(
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_deletes_another_account(
-    request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
+    use, request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
 ) -> None:
     with pytest.raises(Forbidden):
-        delete_user(uow=uow, actor=request.getfixturevalue(who), user_id=customer.user_id)
+        use.delete_user(actor=request.getfixturevalue(who), user_id=customer.user_id)
     assert stored(store, customer.user_id).active
 
 
-def test_delete_deactivates_and_revokes_tokens(uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor) -> None:
-    delete_user(uow=uow, actor=customer, user_id=customer.user_id)
+def test_delete_deactivates_and_revokes_tokens(use, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor) -> None:
+    use.delete_user(actor=customer, user_id=customer.user_id)
     saved = stored(store, customer.user_id)
     assert not saved.active
     assert saved.token_version == 1
     with pytest.raises(NotFound):
-        delete_user(uow=uow, actor=customer, user_id=customer.user_id)
+        use.delete_user(actor=customer, user_id=customer.user_id)
     assert stored(store, customer.user_id).token_version == 1
 
 
@@ -277,9 +271,9 @@ def test_delete_deactivates_and_revokes_tokens(uow: MemoryUnitOfWork, store: Mem
 
 
 def test_make_manager_promotes_an_existing_user(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
-    user, created = make_manager(uow=uow, hasher=hasher, username="alice", password=None)
+    user, created = use.make_manager(username="alice", password=None)
     assert not created
     assert user.id == customer.user_id
     saved = stored(store, customer.user_id)
@@ -289,8 +283,8 @@ def test_make_manager_promotes_an_existing_user(
     assert hasher.hash_calls == []
 
 
-def test_make_manager_creates_a_new_manager(uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
-    user, created = make_manager(uow=uow, hasher=hasher, username="root", password=PASSWORD)
+def test_make_manager_creates_a_new_manager(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+    user, created = use.make_manager(username="root", password=PASSWORD)
     assert created
     saved = stored(store, user.id)
     assert (saved.username, saved.role, saved.password_hash) == ("root", Role.MANAGER, "plain$" + PASSWORD)
@@ -298,18 +292,18 @@ def test_make_manager_creates_a_new_manager(uow: MemoryUnitOfWork, hasher: FakeH
 
 @pytest.mark.parametrize(("username", "password"), [("root", None), ("root", "root"), ("bad name", PASSWORD)])
 def test_make_manager_validates_a_new_account(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
 ) -> None:
     with pytest.raises(InvalidValue):
-        make_manager(uow=uow, hasher=hasher, username=username, password=password)
+        use.make_manager(username=username, password=password)
     assert store.state.users == {}
 
 
 def test_make_manager_refuses_a_deactivated_user(
-    uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
-    delete_user(uow=uow, actor=customer, user_id=customer.user_id)
+    use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
-        make_manager(uow=uow, hasher=hasher, username="alice", password=PASSWORD)
+        use.make_manager(username="alice", password=PASSWORD)
     assert stored(store, customer.user_id).role is Role.CUSTOMER
     assert len(store.state.users) == 1

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from shop.domain.errors import InvalidValue
+from shop.domain.events import TokensRevoked, UserRegistered
 from shop.domain.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, Role, User, check_password, check_username
 
 
@@ -46,6 +49,9 @@ def test_password_policy(password: str, username: str, fragment: str) -> None:
     assert len(caught.value.errors["password"]) == 1
 
 
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
 def test_every_broken_password_rule_is_reported() -> None:
     with pytest.raises(InvalidValue) as caught:
         check_password("1234", "1234")
@@ -70,7 +76,7 @@ def test_new_user_defaults() -> None:
 
 def test_change_password_revokes_tokens() -> None:
     alice = user()
-    alice.change_password("h1")
+    alice.change_password("h1", NOW)
     assert alice.password_hash == "h1"
     assert alice.token_version == 1
 
@@ -84,16 +90,42 @@ def test_rehash_keeps_tokens() -> None:
 
 def test_promote_revokes_tokens_once() -> None:
     alice = user()
-    alice.promote()
+    alice.promote(NOW)
     assert alice.role is Role.MANAGER
     assert alice.is_manager
     assert alice.token_version == 1
-    alice.promote()
+    alice.promote(NOW)
     assert alice.token_version == 1
 
 
 def test_deactivate_revokes_tokens() -> None:
     alice = user()
-    alice.deactivate()
+    alice.deactivate(NOW)
     assert not alice.active
     assert alice.token_version == 1
+
+
+def test_registering_records_the_event() -> None:
+    alice = User.register(username="alice", password_hash="h", email="a@example.com", now=NOW)
+    assert alice.events == [UserRegistered(user=alice, occurred_at=NOW)]
+    assert alice.role is Role.CUSTOMER
+
+
+def test_registering_checks_the_username() -> None:
+    with pytest.raises(InvalidValue):
+        User.register(username="alice\n", password_hash="h", now=NOW)
+
+
+@pytest.mark.parametrize("change", ["password", "promote", "deactivate"])
+def test_every_revocation_of_all_tokens_is_told(change: str) -> None:
+    alice = user()
+    {"password": lambda: alice.change_password("h1", NOW), "promote": lambda: alice.promote(NOW),
+     "deactivate": lambda: alice.deactivate(NOW)}[change]()  # fmt: skip
+    assert alice.events == [TokensRevoked(user_id=1, occurred_at=NOW)]
+
+
+def test_a_rehash_or_a_second_promotion_tells_nothing() -> None:
+    alice = user(Role.MANAGER)
+    alice.rehash_password("h1")
+    alice.promote(NOW)
+    assert alice.events == []

@@ -8,16 +8,31 @@ work, which is what row locks give the real databases.
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
+import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
+import orjson
+
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.messagebus import MessageBus
+from shop.application.messages import Message, OutboxEntry, envelope
+from shop.application.ports import (
+    AccessState,
+    Backlog,
+    OrderQuery,
+    Page,
+    ProductQuery,
+    RefreshToken,
+    StoredPlacement,
+)
+from shop.application.unit_of_work import EventCollector, EventfulUnitOfWork
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
@@ -33,6 +48,13 @@ class _UsedRefresh:
 
 
 @dataclass
+class _OutboxRow:
+    entry: OutboxEntry
+    message: Message
+    sent_at: datetime | None = None
+
+
+@dataclass
 class MemoryState:
     users: dict[int, User] = field(default_factory=dict)
     products: dict[int, Product] = field(default_factory=dict)
@@ -40,8 +62,9 @@ class MemoryState:
     refresh_tokens: dict[str, _UsedRefresh] = field(default_factory=dict)
     revoked_access: dict[str, datetime] = field(default_factory=dict)
     revoked_families: set[str] = field(default_factory=set)
-    responses: dict[tuple[int, str], StoredResponse] = field(default_factory=dict)
-    next_id: dict[str, int] = field(default_factory=lambda: {"users": 1, "products": 1, "orders": 1})
+    responses: dict[tuple[int, str], StoredPlacement] = field(default_factory=dict)
+    outbox: dict[int, _OutboxRow] = field(default_factory=dict)
+    next_id: dict[str, int] = field(default_factory=lambda: {"users": 1, "products": 1, "orders": 1, "outbox": 1})
 
     def allocate(self, table: str) -> int:
         ident = self.next_id[table]
@@ -54,15 +77,22 @@ def _page(items: Iterable[T], page: Page) -> tuple[list[T], int]:
     return everything[page.offset : page.offset + page.size], len(everything)
 
 
+def _stored(entity: T, collector: EventCollector) -> T:
+    """The copy the store keeps: the events go to the unit of work, not into storage."""
+    collector.take_events(entity)  # type: ignore[arg-type]
+    return copy.deepcopy(entity)
+
+
 class MemoryUserRepository:
-    def __init__(self, state: Callable[[], MemoryState]) -> None:
+    def __init__(self, state: Callable[[], MemoryState], collector: EventCollector) -> None:
         self._state = state
+        self._collector = collector
 
     def add(self, user: User) -> None:
         state = self._state()
         self._check_unique(state, user)
         user.id = state.allocate("users")
-        state.users[user.id] = copy.deepcopy(user)
+        state.users[user.id] = _stored(user, self._collector)
 
     def get(self, user_id: int) -> User | None:
         return copy.deepcopy(self._state().users.get(user_id))
@@ -84,7 +114,7 @@ class MemoryUserRepository:
         assert user.id is not None
         state = self._state()
         self._check_unique(state, user)
-        state.users[user.id] = copy.deepcopy(user)
+        state.users[user.id] = _stored(user, self._collector)
 
     @staticmethod
     def _check_unique(state: MemoryState, user: User) -> None:
@@ -94,14 +124,15 @@ class MemoryUserRepository:
 
 
 class MemoryProductRepository:
-    def __init__(self, state: Callable[[], MemoryState]) -> None:
+    def __init__(self, state: Callable[[], MemoryState], collector: EventCollector) -> None:
         self._state = state
+        self._collector = collector
 
     def add(self, product: Product) -> None:
         state = self._state()
         self._check_unique(state, product)
         product.id = state.allocate("products")
-        state.products[product.id] = copy.deepcopy(product)
+        state.products[product.id] = _stored(product, self._collector)
 
     def get(self, product_id: int) -> Product | None:
         product = self._state().products.get(product_id)
@@ -126,7 +157,7 @@ class MemoryProductRepository:
         assert product.id is not None
         state = self._state()
         self._check_unique(state, product)
-        state.products[product.id] = copy.deepcopy(product)
+        state.products[product.id] = _stored(product, self._collector)
 
     @staticmethod
     def _check_unique(state: MemoryState, product: Product) -> None:
@@ -158,13 +189,14 @@ def _matches(p: Product, query: ProductQuery) -> bool:
 
 
 class MemoryOrderRepository:
-    def __init__(self, state: Callable[[], MemoryState]) -> None:
+    def __init__(self, state: Callable[[], MemoryState], collector: EventCollector) -> None:
         self._state = state
+        self._collector = collector
 
     def add(self, order: Order) -> None:
         state = self._state()
         order.id = state.allocate("orders")
-        state.orders[order.id] = copy.deepcopy(order)
+        state.orders[order.id] = _stored(order, self._collector)
 
     def get(self, order_id: int) -> Order | None:
         return copy.deepcopy(self._state().orders.get(order_id))
@@ -188,7 +220,7 @@ class MemoryOrderRepository:
 
     def save(self, order: Order) -> None:
         assert order.id is not None
-        self._state().orders[order.id] = copy.deepcopy(order)
+        self._state().orders[order.id] = _stored(order, self._collector)
 
 
 class MemoryTokenRepository:
@@ -242,21 +274,18 @@ class MemoryIdempotencyRepository:
     def __init__(self, state: Callable[[], MemoryState]) -> None:
         self._state = state
 
-    def get(self, user_id: int, key: str) -> StoredResponse | None:
+    def get(self, user_id: int, key: str) -> StoredPlacement | None:
         return self._state().responses.get((user_id, key))
 
     def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
         responses = self._state().responses
         if (user_id, key) in responses:
             raise KeyInUse()
-        responses[(user_id, key)] = StoredResponse(user_id, key, fingerprint, 0, "", now)
+        responses[(user_id, key)] = StoredPlacement(user_id, key, fingerprint, now, order=None)
 
-    def complete(self, user_id: int, key: str, status: int, body: str) -> None:
+    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None:
         responses = self._state().responses
-        reserved = responses[(user_id, key)]
-        responses[(user_id, key)] = StoredResponse(
-            user_id, key, reserved.fingerprint, status, body, reserved.created_at
-        )
+        responses[(user_id, key)] = replace(responses[(user_id, key)], order=copy.deepcopy(dict(order)))
 
     def delete(self, user_id: int, key: str) -> None:
         self._state().responses.pop((user_id, key), None)
@@ -269,6 +298,43 @@ class MemoryIdempotencyRepository:
         return len(old)
 
 
+class MemoryOutboxRepository:
+    def __init__(self, state: Callable[[], MemoryState]) -> None:
+        self._state = state
+
+    def add(self, messages: Sequence[Message]) -> None:
+        state = self._state()
+        for message in messages:
+            position, event_id = state.allocate("outbox"), str(uuid.uuid4())
+            body = orjson.dumps(envelope(message, event_id))
+            entry = OutboxEntry(position, event_id, message.type, message.occurred_at, body)
+            state.outbox[position] = _OutboxRow(entry, message)
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        rows = (row for _, row in sorted(self._state().outbox.items()) if row.sent_at is None)
+        return [row.entry for row in itertools.islice(rows, limit)]
+
+    def mark_sent(self, positions: Sequence[int], now: datetime) -> None:
+        outbox = self._state().outbox
+        for position in positions:
+            outbox[position].sent_at = now
+
+    def backlog(self) -> Backlog:
+        pending = [row.entry.occurred_at for row in self._state().outbox.values() if row.sent_at is None]
+        return Backlog(len(pending), min(pending, default=None))
+
+    def purge_sent_before(self, moment: datetime) -> int:
+        outbox = self._state().outbox
+        old = [position for position, row in outbox.items() if row.sent_at is not None and row.sent_at < moment]
+        for position in old:
+            del outbox[position]
+        return len(old)
+
+    def messages(self) -> list[Message]:
+        """Every message written, sent or not, oldest first: what tests look at."""
+        return [row.message for _, row in sorted(self._state().outbox.items())]
+
+
 class MemoryStore:
     """The data every in-memory unit of work shares, like a database server."""
 
@@ -277,17 +343,19 @@ class MemoryStore:
         self.lock = threading.RLock()
 
 
-class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
+class MemoryUnitOfWork(EventfulUnitOfWork):
+    def __init__(self, store: MemoryStore, bus: MessageBus | None = None) -> None:
+        super().__init__(bus)
         self._store = store
         self._snapshot: MemoryState | None = None
         self.committed = False
         current = lambda: store.state  # noqa: E731
-        self.users = MemoryUserRepository(current)
-        self.products = MemoryProductRepository(current)
-        self.orders = MemoryOrderRepository(current)
+        self.users = MemoryUserRepository(current, self._collector)
+        self.products = MemoryProductRepository(current, self._collector)
+        self.orders = MemoryOrderRepository(current, self._collector)
         self.tokens = MemoryTokenRepository(current)
         self.idempotency = MemoryIdempotencyRepository(current)
+        self.outbox = MemoryOutboxRepository(current)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -302,11 +370,11 @@ class MemoryUnitOfWork:
         finally:
             self._store.lock.release()
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         self._snapshot = copy.deepcopy(self._store.state)
         self.committed = True
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         if self._snapshot is not None:
             self._store.state = self._snapshot
             self._snapshot = None

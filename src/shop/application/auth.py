@@ -5,18 +5,9 @@ from datetime import datetime, timedelta
 
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import (
-    NO_CACHE,
-    NO_METRICS,
-    AccessCache,
-    AccessState,
-    Clock,
-    IdGenerator,
-    Metrics,
-    PasswordHasher,
-    RefreshToken,
-    UnitOfWork,
-)
+from shop.application.messagebus import MessageBus
+from shop.application.ports import Clock, IdGenerator, PasswordHasher, RefreshToken, UnitOfWork
+from shop.domain.events import LoginFailed, TokensRevoked
 from shop.domain.users import User
 
 
@@ -44,20 +35,20 @@ def login(
     hasher: PasswordHasher,
     clock: Clock,
     ids: IdGenerator,
+    bus: MessageBus,
     refresh_ttl: timedelta,
     username: str,
     password: str,
-    metrics: Metrics = NO_METRICS,
 ) -> Session:
     """Check the credentials and open a new token family; unknown users cost as much as wrong passwords."""
     with uow:
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
         hasher.verify_dummy(password)
-        metrics.login_failed()
+        bus.handle([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     if not hasher.verify(user.password_hash, password):
-        metrics.login_failed()
+        bus.handle([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     upgraded = hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
     token = _new_refresh(user, family=ids.new_id(), ids=ids, clock=clock, ttl=refresh_ttl)
@@ -80,7 +71,6 @@ def refresh(
     ids: IdGenerator,
     refresh_ttl: timedelta,
     claims: TokenClaims,
-    access_cache: AccessCache = NO_CACHE,
 ) -> Session:
     """Rotate a refresh token. A token used twice means it leaked: its whole family is revoked."""
     now = clock.now()
@@ -90,13 +80,13 @@ def refresh(
         if user is None or not user.active or user.token_version != claims.token_version:
             # Reused, revoked or outdated: the whole family goes, access tokens included.
             uow.tokens.revoke_family(claims.family, now)
+            uow.record(TokensRevoked(user_id=claims.user_id, occurred_at=now))
             token = None
         else:
             token = _new_refresh(user, family=claims.family, ids=ids, clock=clock, ttl=refresh_ttl)
             uow.tokens.add_refresh(token)
         uow.commit()
     if user is None or token is None:
-        access_cache.forget_user(claims.user_id)
         raise AuthenticationFailed("Token is invalid or has been revoked.")
     return Session(user, token)
 
@@ -108,37 +98,30 @@ def revoke(
     refresh: TokenClaims,
     access: TokenClaims | None = None,
     access_expires_at: datetime | None = None,
-    access_cache: AccessCache = NO_CACHE,
 ) -> None:
     """Log out: end the token family of a refresh token, and the access token presented with it."""
+    now = clock.now()
     with uow:
-        uow.tokens.revoke_family(refresh.family, clock.now())
+        uow.tokens.revoke_family(refresh.family, now)
         if access is not None and access_expires_at is not None:
             uow.tokens.revoke_access(access.jti, access_expires_at)
+        for user_id in {claims.user_id for claims in (refresh, access) if claims is not None}:
+            uow.record(TokensRevoked(user_id=user_id, occurred_at=now))
         uow.commit()
-    for claims in (refresh, access):
-        if claims is not None:
-            access_cache.forget_user(claims.user_id)
 
 
-def check_access(*, uow: UnitOfWork, claims: TokenClaims, access_cache: AccessCache = NO_CACHE) -> Actor:
+def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
-
-    def load() -> AccessState | None:
-        with uow:
-            return uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
-
-    state = access_cache.state(claims.user_id, claims.jti, claims.family, load)
+    with uow:
+        state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
     if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
         raise AuthenticationFailed("Token is invalid or has been revoked.")
     return Actor(claims.user_id, state.role)
 
 
-def verify(
-    *, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool, access_cache: AccessCache = NO_CACHE
-) -> None:
+def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> None:
     """A token is valid while its user may use it and, for a refresh token, until it is rotated."""
-    check_access(uow=uow, claims=claims, access_cache=access_cache)
+    check_access(uow=uow, claims=claims)
     if is_refresh:
         with uow:
             if not uow.tokens.is_refresh_usable(claims.jti, clock.now()):

@@ -1,31 +1,34 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from shop.application import representations
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound
-from shop.application.ports import (
-    NO_CACHE,
-    NO_METRICS,
-    CatalogCache,
-    Clock,
-    Metrics,
-    OrderQuery,
-    StoredResponse,
-    UnitOfWork,
-)
+from shop.application.messagebus import MessageBus
+from shop.application.ports import Clock, OrderQuery, StoredPlacement, UnitOfWork
 from shop.domain.errors import InsufficientStock
+from shop.domain.events import OrderRefused
 from shop.domain.orders import Order, OrderItem, check_items
 
 
 @dataclass(frozen=True, slots=True)
-class Response:
-    """A rendered response (status and body) that a retry with the same Idempotency-Key gets again."""
+class Idempotency:
+    """An Idempotency-Key, and what makes two requests made with it the same request."""
 
-    status: int
-    body: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """What placing an order answers: the order as the service shows it, and whether this answer is
+    the replay of an earlier request with the same Idempotency-Key (then nothing was ordered)."""
+
+    order: Mapping[str, Any]
     replayed: bool = False
 
 
@@ -33,62 +36,44 @@ def place_order(
     *,
     uow: UnitOfWork,
     clock: Clock,
-    actor: Actor,
-    items: Sequence[OrderItem],
-    cache: CatalogCache = NO_CACHE,
-    metrics: Metrics = NO_METRICS,
-) -> Order:
-    """Take the stock of every item and record the order, in one transaction."""
-    _check_can_order(actor, items)
-    with uow:
-        order = _place(uow, clock, actor, items, metrics)
-        uow.commit()
-    metrics.order_placed()
-    _changed(order, cache)
-    return order
-
-
-def place_order_once(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    actor: Actor,
-    items: Sequence[OrderItem],
-    key: str,
-    fingerprint: str,
+    bus: MessageBus,
     key_ttl: timedelta,
-    render: Callable[[Order], tuple[int, str]],
-    cache: CatalogCache = NO_CACHE,
-    metrics: Metrics = NO_METRICS,
-) -> Response:
-    """Place an order at most once per Idempotency-Key and user; a retry gets the first response again.
+    actor: Actor,
+    items: Sequence[OrderItem],
+    idempotency: Idempotency | None = None,
+) -> Placement:
+    """Take the stock of every item and record the order, in one transaction.
 
-    The key is claimed in the order's own transaction: a concurrent request with the same key waits
-    for it (PostgreSQL's unique index, SQLite's write lock) and then replays. Failed attempts store
-    nothing, so they can be retried with the same key.
+    With an Idempotency-Key the order is placed at most once per key and user: a retry gets the first
+    answer again. The key is claimed in the order's own transaction, so a concurrent request with the
+    same key waits for it (PostgreSQL's unique index, SQLite's write lock) and then replays. Failed
+    attempts store nothing, so they can be retried with the same key.
     """
     _check_can_order(actor, items)
+    if idempotency is None:
+        with uow:
+            order = _place(uow, clock, bus, actor, items)
+            uow.commit()
+        return Placement(representations.order(order))
+    user_id, key = actor.user_id, idempotency.key
     try:
         with uow:
-            stored = uow.idempotency.get(actor.user_id, key)
+            stored = uow.idempotency.get(user_id, key)
             if stored is not None and stored.created_at > clock.now() - key_ttl:
-                return _replay(stored, fingerprint)
+                return _replay(stored, idempotency)
             if stored is not None:
-                uow.idempotency.delete(actor.user_id, key)
-            uow.idempotency.reserve(actor.user_id, key, fingerprint, clock.now())
-            order = _place(uow, clock, actor, items, metrics)
-            status, body = render(order)
-            uow.idempotency.complete(actor.user_id, key, status, body)
+                uow.idempotency.delete(user_id, key)
+            uow.idempotency.reserve(user_id, key, idempotency.fingerprint, clock.now())
+            shown = representations.order(_place(uow, clock, bus, actor, items))
+            uow.idempotency.complete(user_id, key, shown)
             uow.commit()
-        metrics.order_placed()
-        _changed(order, cache)
-        return Response(status, body)
+        return Placement(shown)
     except KeyInUse:
         with uow:
-            stored = uow.idempotency.get(actor.user_id, key)
+            stored = uow.idempotency.get(user_id, key)
         if stored is None:
             raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from None
-        return _replay(stored, fingerprint)
+        return _replay(stored, idempotency)
 
 
 def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta) -> int:
@@ -98,11 +83,6 @@ def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta)
     return count
 
 
-def _changed(order: Order, cache: CatalogCache) -> None:
-    """After the commit: stock moved, and the owner's order listings changed."""
-    cache.invalidate([line.product_id for line in order.lines], orders_of=order.user_id)
-
-
 def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
     if actor.is_manager:
         raise Forbidden("Managers cannot place orders; use a customer account.")
@@ -110,12 +90,13 @@ def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
         check_items(items, {})
 
 
-def _place(uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderItem], metrics: Metrics) -> Order:
+def _place(uow: UnitOfWork, clock: Clock, bus: MessageBus, actor: Actor, items: Sequence[OrderItem]) -> Order:
     products = uow.products.get_for_update(sorted({item.product_id for item in items}))
+    now = clock.now()
     try:
-        order = Order.place(user_id=actor.user_id, items=items, products=products, now=clock.now())
-    except InsufficientStock:
-        metrics.stock_rejected()
+        order = Order.place(user_id=actor.user_id, items=items, products=products, now=now)
+    except InsufficientStock as refused:
+        bus.handle([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
         raise
     for product in products.values():
         uow.products.save(product)
@@ -123,22 +104,20 @@ def _place(uow: UnitOfWork, clock: Clock, actor: Actor, items: Sequence[OrderIte
     return order
 
 
-def _replay(stored: StoredResponse, fingerprint: str) -> Response:
-    if stored.fingerprint != fingerprint:
+def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:
+    if stored.fingerprint != idempotency.fingerprint:
         raise IdempotencyMismatch("This Idempotency-Key was already used with a different request.")
-    if not stored.status:
+    if stored.order is None:
         raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.")
-    return Response(stored.status, stored.body, replayed=True)
+    return Placement(stored.order, replayed=True)
 
 
-def list_orders(
-    *, uow: UnitOfWork, actor: Actor, query: OrderQuery, cache: CatalogCache = NO_CACHE
-) -> tuple[list[Order], int]:
+def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> tuple[list[Order], int]:
     """Managers see every order; customers only their own. Returns (the page, the total)."""
     if not actor.is_manager:
         query = OrderQuery(page=query.page, user_id=actor.user_id, status=query.status)
     with uow:
-        total = cache.order_total(query, lambda: uow.orders.count(query))
+        total = uow.orders.count(query)
         found = uow.orders.page(query) if query.page.offset < total else []
     return found, total
 
@@ -149,15 +128,7 @@ def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> Order:
     return _visible(order, actor, order_id)
 
 
-def cancel_order(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    actor: Actor,
-    order_id: int,
-    cache: CatalogCache = NO_CACHE,
-    metrics: Metrics = NO_METRICS,
-) -> Order:
+def cancel_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) -> Order:
     """The owner or a manager cancels a placed order; its stock goes back in the same transaction."""
     with uow:
         order = _visible(uow.orders.get_for_update(order_id), actor, order_id)
@@ -167,20 +138,10 @@ def cancel_order(
             uow.products.save(product)
         uow.orders.save(order)
         uow.commit()
-    metrics.order_cancelled()
-    _changed(order, cache)
     return order
 
 
-def fulfil_order(
-    *,
-    uow: UnitOfWork,
-    clock: Clock,
-    actor: Actor,
-    order_id: int,
-    cache: CatalogCache = NO_CACHE,
-    metrics: Metrics = NO_METRICS,
-) -> Order:
+def fulfil_order(*, uow: UnitOfWork, clock: Clock, actor: Actor, order_id: int) -> Order:
     if not actor.is_manager:
         raise Forbidden("Only managers can fulfil orders.")
     with uow:
@@ -188,8 +149,6 @@ def fulfil_order(
         order.fulfil(clock.now())
         uow.orders.save(order)
         uow.commit()
-    metrics.order_fulfilled()
-    cache.invalidate([], orders_of=order.user_id)  # its status changed: the status-filtered totals did
     return order
 
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
+from shop.application.messages import Message, OutboxEntry
+from shop.domain.events import Event
 from shop.domain.orders import Order, OrderStatus
 from shop.domain.products import Product
 from shop.domain.users import Role, User
@@ -136,33 +138,62 @@ class TokenRepository(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The response to a request made with an Idempotency-Key, kept to be replayed."""
+class StoredPlacement:
+    """An order placed with an Idempotency-Key, kept so that a retry gets the first answer again."""
 
     user_id: int
     key: str
     fingerprint: str
-    status: int
-    body: str
     created_at: datetime
+    order: Mapping[str, Any] | None  # the order as first shown; None while the first request still runs
 
 
 class IdempotencyRepository(Protocol):
-    def get(self, user_id: int, key: str) -> StoredResponse | None: ...
+    def get(self, user_id: int, key: str) -> StoredPlacement | None: ...
 
     def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
         """Claim a key for this transaction. A concurrent holder makes this wait for its end;
         KeyInUse when the key turns out to be taken."""
 
-    def complete(self, user_id: int, key: str, status: int, body: str) -> None: ...
+    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None: ...
 
     def delete(self, user_id: int, key: str) -> None: ...
 
     def purge_older_than(self, moment: datetime) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The messages still waiting in the outbox."""
+
+    pending: int
+    oldest: datetime | None  # when the oldest of them happened
+
+
+class OutboxRepository(Protocol):
+    def add(self, messages: Sequence[Message]) -> None:
+        """Keep messages to send, in the transaction of the change they tell: a change rolled back
+        leaves none, a committed one always has its messages. Each gets an id of its own."""
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        """The oldest unsent messages, in the order they were written."""
+
+    def mark_sent(self, positions: Sequence[int], now: datetime) -> None: ...
+
+    def backlog(self) -> Backlog: ...
+
+    def purge_sent_before(self, moment: datetime) -> int:
+        """Forget the messages sent before moment; unsent ones are kept whatever their age."""
+
+
 class UnitOfWork(Protocol):
-    """A transaction over every repository; rolled back on exit unless committed."""
+    """A transaction over every repository; rolled back on exit unless committed.
+
+    Aggregates saved through its repositories hand it their events. commit() writes the messages
+    of those that leave the service to the outbox in the same transaction, commits, and only then
+    hands every event to the message bus. Nothing of a unit of work that ends without commit() is
+    kept, its events included.
+    """
 
     @property
     def users(self) -> UserRepository: ...
@@ -179,6 +210,12 @@ class UnitOfWork(Protocol):
     @property
     def idempotency(self) -> IdempotencyRepository: ...
 
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    def record(self, event: Event) -> None:
+        """An event of a change that no aggregate carries (a logout): handled with the others."""
+
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc_info: object) -> None:
@@ -193,9 +230,9 @@ class CatalogCache(Protocol):
     """Reads shared by every worker and instance: products, and the totals of order listings (the
     X-Pagination total; counting a long order history is the costly part of a page).
 
-    Every use case that changes a product (its stock included) or an order calls invalidate()
-    after committing and before returning, so a read that starts after a write has returned never
-    sees the old state. An order changes stock and its owner's listings at once: one call says both.
+    The handlers of product and order events call invalidate() once the change is committed and
+    before the use case returns, so a read that starts after a write has returned never sees the
+    old state. An order changes stock and its owner's listings at once: one call says both.
     """
 
     def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None: ...
@@ -209,10 +246,10 @@ class CatalogCache(Protocol):
 
 
 class AccessCache(Protocol):
-    """The standing of access tokens, shared by every worker and instance. Every use case that
-    changes anything about a user's tokens (password, role, deletion, logout, a reused refresh
-    token) calls forget_user() after committing and before returning, so no request that starts
-    after it has returned is let in on the old standing."""
+    """The standing of access tokens, shared by every worker and instance. Whatever changes a
+    user's tokens (password, role, deletion, logout, a reused refresh token) is a TokensRevoked
+    event, whose handler calls forget_user() once it is committed and before the use case returns,
+    so no request that starts after it has returned is let in on the old standing."""
 
     def state(
         self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]
@@ -221,37 +258,10 @@ class AccessCache(Protocol):
     def forget_user(self, user_id: int) -> None: ...
 
 
-class NoCache:
-    """Reads go straight to the database: the default when no shared cache is configured."""
-
-    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
-        return load()
-
-    def forget_user(self, user_id: int) -> None:
-        return None
-
-    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
-        return load()
-
-    def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
-        return load()
-
-    def order_total(self, query: OrderQuery, load: Callable[[], int]) -> int:
-        return load()
-
-    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
-        return None
-
-
-NO_CACHE = NoCache()
-
-
 class Metrics(Protocol):
-    """Business events counted for the operators (the HTTP layer counts requests itself).
-
-    Each is reported once it happened for good: an order after its transaction committed, a
-    stock-out or a failed login when it is refused.
-    """
+    """Business events counted for the operators (the HTTP layer counts requests itself), by the
+    handlers of the events: an order once its transaction committed, a stock-out or a failed login
+    when it is refused."""
 
     def order_placed(self) -> None: ...
 
@@ -262,28 +272,6 @@ class Metrics(Protocol):
     def stock_rejected(self) -> None: ...
 
     def login_failed(self) -> None: ...
-
-
-class NoMetrics:
-    """Counts nothing: the default for use cases run outside the service (CLI, tests)."""
-
-    def order_placed(self) -> None:
-        return None
-
-    def order_cancelled(self) -> None:
-        return None
-
-    def order_fulfilled(self) -> None:
-        return None
-
-    def stock_rejected(self) -> None:
-        return None
-
-    def login_failed(self) -> None:
-        return None
-
-
-NO_METRICS = NoMetrics()
 
 
 class PasswordHasher(Protocol):

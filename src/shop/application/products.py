@@ -5,10 +5,10 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound, check_precondition
-from shop.application.ports import NO_CACHE, CatalogCache, ProductQuery, UnitOfWork
+from shop.application.ports import Clock, ProductQuery, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.money import Money, parse_amount, parse_currency
-from shop.domain.products import Product, check_name
+from shop.domain.products import Product
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,37 +32,30 @@ def _require_manager(actor: Actor) -> None:
 def create_product(
     *,
     uow: UnitOfWork,
+    clock: Clock,
     actor: Actor,
     name: str,
     price: object,
     stock: int,
     currency: str = "TWD",
-    cache: CatalogCache = NO_CACHE,
 ) -> Product:
     _require_manager(actor)
-    product = Product(name=name, price=Money(parse_amount(price), parse_currency(currency)), stock=stock)
+    price = Money(parse_amount(price), parse_currency(currency))
+    product = Product.create(name=name, price=price, stock=stock, now=clock.now())
     with uow:
         uow.products.add(product)
         uow.commit()
-    assert product.id is not None
-    cache.invalidate([product.id])
     return product
 
 
-def list_products(*, uow: UnitOfWork, query: ProductQuery, cache: CatalogCache = NO_CACHE) -> tuple[list[Product], int]:
-    def load() -> tuple[list[Product], int]:
-        with uow:
-            return uow.products.list(query)
-
-    return cache.page(query, load)
+def list_products(*, uow: UnitOfWork, query: ProductQuery) -> tuple[list[Product], int]:
+    with uow:
+        return uow.products.list(query)
 
 
-def get_product(*, uow: UnitOfWork, product_id: int, cache: CatalogCache = NO_CACHE) -> Product:
-    def load() -> Product | None:
-        with uow:
-            return uow.products.get(product_id)
-
-    product = cache.product(product_id, load)
+def get_product(*, uow: UnitOfWork, product_id: int) -> Product:
+    with uow:
+        product = uow.products.get(product_id)
     if product is None:
         raise NotFound("Product", product_id)
     return product
@@ -71,10 +64,10 @@ def get_product(*, uow: UnitOfWork, product_id: int, cache: CatalogCache = NO_CA
 def update_product(
     *,
     uow: UnitOfWork,
+    clock: Clock,
     actor: Actor,
     product_id: int,
     changes: ProductChanges,
-    cache: CatalogCache = NO_CACHE,
     precondition: Callable[[Product], bool] | None = None,
 ) -> Product:
     """precondition: judged on the product as stored, locked, before the changes (If-Match):
@@ -87,26 +80,23 @@ def update_product(
         if product is None:
             raise NotFound("Product", product_id)
         check_precondition(precondition, product, "product")
-        if changes.name is not None:
-            product.name = check_name(changes.name)
+        price = None
         if changes.price is not None or changes.currency is not None:
             amount = product.price.amount if changes.price is None else parse_amount(changes.price)
             currency = product.price.currency if changes.currency is None else parse_currency(changes.currency)
-            product.price = Money(amount, currency)
-        if changes.stock is not None:
-            product.set_stock(changes.stock)
+            price = Money(amount, currency)
+        product.change(name=changes.name, price=price, stock=changes.stock, now=clock.now())
         uow.products.save(product)
         uow.commit()
-    cache.invalidate([product_id])
     return product
 
 
 def delete_product(
     *,
     uow: UnitOfWork,
+    clock: Clock,
     actor: Actor,
     product_id: int,
-    cache: CatalogCache = NO_CACHE,
     precondition: Callable[[Product], bool] | None = None,
 ) -> None:
     """Take a product out of the catalog; orders placed before keep their lines."""
@@ -116,7 +106,6 @@ def delete_product(
         if product is None:
             raise NotFound("Product", product_id)
         check_precondition(precondition, product, "product")
-        product.deleted = True
+        product.delete(clock.now())
         uow.products.save(product)
         uow.commit()
-    cache.invalidate([product_id])

@@ -5,7 +5,7 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
-from shop.application.ports import NO_CACHE, AccessCache, Page, PasswordHasher, UnitOfWork
+from shop.application.ports import Clock, Page, PasswordHasher, UnitOfWork
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User, check_password, check_username
 
@@ -32,6 +32,7 @@ def register_user(
     *,
     uow: UnitOfWork,
     hasher: PasswordHasher,
+    clock: Clock,
     actor: Actor | None,
     username: str,
     password: str,
@@ -48,13 +49,14 @@ def register_user(
     with uow:
         if uow.users.get_by_username(username) is not None:
             raise _taken(username)
-    user = User(
+    user = User.register(
         username=username,
         password_hash=hasher.hash(password),
         role=Role.MANAGER if is_manager else Role.CUSTOMER,
         email=email,
         age=age,
         phone=phone,
+        now=clock.now(),
     )
     with uow:
         uow.users.add(user)
@@ -83,10 +85,10 @@ def update_user(
     *,
     uow: UnitOfWork,
     hasher: PasswordHasher,
+    clock: Clock,
     actor: Actor,
     user_id: int,
     changes: UserChanges,
-    access_cache: AccessCache = NO_CACHE,
     precondition: Callable[[User], bool] | None = None,
 ) -> User:
     """Change one's own account; a new password revokes every token of the user."""
@@ -114,23 +116,22 @@ def update_user(
                 raise _taken(changes.username)
             user.username = changes.username
         if new_hash is not None:
-            user.change_password(new_hash)
+            user.change_password(new_hash, clock.now())
         for name in ("email", "age", "phone"):
             value = getattr(changes, name)
             if value is not None:
                 setattr(user, name, value)
         uow.users.save(user)
         uow.commit()
-    access_cache.forget_user(user_id)
     return user
 
 
 def delete_user(
     *,
     uow: UnitOfWork,
+    clock: Clock,
     actor: Actor,
     user_id: int,
-    access_cache: AccessCache = NO_CACHE,
     precondition: Callable[[User], bool] | None = None,
 ) -> None:
     """Close one's own account: no more logins, every token dead, orders kept."""
@@ -141,19 +142,18 @@ def delete_user(
         if user is None or not user.active:
             raise NotFound("User", user_id)
         check_precondition(precondition, user, "account")
-        user.deactivate()
+        user.deactivate(clock.now())
         uow.users.save(user)
         uow.commit()
-    access_cache.forget_user(user_id)
 
 
 def make_manager(
     *,
     uow: UnitOfWork,
     hasher: PasswordHasher,
+    clock: Clock,
     username: str,
     password: str | None,
-    access_cache: AccessCache = NO_CACHE,
 ) -> tuple[User, bool]:
     """Operator command: promote an existing user, or create a manager. Returns (user, created)."""
     with uow:
@@ -161,17 +161,16 @@ def make_manager(
         if existing is not None:
             if not existing.active:
                 raise NotFound("User", username)
-            existing.promote()
+            existing.promote(clock.now())
             uow.users.save(existing)
             uow.commit()
-    if existing is not None and existing.id is not None:
-        access_cache.forget_user(existing.id)
+    if existing is not None:
         return existing, False
     if password is None:
         raise InvalidValue.single("password", "A password is needed to create a new manager.")
     check_username(username)
     check_password(password, username)
-    user = User(username=username, password_hash=hasher.hash(password), role=Role.MANAGER)
+    user = User.register(username=username, password_hash=hasher.hash(password), role=Role.MANAGER, now=clock.now())
     with uow:
         uow.users.add(user)
         uow.commit()

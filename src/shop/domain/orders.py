@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue, Shortage
+from shop.domain.events import Event, OrderCancelled, OrderFulfilled, OrderPlaced
 from shop.domain.money import Money
 from shop.domain.products import Product
 
@@ -59,6 +60,7 @@ class Order:
     cancelled_at: datetime | None = None
     fulfilled_at: datetime | None = None
     id: int | None = field(default=None)
+    events: list[Event] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.updated_at is None:
@@ -98,7 +100,9 @@ class Order:
             product = products[item.product_id]
             product.take(item.quantity)
             lines.append(OrderLine(item.product_id, product.name, product.price, item.quantity))
-        return cls(user_id=user_id, lines=lines, created_at=now)
+        order = cls(user_id=user_id, lines=lines, created_at=now)
+        order.events.append(OrderPlaced(order=order, occurred_at=now))
+        return order
 
     def change_status(self, wanted: OrderStatus, now: datetime) -> None:
         if wanted not in TRANSITIONS[self.status]:
@@ -107,8 +111,10 @@ class Order:
         self.updated_at = now
         if wanted is OrderStatus.CANCELLED:
             self.cancelled_at = now
+            self.events.append(OrderCancelled(order=self, occurred_at=now))
         elif wanted is OrderStatus.FULFILLED:
             self.fulfilled_at = now
+            self.events.append(OrderFulfilled(order=self, occurred_at=now))
 
     def cancel(self, products: Mapping[int, Product], now: datetime) -> None:
         """Cancel and put every line's quantity back on its product's stock (deleted ones too)."""

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from shop.domain.errors import InvalidValue
+from shop.domain.events import Event, TokensRevoked, UserRegistered
 
 USERNAME_MAX = 150
 PASSWORD_MIN = 8
@@ -51,27 +53,54 @@ class User:
     # Bumped whenever every token of the user must stop working at once.
     token_version: int = 0
     id: int | None = field(default=None)
+    events: list[Event] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        username: str,
+        password_hash: str,
+        now: datetime,
+        role: Role = Role.CUSTOMER,
+        email: str | None = None,
+        age: int | None = None,
+        phone: str | None = None,
+    ) -> User:
+        """A new account."""
+        user = cls(
+            username=check_username(username),
+            password_hash=password_hash,
+            role=role,
+            email=email,
+            age=age,
+            phone=phone,
+        )
+        user.events.append(UserRegistered(user=user, occurred_at=now))
+        return user
 
     @property
     def is_manager(self) -> bool:
         return self.role is Role.MANAGER
 
-    def change_password(self, password_hash: str) -> None:
+    def change_password(self, password_hash: str, now: datetime) -> None:
         self.password_hash = password_hash
-        self.revoke_all_tokens()
+        self.revoke_all_tokens(now)
 
     def rehash_password(self, password_hash: str) -> None:
         """Same password, stronger hash: tokens stay valid."""
         self.password_hash = password_hash
 
-    def promote(self) -> None:
+    def promote(self, now: datetime) -> None:
         if self.role is not Role.MANAGER:
             self.role = Role.MANAGER
-            self.revoke_all_tokens()
+            self.revoke_all_tokens(now)
 
-    def deactivate(self) -> None:
+    def deactivate(self, now: datetime) -> None:
         self.active = False
-        self.revoke_all_tokens()
+        self.revoke_all_tokens(now)
 
-    def revoke_all_tokens(self) -> None:
+    def revoke_all_tokens(self, now: datetime) -> None:
         self.token_version += 1
+        assert self.id is not None, "only a stored user has tokens"
+        self.events.append(TokensRevoked(user_id=self.id, occurred_at=now))

@@ -9,7 +9,6 @@ from dataclasses import asdict, replace
 import click
 
 from shop.adapters.sql.migrations import upgrade
-from shop.application import auth, orders, users
 from shop.application.errors import ApplicationError
 from shop.container import Container
 from shop.domain.errors import DomainError
@@ -45,13 +44,7 @@ def manager(username: str, password_env: str) -> None:
     """Create a manager, or promote an existing user to manager (their tokens are revoked)."""
     container = _container(Settings.from_env())
     try:
-        user, created = users.make_manager(
-            uow=container.uow(),
-            hasher=container.hasher(),
-            username=username,
-            password=os.environ.get(password_env) or None,
-            access_cache=container.access_cache(),
-        )
+        user, created = container.make_manager(username=username, password=os.environ.get(password_env) or None)
     except (ApplicationError, DomainError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)
@@ -63,8 +56,6 @@ def purge() -> None:
     """Delete expired refresh tokens, revocation records and idempotency keys."""
     settings = Settings.from_env()
     container = _container(settings)
-    tokens = auth.purge_expired_tokens(uow=container.uow(), clock=container.clock())
-    keys = orders.purge_idempotency_keys(
-        uow=container.uow(), clock=container.clock(), key_ttl=settings.idempotency_key_ttl
-    )
+    tokens = container.purge_tokens()
+    keys = container.purge_idempotency_keys()
     click.echo(f"purged {tokens} expired token records and {keys} expired idempotency keys")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    CursorResult,
+    Engine,
+    Executable,
     Row,
     Select,
     and_,
@@ -29,6 +34,7 @@ from shop.adapters.sql.tables import (
     idempotency_keys,
     order_lines,
     orders,
+    outbox,
     products,
     refresh_tokens,
     revoked_tokens,
@@ -36,7 +42,17 @@ from shop.adapters.sql.tables import (
     users,
 )
 from shop.application.errors import AlreadyExists, KeyInUse
-from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery, RefreshToken, StoredResponse
+from shop.application.messages import Message, OutboxEntry, envelope
+from shop.application.ports import (
+    AccessState,
+    Backlog,
+    OrderQuery,
+    Page,
+    ProductQuery,
+    RefreshToken,
+    StoredPlacement,
+)
+from shop.application.unit_of_work import EventCollector
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderLine, OrderStatus
 from shop.domain.products import Product
@@ -61,7 +77,25 @@ def _is_unique_violation(error: IntegrityError) -> bool:
 MAX_OFFSET = 2**31 - 1
 
 
-def _paged(conn: Connection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
+class LazyConnection:
+    """A unit of work's connection, checked out of the pool at its first statement rather than when the
+    unit of work starts: a read answered from the cache never takes one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.opened: Connection | None = None
+
+    @property
+    def dialect(self) -> Any:
+        return self._engine.dialect
+
+    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        if self.opened is None:
+            self.opened = self._engine.connect()
+        return self.opened.execute(statement, parameters)
+
+
+def _paged(conn: LazyConnection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
     """One page and the total.
 
     The total is its own query: a count can be answered from an index alone, where a window count
@@ -92,14 +126,16 @@ _ADD_LINES = insert(order_lines)
 
 
 class SqlUserRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
         self._conn = conn
+        self._collector = collector
 
     def add(self, user: User) -> None:
         try:
             user.id = self._conn.execute(insert(users).values(**self._values(user)).returning(users.c.id)).scalar_one()
         except IntegrityError as error:
             raise self._translate(error, user) from None
+        self._collector.take_events(user)
 
     def get(self, user_id: int) -> User | None:
         row = self._conn.execute(select(users).where(users.c.id == user_id)).first()
@@ -122,6 +158,7 @@ class SqlUserRepository:
             self._conn.execute(update(users).where(users.c.id == user.id).values(**self._values(user)))
         except IntegrityError as error:
             raise self._translate(error, user) from None
+        self._collector.take_events(user)
 
     @staticmethod
     def _translate(error: IntegrityError, user: User) -> Exception:
@@ -166,8 +203,9 @@ _PRODUCT_SORT = {
 
 
 class SqlProductRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
         self._conn = conn
+        self._collector = collector
 
     def add(self, product: Product) -> None:
         try:
@@ -175,6 +213,7 @@ class SqlProductRepository:
             product.id = self._conn.execute(statement).scalar_one()
         except IntegrityError as error:
             raise self._translate(error, product) from None
+        self._collector.take_events(product)
 
     def get(self, product_id: int) -> Product | None:
         row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
@@ -218,6 +257,7 @@ class SqlProductRepository:
             self._conn.execute(_SAVE_PRODUCT, {"product_id": product.id, **self._values(product)})
         except IntegrityError as error:
             raise self._translate(error, product) from None
+        self._collector.take_events(product)
 
     @staticmethod
     def _translate(error: IntegrityError, product: Product) -> Exception:
@@ -247,8 +287,9 @@ class SqlProductRepository:
 
 
 class SqlOrderRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
         self._conn = conn
+        self._collector = collector
 
     def add(self, order: Order) -> None:
         order.id = self._conn.execute(
@@ -267,6 +308,7 @@ class SqlOrderRepository:
                 for line in order.lines
             ],
         )
+        self._collector.take_events(order)
 
     def get(self, order_id: int) -> Order | None:
         return self._get(order_id, lock=False)
@@ -307,6 +349,7 @@ class SqlOrderRepository:
 
     def save(self, order: Order) -> None:
         self._conn.execute(update(orders).where(orders.c.id == order.id).values(**self._state(order)))
+        self._collector.take_events(order)
 
     @staticmethod
     def _state(order: Order) -> dict[str, Any]:
@@ -319,7 +362,7 @@ class SqlOrderRepository:
         }
 
 
-def _lines_of(conn: Connection, order_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+def _lines_of(conn: LazyConnection, order_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
     """Lines of several orders in one query: no query per order."""
     by_order: dict[int, list[Row[Any]]] = {order_id: [] for order_id in order_ids}
     if order_ids:
@@ -351,7 +394,7 @@ def _to_order(row: Row[Any], lines: list[Row[Any]]) -> Order:
 
 
 class SqlTokenRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: LazyConnection) -> None:
         self._conn = conn
 
     def add_refresh(self, token: RefreshToken) -> None:
@@ -410,16 +453,22 @@ class SqlTokenRepository:
         return refresh + access
 
 
+# The status column tells a finished placement (non-zero) from one still running (0). Releases before
+# the outbox stored the HTTP status there and replay it: they must keep reading 201.
+PLACED = 201
+
+
 class SqlIdempotencyRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: LazyConnection) -> None:
         self._conn = conn
 
-    def get(self, user_id: int, key: str) -> StoredResponse | None:
+    def get(self, user_id: int, key: str) -> StoredPlacement | None:
         where = (idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
         row = self._conn.execute(select(idempotency_keys).where(*where)).first()
         if row is None:
             return None
-        return StoredResponse(row.user_id, row.key, row.fingerprint, row.status, row.body, row.created_at)
+        order = orjson.loads(row.body) if row.status else None
+        return StoredPlacement(row.user_id, row.key, row.fingerprint, row.created_at, order)
 
     def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
         # On PostgreSQL a concurrent insert of the same key waits here until the holder ends.
@@ -429,11 +478,11 @@ class SqlIdempotencyRepository:
         except IntegrityError:
             raise KeyInUse() from None
 
-    def complete(self, user_id: int, key: str, status: int, body: str) -> None:
+    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None:
         self._conn.execute(
             update(idempotency_keys)
             .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
-            .values(status=status, body=body)
+            .values(status=PLACED, body=orjson.dumps(order).decode())
         )
 
     def delete(self, user_id: int, key: str) -> None:
@@ -443,3 +492,55 @@ class SqlIdempotencyRepository:
 
     def purge_older_than(self, moment: datetime) -> int:
         return self._conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < moment)).rowcount
+
+
+_ADD_TO_OUTBOX = insert(outbox)
+_PENDING = (
+    select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.occurred_at, outbox.c.body)
+    .where(outbox.c.sent_at.is_(None))
+    .order_by(outbox.c.position)
+    .limit(bindparam("limit"))
+)
+
+
+class SqlOutboxRepository:
+    def __init__(self, conn: LazyConnection) -> None:
+        self._conn = conn
+
+    def add(self, messages: Sequence[Message]) -> None:
+        rows = []
+        for message in messages:
+            event_id = str(uuid.uuid4())
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "type": message.type,
+                    "aggregate_type": message.aggregate_type,
+                    "aggregate_id": message.aggregate_id,
+                    "occurred_at": message.occurred_at,
+                    "body": orjson.dumps(envelope(message, event_id)).decode(),
+                }
+            )
+        self._conn.execute(_ADD_TO_OUTBOX, rows)
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        return [
+            OutboxEntry(row.position, row.event_id, row.type, row.occurred_at, row.body.encode())
+            for row in self._conn.execute(_PENDING, {"limit": limit})
+        ]
+
+    def mark_sent(self, positions: Sequence[int], now: datetime) -> None:
+        if positions:
+            self._conn.execute(update(outbox).where(outbox.c.position.in_(positions)).values(sent_at=now))
+
+    def backlog(self) -> Backlog:
+        pending = self._conn.execute(
+            select(func.count().label("waiting"), func.min(outbox.c.occurred_at).label("oldest")).where(
+                outbox.c.sent_at.is_(None)
+            )
+        ).one()
+        return Backlog(pending.waiting, pending.oldest)
+
+    def purge_sent_before(self, moment: datetime) -> int:
+        statement = delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < moment)
+        return self._conn.execute(statement).rowcount

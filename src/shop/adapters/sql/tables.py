@@ -164,3 +164,32 @@ idempotency_keys = Table(
     PrimaryKeyConstraint("user_id", "key"),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+# Messages to send, written in the transaction of the change they tell (see shop.application.messages).
+# position: the order they were committed in, for every message of one aggregate. The pending index
+# leaves out sent rows, so the relay's query stays small however long the history; the sent one leaves
+# out pending rows, so an order's INSERT maintains neither.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("position", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("aggregate_type", String(32), nullable=False),
+    Column("aggregate_id", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index(
+        "ix_outbox_pending",
+        "position",
+        postgresql_where=text("sent_at IS NULL"),
+        sqlite_where=text("sent_at IS NULL"),
+    ),
+    Index(
+        "ix_outbox_sent_at",
+        "sent_at",
+        postgresql_where=text("sent_at IS NOT NULL"),
+        sqlite_where=text("sent_at IS NOT NULL"),
+    ),
+)

@@ -8,12 +8,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
 from shop.adapters.sql.repositories import (
+    LazyConnection,
     SqlIdempotencyRepository,
     SqlOrderRepository,
+    SqlOutboxRepository,
     SqlProductRepository,
     SqlTokenRepository,
     SqlUserRepository,
 )
+from shop.application.messagebus import MessageBus
+from shop.application.unit_of_work import EventfulUnitOfWork
 
 # The longest one statement (a lock wait included) may take before the database gives up on it:
 # the request then fails as a 503 and its transaction is rolled back. Well below gunicorn's
@@ -121,40 +125,50 @@ def _sqlite_engine(url: str, *, read_only: bool, busy_timeout_ms: int) -> Engine
     return engine
 
 
-class SqlUnitOfWork:
-    """One connection and one transaction; rolled back unless commit() was called."""
+class SqlUnitOfWork(EventfulUnitOfWork):
+    """One connection and one transaction; rolled back unless commit() was called. The connection is
+    taken from the pool at the first statement."""
 
     users: SqlUserRepository
     products: SqlProductRepository
     orders: SqlOrderRepository
     tokens: SqlTokenRepository
     idempotency: SqlIdempotencyRepository
+    outbox: SqlOutboxRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, bus: MessageBus | None = None) -> None:
+        super().__init__(bus)
         self._engine = engine
-        self._conn: Connection | None = None
+        self._conn: LazyConnection | None = None
 
     def __enter__(self) -> Self:
-        self._conn = self._engine.connect()
-        self.users = SqlUserRepository(self._conn)
-        self.products = SqlProductRepository(self._conn)
-        self.orders = SqlOrderRepository(self._conn)
-        self.tokens = SqlTokenRepository(self._conn)
-        self.idempotency = SqlIdempotencyRepository(self._conn)
+        self._conn = conn = LazyConnection(self._engine)
+        collector = self._collector
+        self.users = SqlUserRepository(conn, collector)
+        self.products = SqlProductRepository(conn, collector)
+        self.orders = SqlOrderRepository(conn, collector)
+        self.tokens = SqlTokenRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._conn is not None
+        self._collector.events.clear()
+        opened, self._conn = self._conn.opened, None
+        if opened is None:
+            return
         try:
-            self._conn.rollback()
+            opened.rollback()
         finally:
-            self._conn.close()
-            self._conn = None
+            opened.close()
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         assert self._conn is not None
-        self._conn.commit()
+        if self._conn.opened is not None:
+            self._conn.opened.commit()
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         assert self._conn is not None
-        self._conn.rollback()
+        if self._conn.opened is not None:
+            self._conn.opened.rollback()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
@@ -8,8 +8,8 @@ from flask import Response, json
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application import orders
-from shop.application.ports import CatalogCache, Clock, Metrics, OrderQuery, Page, UnitOfWork
+from shop.application.orders import Idempotency, Placement
+from shop.application.ports import OrderQuery, Page
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
@@ -36,8 +36,7 @@ class Orders(MethodView):
         self,
         filters: dict[str, Any],
         pagination_parameters: PaginationParameters,
-        uow: UnitOfWork = Provide[Container.reader],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        list_orders: Callable[..., tuple[list[Order], int]] = Provide[Container.list_orders.provider],
     ) -> list[Order]:
         """Managers see every order, customers their own; oldest first."""
         status = filters.get("status")
@@ -45,9 +44,7 @@ class Orders(MethodView):
             page=Page(pagination_parameters.page, pagination_parameters.page_size),
             status=OrderStatus(status) if status else None,
         )
-        found, pagination_parameters.item_count = orders.list_orders(
-            uow=uow, actor=current_actor(), query=query, cache=cache
-        )
+        found, pagination_parameters.item_count = list_orders(actor=current_actor(), query=query)
         return found
 
     @blp.authenticated
@@ -57,39 +54,21 @@ class Orders(MethodView):
     @blp.errors(403, 409, 422)
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        clock: Clock = Provide[Container.clock],
-        key_ttl: timedelta = Provide[Container.config.idempotency_key_ttl],
-        cache: CatalogCache = Provide[Container.catalog_cache],
-        metrics: Metrics = Provide[Container.metrics],
-    ) -> Order | Response:
+        self, body: dict[str, Any], place_order: Callable[..., Placement] = Provide[Container.place_order.provider]
+    ) -> Response:
         """Place an order (customers only): stock is taken in the same transaction, all or nothing.
 
         With an `Idempotency-Key`, a retry of the same request replays the first response instead of
         ordering again; the same key with another body is refused (422).
         """
-        items = [OrderItem(item["product"], item["quantity"]) for item in body["items"]]
         key = idempotency_key()
-        if key is None:
-            return orders.place_order(
-                uow=uow, clock=clock, actor=current_actor(), items=items, cache=cache, metrics=metrics
-            )
-        result = orders.place_order_once(
-            uow=uow,
-            clock=clock,
+        placement = place_order(
             actor=current_actor(),
-            items=items,
-            key=key,
-            fingerprint=fingerprint(body),
-            key_ttl=key_ttl,
-            render=lambda order: (201, json.dumps(OrderSchema().dump(order))),
-            cache=cache,
-            metrics=metrics,
+            items=[OrderItem(item["product"], item["quantity"]) for item in body["items"]],
+            idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
         )
-        response = Response(result.body, status=result.status, mimetype="application/json")
-        if result.replayed:
+        response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response
 
@@ -100,9 +79,9 @@ class OrderDetail(MethodView):
     @blp.response(200, OrderSchema)
     @blp.errors(404)
     @inject
-    def get(self, order_id: int, uow: UnitOfWork = Provide[Container.reader]) -> Order:
+    def get(self, order_id: int, get_order: Callable[..., Order] = Provide[Container.get_order.provider]) -> Order:
         """One order: its owner or a manager; anyone else gets 404."""
-        return orders.get_order(uow=uow, actor=current_actor(), order_id=order_id)
+        return get_order(actor=current_actor(), order_id=order_id)
 
 
 @blp.route("/<id:order_id>/cancel/")
@@ -112,22 +91,10 @@ class CancelOrder(MethodView):
     @blp.errors(404, 409)
     @inject
     def post(
-        self,
-        order_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        clock: Clock = Provide[Container.clock],
-        cache: CatalogCache = Provide[Container.catalog_cache],
-        metrics: Metrics = Provide[Container.metrics],
+        self, order_id: int, cancel_order: Callable[..., Order] = Provide[Container.cancel_order.provider]
     ) -> Order:
         """Cancel a placed order (its owner or a manager); every line's stock comes back."""
-        return orders.cancel_order(
-            uow=uow,
-            clock=clock,
-            actor=current_actor(),
-            order_id=order_id,
-            cache=cache,
-            metrics=metrics,
-        )
+        return cancel_order(actor=current_actor(), order_id=order_id)
 
 
 @blp.route("/<id:order_id>/fulfil/")
@@ -137,14 +104,7 @@ class FulfilOrder(MethodView):
     @blp.errors(403, 404, 409)
     @inject
     def post(
-        self,
-        order_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        clock: Clock = Provide[Container.clock],
-        cache: CatalogCache = Provide[Container.catalog_cache],
-        metrics: Metrics = Provide[Container.metrics],
+        self, order_id: int, fulfil_order: Callable[..., Order] = Provide[Container.fulfil_order.provider]
     ) -> Order:
         """Mark a placed order fulfilled (managers only)."""
-        return orders.fulfil_order(
-            uow=uow, clock=clock, actor=current_actor(), order_id=order_id, cache=cache, metrics=metrics
-        )
+        return fulfil_order(actor=current_actor(), order_id=order_id)

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application import products
-from shop.application.ports import CatalogCache, Page, ProductQuery, UnitOfWork
+from shop.application.ports import Page, ProductQuery
+from shop.application.products import ProductChanges
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
@@ -29,8 +30,7 @@ class Products(MethodView):
         self,
         pagination_parameters: PaginationParameters,
         sort: str | None = None,
-        uow: UnitOfWork = Provide[Container.reader],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        list_products: Callable[..., tuple[list[Product], int]] = Provide[Container.list_products.provider],
         **filters: Any,
     ) -> list[Product]:
         """The catalog, filtered, sorted (default by id) and paginated; metadata in X-Pagination."""
@@ -39,7 +39,7 @@ class Products(MethodView):
             sort=tuple(sort.split(",")) if sort else (),
             **filters,
         )
-        found, pagination_parameters.item_count = products.list_products(uow=uow, query=query, cache=cache)
+        found, pagination_parameters.item_count = list_products(query=query)
         return found
 
     @blp.authenticated
@@ -48,13 +48,10 @@ class Products(MethodView):
     @blp.errors(403, 409)
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        self, body: dict[str, Any], create_product: Callable[..., Product] = Provide[Container.create_product.provider]
     ) -> Product:
         """Add a product (managers only). Price: string or number, at most 2 decimals."""
-        return products.create_product(uow=uow, actor=current_actor(), cache=cache, **body)
+        return create_product(actor=current_actor(), **body)
 
 
 @blp.route("/<id:product_id>/")
@@ -64,13 +61,10 @@ class ProductDetail(MethodView):
     @blp.errors(404)
     @inject
     def get(
-        self,
-        product_id: int,
-        uow: UnitOfWork = Provide[Container.reader],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        self, product_id: int, get_product: Callable[..., Product] = Provide[Container.get_product.provider]
     ) -> Product:
         """One product of the catalog."""
-        return products.get_product(uow=uow, product_id=product_id, cache=cache)
+        return get_product(product_id=product_id)
 
     @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
@@ -82,20 +76,17 @@ class ProductDetail(MethodView):
         self,
         body: dict[str, Any],
         product_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        update_product: Callable[..., Product] = Provide[Container.update_product.provider],
     ) -> Product:
         """Change a product (managers only): any subset of its fields, with PUT or PATCH.
 
         Send `If-Match` with the ETag of your GET so that a change made meanwhile by someone else is
         not silently overwritten: 412 then, and nothing changes.
         """
-        return products.update_product(
-            uow=uow,
+        return update_product(
             actor=current_actor(),
             product_id=product_id,
-            changes=products.ProductChanges(**body),
-            cache=cache,
+            changes=ProductChanges(**body),
             precondition=if_match(ProductSchema().dump),
         )
 
@@ -107,16 +98,7 @@ class ProductDetail(MethodView):
     @blp.errors(403, 404, 412)
     @inject
     def delete(
-        self,
-        product_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        cache: CatalogCache = Provide[Container.catalog_cache],
+        self, product_id: int, delete_product: Callable[..., None] = Provide[Container.delete_product.provider]
     ) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""
-        products.delete_product(
-            uow=uow,
-            actor=current_actor(),
-            product_id=product_id,
-            cache=cache,
-            precondition=if_match(ProductSchema().dump),
-        )
+        delete_product(actor=current_actor(), product_id=product_id, precondition=if_match(ProductSchema().dump))

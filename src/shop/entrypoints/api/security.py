@@ -22,7 +22,6 @@ from flask_jwt_extended import JWTManager, create_access_token, create_refresh_t
 from shop.application import auth
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import AccessCache, UnitOfWork
 from shop.container import Container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,11 +88,9 @@ def bearer_payload() -> dict[str, Any] | None:
 
 @inject
 def _authenticate(
-    payload: dict[str, Any],
-    uow: UnitOfWork = Provide[Container.reader],
-    access_cache: AccessCache = Provide[Container.access_cache],
+    payload: dict[str, Any], check_access: Callable[..., Actor] = Provide[Container.check_access.provider]
 ) -> Actor:
-    actor = auth.check_access(uow=uow, claims=claims_of(payload), access_cache=access_cache)
+    actor = check_access(claims=claims_of(payload))
     g.actor = actor
     return actor
 

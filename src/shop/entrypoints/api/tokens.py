@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 
-from shop.application import auth
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed
-from shop.application.ports import AccessCache, Clock, IdGenerator, Metrics, PasswordHasher, UnitOfWork
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas import EmptySchema, LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
@@ -24,20 +24,10 @@ class Obtain(MethodView):
     @blp.errors(401, 429)
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        hasher: PasswordHasher = Provide[Container.hasher],
-        clock: Clock = Provide[Container.clock],
-        ids: IdGenerator = Provide[Container.ids],
-        refresh_ttl: timedelta = Provide[Container.config.refresh_token_ttl],
-        metrics: Metrics = Provide[Container.metrics],
+        self, body: dict[str, Any], login: Callable[..., Session] = Provide[Container.login.provider]
     ) -> dict[str, str]:
         """Log in: exchange a username and password for an access and a refresh token."""
-        session = auth.login(
-            uow=uow, hasher=hasher, clock=clock, ids=ids, refresh_ttl=refresh_ttl, metrics=metrics, **body
-        )
-        return issue_tokens(session)
+        return issue_tokens(login(**body))
 
 
 @blp.route("/refresh/")
@@ -47,20 +37,10 @@ class Refresh(MethodView):
     @blp.errors(401, 429)
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        clock: Clock = Provide[Container.clock],
-        ids: IdGenerator = Provide[Container.ids],
-        refresh_ttl: timedelta = Provide[Container.config.refresh_token_ttl],
-        access_cache: AccessCache = Provide[Container.access_cache],
+        self, body: dict[str, Any], refresh: Callable[..., Session] = Provide[Container.refresh.provider]
     ) -> dict[str, str]:
         """Rotate a refresh token: the old one stops working; using it again revokes its whole family."""
-        claims = claims_of(decode(body["refresh"], "refresh"))
-        session = auth.refresh(
-            uow=uow, clock=clock, ids=ids, refresh_ttl=refresh_ttl, claims=claims, access_cache=access_cache
-        )
-        return issue_tokens(session)
+        return issue_tokens(refresh(claims=claims_of(decode(body["refresh"], "refresh"))))
 
 
 @blp.route("/verify/")
@@ -70,16 +50,11 @@ class Verify(MethodView):
     @blp.errors(401)
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.reader],
-        clock: Clock = Provide[Container.clock],
-        access_cache: AccessCache = Provide[Container.access_cache],
+        self, body: dict[str, Any], verify: Callable[..., None] = Provide[Container.verify.provider]
     ) -> dict[str, Any]:
         """Check that a token is genuine, unexpired and not revoked (a rotated refresh token is not valid)."""
         payload = decode_any(body["token"])
-        is_refresh = payload["type"] == "refresh"
-        auth.verify(uow=uow, clock=clock, claims=claims_of(payload), is_refresh=is_refresh, access_cache=access_cache)
+        verify(claims=claims_of(payload), is_refresh=payload["type"] == "refresh")
         return {}
 
 
@@ -89,23 +64,14 @@ class Revoke(MethodView):
     @blp.response(204)
     @blp.errors(401)
     @inject
-    def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        clock: Clock = Provide[Container.clock],
-        access_cache: AccessCache = Provide[Container.access_cache],
-    ) -> None:
+    def post(self, body: dict[str, Any], revoke: Callable[..., None] = Provide[Container.revoke.provider]) -> None:
         """Log out: revoke the refresh token's family and the access token sent with it, if any."""
         refresh = claims_of(decode(body["refresh"], "refresh"))
         access = bearer_payload()
-        auth.revoke(
-            uow=uow,
-            clock=clock,
+        revoke(
             refresh=refresh,
             access=claims_of(access) if access else None,
             access_expires_at=datetime.fromtimestamp(access["exp"], UTC) if access else None,
-            access_cache=access_cache,
         )
 
 

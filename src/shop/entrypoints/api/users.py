@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application import users
-from shop.application.ports import AccessCache, Page, PasswordHasher, UnitOfWork
+from shop.application.ports import Page
+from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
@@ -26,14 +27,11 @@ class Users(MethodView):
     @blp.doc(security=[{}, *BEARER])
     @inject
     def post(
-        self,
-        body: dict[str, Any],
-        uow: UnitOfWork = Provide[Container.uow],
-        hasher: PasswordHasher = Provide[Container.hasher],
+        self, body: dict[str, Any], register_user: Callable[..., User] = Provide[Container.register_user.provider]
     ) -> User:
         """Sign up. `is_manager: true` needs a manager's access token."""
         actor = optional_actor() if body["is_manager"] else None
-        return users.register_user(uow=uow, hasher=hasher, actor=actor, **body)
+        return register_user(actor=actor, **body)
 
     @blp.authenticated
     @blp.response(200, UserSchema(many=True))
@@ -41,11 +39,13 @@ class Users(MethodView):
     @blp.errors(403)
     @inject
     def get(
-        self, pagination_parameters: PaginationParameters, uow: UnitOfWork = Provide[Container.reader]
+        self,
+        pagination_parameters: PaginationParameters,
+        list_users: Callable[..., tuple[list[User], int]] = Provide[Container.list_users.provider],
     ) -> list[User]:
         """Every active account (managers only)."""
         page = Page(pagination_parameters.page, pagination_parameters.page_size)
-        found, pagination_parameters.item_count = users.list_users(uow=uow, actor=current_actor(), page=page)
+        found, pagination_parameters.item_count = list_users(actor=current_actor(), page=page)
         return found
 
 
@@ -55,9 +55,9 @@ class UserDetail(MethodView):
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
     @inject
-    def get(self, user_id: int, uow: UnitOfWork = Provide[Container.reader]) -> User:
+    def get(self, user_id: int, get_user: Callable[..., User] = Provide[Container.get_user.provider]) -> User:
         """One's own account; managers may read any."""
-        return users.get_user(uow=uow, actor=current_actor(), user_id=user_id)
+        return get_user(actor=current_actor(), user_id=user_id)
 
     @blp.authenticated
     @blp.arguments(UserUpdateSchema)
@@ -69,18 +69,13 @@ class UserDetail(MethodView):
         self,
         body: dict[str, Any],
         user_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        hasher: PasswordHasher = Provide[Container.hasher],
-        access_cache: AccessCache = Provide[Container.access_cache],
+        update_user: Callable[..., User] = Provide[Container.update_user.provider],
     ) -> User:
         """Change one's own account (any subset of fields). A new password revokes every token."""
-        return users.update_user(
-            uow=uow,
-            hasher=hasher,
+        return update_user(
             actor=current_actor(),
             user_id=user_id,
-            changes=users.UserChanges(**body),
-            access_cache=access_cache,
+            changes=UserChanges(**body),
             precondition=if_match(UserSchema().dump),
         )
 
@@ -89,17 +84,6 @@ class UserDetail(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.errors(403, 404, 412)
     @inject
-    def delete(
-        self,
-        user_id: int,
-        uow: UnitOfWork = Provide[Container.uow],
-        access_cache: AccessCache = Provide[Container.access_cache],
-    ) -> None:
+    def delete(self, user_id: int, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]) -> None:
         """Close one's own account: logins and every token stop working at once; orders are kept."""
-        users.delete_user(
-            uow=uow,
-            actor=current_actor(),
-            user_id=user_id,
-            access_cache=access_cache,
-            precondition=if_match(UserSchema().dump),
-        )
+        delete_user(actor=current_actor(), user_id=user_id, precondition=if_match(UserSchema().dump))

@@ -1,0 +1,94 @@
+"""The events that leave the service, as docs/asyncapi.yaml describes them to their consumers.
+
+A unit of work turns the events of a transaction into messages and writes them to the outbox in
+that same transaction; the relay publishes them afterwards. Which events leave, under which type
+(the routing key), and what their data is, is decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shop.application import representations
+from shop.domain.events import (
+    Event,
+    OrderCancelled,
+    OrderFulfilled,
+    OrderPlaced,
+    ProductChanged,
+    ProductCreated,
+    ProductDeleted,
+    UserRegistered,
+)
+from shop.domain.orders import Order
+from shop.domain.products import Product
+from shop.domain.users import User
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An event on its way out: `type` is its routing key, `data` the resource as the API shows it."""
+
+    type: str
+    aggregate_type: str
+    aggregate_id: int
+    occurred_at: datetime
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A message as the outbox keeps it: its position (commit order within an aggregate), its id (the
+    message_id consumers deduplicate by, the same on every redelivery) and its body, ready to send."""
+
+    position: int
+    id: str
+    type: str
+    occurred_at: datetime
+    body: bytes
+
+
+# Each event that leaves the service, and its type: the routing key and the body's "type".
+TYPES: Mapping[type[Event], str] = {
+    OrderPlaced: "order.placed",
+    OrderCancelled: "order.cancelled",
+    OrderFulfilled: "order.fulfilled",
+    ProductCreated: "product.created",
+    ProductChanged: "product.changed",
+    ProductDeleted: "product.deleted",
+    UserRegistered: "user.registered",
+}
+
+
+def envelope(message: Message, event_id: str) -> dict[str, Any]:
+    """The body of a message as consumers receive it; event_id is also its AMQP message_id."""
+    return {
+        "id": event_id,
+        "type": message.type,
+        "occurred_at": message.occurred_at.isoformat(),
+        "aggregate_id": message.aggregate_id,
+        "data": dict(message.data),
+    }
+
+
+def outgoing(events: Iterable[Event]) -> list[Message]:
+    """The messages of the events that leave the service, in the order the events happened."""
+    return [_message(event, TYPES[type(event)]) for event in events if type(event) in TYPES]
+
+
+def _message(event: Event, kind: str) -> Message:
+    aggregate: Order | Product | User
+    match event:
+        case OrderPlaced(order=aggregate) | OrderCancelled(order=aggregate) | OrderFulfilled(order=aggregate):
+            data = representations.order(aggregate)
+        case ProductCreated(product=aggregate) | ProductChanged(product=aggregate) | ProductDeleted(product=aggregate):
+            data = representations.product(aggregate)
+        case UserRegistered(user=aggregate):
+            data = representations.user_summary(aggregate)  # never the password hash or contact details
+        case _:
+            raise TypeError(f"{type(event).__name__} does not leave the service")
+    assert aggregate.id is not None, "events are sent for stored aggregates only"
+    return Message(kind, kind.partition(".")[0], aggregate.id, event.occurred_at, data)

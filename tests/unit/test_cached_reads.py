@@ -1,0 +1,133 @@
+"""CachedReads: the reads that the shared cache answers go through it; everything else goes to the
+unit of work it wraps. Invalidation is the handlers' job (test_use_cases_events.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+
+from shop.adapters.cache import CachedReads
+from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.application.actors import Actor
+from shop.application.handlers import handlers
+from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery
+from shop.container import Container
+from shop.domain.orders import OrderItem
+from shop.domain.products import Product
+
+from ..support import RecordingBus, assembled
+from .conftest import FakeClock
+
+
+class Remembering:
+    """Keeps what it is asked, as a shared cache would, until told it changed; counts the loads."""
+
+    def __init__(self) -> None:
+        self.remembered: dict[Any, Any] = {}
+        self.loads: list[str] = []
+
+    def _get(self, key: Any, load: Callable[[], Any]) -> Any:
+        if key not in self.remembered:
+            self.loads.append(key[0])
+            self.remembered[key] = load()
+        return self.remembered[key]
+
+    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
+        return self._get(("product", product_id), load)  # type: ignore[no-any-return]
+
+    def page(self, query: ProductQuery, load: Callable[[], tuple[list[Product], int]]) -> tuple[list[Product], int]:
+        return self._get(("page", query), load)  # type: ignore[no-any-return]
+
+    def order_total(self, query: OrderQuery, load: Callable[[], int]) -> int:
+        return self._get(("total", query.user_id, query.status), load)  # type: ignore[no-any-return]
+
+    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
+        self.remembered = {
+            key: value
+            for key, value in self.remembered.items()
+            if not (key[0] == "product" and key[1] in product_ids)
+            and not (key[0] == "page" and product_ids)
+            and not (key[0] == "total" and orders_of is not None and key[1] in (orders_of, None))
+        }
+
+    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
+        return self._get(("access", user_id, jti), load)  # type: ignore[no-any-return]
+
+    def forget_user(self, user_id: int) -> None:
+        self.remembered = {k: v for k, v in self.remembered.items() if not (k[0] == "access" and k[1] == user_id)}
+
+
+@pytest.fixture
+def cache() -> Remembering:
+    return Remembering()
+
+
+@pytest.fixture
+def use(store: MemoryStore, clock: FakeClock, cache: Remembering) -> Container:
+    """The use cases as the container assembles them with Redis: reads through the cache, handlers invalidating."""
+    bus = RecordingBus(handlers(metrics=_NoMetrics(), catalog=cache, access=cache))
+    use = assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus)
+    use.reader.override(providers.Callable(lambda: CachedReads(MemoryUnitOfWork(store, bus), cache, cache)))
+    return use
+
+
+class _NoMetrics:
+    def order_placed(self) -> None: ...
+    def order_cancelled(self) -> None: ...
+    def order_fulfilled(self) -> None: ...
+    def stock_rejected(self) -> None: ...
+    def login_failed(self) -> None: ...
+
+
+@pytest.fixture
+def tea(add_product: Callable[..., Product]) -> Product:
+    return add_product("Tea", stock=3)
+
+
+def test_product_reads_are_answered_by_the_cache_until_a_change(
+    use: Container, cache: Remembering, manager: Actor, customer: Actor, tea: Product
+) -> None:
+    assert use.get_product(product_id=tea.id).stock == 3
+    assert use.list_products(query=ProductQuery())[1] == 1
+    assert use.get_product(product_id=tea.id).stock == 3
+    assert cache.loads == ["product", "page"]
+
+    use.place_order(actor=customer, items=[OrderItem(tea.id or 0, 1)])
+
+    assert use.get_product(product_id=tea.id).stock == 2
+    assert use.list_products(query=ProductQuery())[0][0].stock == 2
+    assert cache.loads == ["product", "page", "product", "page"]
+
+
+def test_a_listing_total_is_read_once_and_counted_again_after_an_order(
+    use: Container, cache: Remembering, customer: Actor, tea: Product
+) -> None:
+    query = OrderQuery(page=Page(1, 20))
+    use.place_order(actor=customer, items=[OrderItem(tea.id or 0, 1)])
+    assert use.list_orders(actor=customer, query=query)[1] == 1
+    assert use.list_orders(actor=customer, query=query)[1] == 1
+    assert cache.loads == ["total"]
+
+    use.place_order(actor=customer, items=[OrderItem(tea.id or 0, 1)])
+    found, total = use.list_orders(actor=customer, query=query)
+
+    assert (len(found), total, cache.loads) == (2, 2, ["total", "total"])
+
+
+def test_a_page_past_the_total_is_not_fetched(use: Container, customer: Actor, tea: Product) -> None:
+    use.place_order(actor=customer, items=[OrderItem(tea.id or 0, 1)])
+
+    assert use.list_orders(actor=customer, query=OrderQuery(page=Page(5, 20))) == ([], 1)
+
+
+def test_writes_through_it_reach_the_unit_of_work(store: MemoryStore, cache: Remembering, tea: Product) -> None:
+    with CachedReads(MemoryUnitOfWork(store), cache, cache) as uow:
+        product = uow.products.get_for_update([tea.id or 0])[tea.id or 0]
+        product.take(1)
+        uow.products.save(product)
+        uow.commit()
+    assert store.state.products[tea.id or 0].stock == 2
+    assert cache.loads == []
