@@ -10,7 +10,7 @@ import pytest
 from dependency_injector import providers
 
 from shop.adapters.cache import CachedReads
-from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.memory import MemoryMetrics, MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.handlers import handlers
 from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery
@@ -68,18 +68,10 @@ def cache() -> Remembering:
 @pytest.fixture
 def use(store: MemoryStore, clock: FakeClock, cache: Remembering) -> Container:
     """The use cases as the container assembles them with Redis: reads through the cache, handlers invalidating."""
-    bus = RecordingBus(handlers(metrics=_NoMetrics(), catalog=cache, access=cache))
+    bus = RecordingBus(handlers(metrics=MemoryMetrics(), catalog=cache, access=cache))
     use = assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus)
     use.reader.override(providers.Callable(lambda: CachedReads(MemoryUnitOfWork(store, bus), cache, cache)))
     return use
-
-
-class _NoMetrics:
-    def order_placed(self) -> None: ...
-    def order_cancelled(self) -> None: ...
-    def order_fulfilled(self) -> None: ...
-    def stock_rejected(self) -> None: ...
-    def login_failed(self) -> None: ...
 
 
 @pytest.fixture

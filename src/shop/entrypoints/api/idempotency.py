@@ -1,4 +1,4 @@
-"""The Idempotency-Key header: validated here, honoured by the place_order_once use case."""
+"""The Idempotency-Key header: validated here, honoured by the place_order use case."""
 
 from __future__ import annotations
 
