@@ -73,3 +73,22 @@ def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The RabbitMQ the event tests publish to. CI starts it and sets SHOP_REQUIRE_BROKER=1, so there a
+    broker that can't be reached fails the run instead of skipping these tests."""
+    import pika
+    import pika.exceptions
+
+    try:
+        pika.BlockingConnection(pika.URLParameters(BROKER_URL)).close()
+    except (pika.exceptions.AMQPError, OSError) as error:
+        if os.environ.get("SHOP_REQUIRE_BROKER") == "1":
+            pytest.fail(f"SHOP_REQUIRE_BROKER=1 but RabbitMQ can't be reached at {BROKER_URL}: {error!r}")
+        pytest.skip(f"RabbitMQ can't be reached at {BROKER_URL} (CI starts it and sets SHOP_REQUIRE_BROKER=1)")
+    return BROKER_URL

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import tarfile
+import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
@@ -49,3 +55,27 @@ def assembled(
     if ids is not None:
         container.ids.override(providers.Object(ids))
     return container
+
+
+REPO = Path(__file__).resolve().parent.parent
+# The official AsyncAPI JSON Schemas, from the npm package the AsyncAPI initiative publishes them in,
+# pinned by version and by the registry's integrity hash; downloaded once into var/cache/.
+ASYNCAPI_SPECS_VERSION = "6.11.1"
+ASYNCAPI_SPECS_SHA512 = "A3WBLqAKGoJ2+6FWFtpjBlCQ1oFCcs4GxF7zsIGvNqp/klGUHjlA3aAcZ9XMMpLGE8zPeYDz2x9FmO6DSuKraQ=="
+
+
+def asyncapi_json_schema(version: str = "3.0.0") -> dict[str, Any]:
+    archive = REPO / "var" / "cache" / f"asyncapi-specs-{ASYNCAPI_SPECS_VERSION}.tgz"
+    if not archive.exists():
+        url = f"https://registry.npmjs.org/@asyncapi/specs/-/specs-{ASYNCAPI_SPECS_VERSION}.tgz"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            data = response.read()
+        digest = base64.b64encode(hashlib.sha512(data).digest()).decode()
+        assert digest == ASYNCAPI_SPECS_SHA512, f"{url} is not the archive this test pinned"
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        archive.write_bytes(data)
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(f"package/schemas/{version}.json")
+        assert member is not None
+        schema: dict[str, Any] = json.load(member)
+        return schema

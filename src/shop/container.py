@@ -19,6 +19,7 @@ from shop.application.handlers import handlers
 from shop.application.health import Probe
 from shop.application.messagebus import MessageBus
 from shop.application.ports import AccessCache, CatalogCache, UnitOfWork
+from shop.application.relay import Leadership, Publisher, Relay, outbox_backlog, purge_sent_messages
 
 
 def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:
@@ -46,6 +47,18 @@ def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCa
     from shop.adapters.cache import CachedReads
 
     return CachedReads(uow, catalog, access)
+
+
+def make_publisher(broker_url: str) -> Publisher:
+    from shop.adapters.amqp import AmqpPublisher  # pika only where a process publishes
+
+    return AmqpPublisher(broker_url)
+
+
+def make_leadership(database_url: str) -> Leadership:
+    from shop.adapters.sql.leadership import relay_leadership
+
+    return relay_leadership(database_url)
 
 
 def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
@@ -136,3 +149,12 @@ class Container(containers.DeclarativeContainer):
     purge_idempotency_keys = providers.Callable(
         orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
     )
+
+    # The relay: publishes the outbox to the broker (shop relay).
+    outbox_backlog = providers.Callable(outbox_backlog, uow=reader)
+    purge_sent_messages = providers.Callable(
+        purge_sent_messages, uow=uow, clock=clock, retention=config.outbox_retention
+    )
+    publisher = providers.Singleton(make_publisher, config.broker_url)
+    relay_leadership = providers.Singleton(make_leadership, config.database_url)
+    relay = providers.Factory(Relay, uow=uow.provider, publisher=publisher, leadership=relay_leadership, clock=clock)

@@ -36,8 +36,15 @@ SERVICE_SETTINGS = frozenset(
         "ARGON2_PARALLELISM",
         "SHOP_VAR_DIR",
         "GLIBC_TUNABLES",
+        "BROKER_URL",
+        "OUTBOX_RETENTION_HOURS",
+        "RELAY_HOST",
+        "RELAY_PORT",
     }
 )
+
+# What the relay (shop relay) must be given, and nothing more: it signs no token.
+REQUIRED_BY_THE_RELAY = frozenset({"DATABASE_URL", "BROKER_URL", "RELAY_HOST"})
 
 # What a production replica must be given: several replicas share Redis for caches and limits.
 REQUIRED_IN_PRODUCTION = frozenset(
@@ -59,4 +66,12 @@ METRICS: dict[str, frozenset[str]] = {
     "shop_db_connections_in_use": frozenset({"pool"}),
     "shop_http_requests_in_flight": frozenset(),
     "shop_workers": frozenset(),
+    "shop_outbox_pending": frozenset(),
+    "shop_outbox_oldest_pending_seconds": frozenset(),
+}
+
+# Metric families at the relay's /metrics (RELAY_PORT).
+RELAY_METRICS: dict[str, frozenset[str]] = {
+    "shop_events_published_total": frozenset({"type"}),
+    "shop_relay_leader": frozenset(),
 }

@@ -9,6 +9,7 @@ workers only). Without that variable (tests, `flask run`) the values live in thi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,19 @@ DB_CONNECTIONS = Gauge(
     multiprocess_mode="livesum",
 )
 
+# The outbox, read from the database when /metrics is scraped: it grows even when no relay runs.
+OUTBOX_PENDING = Gauge(
+    "shop_outbox_pending", "Events committed but not yet confirmed by the broker.", multiprocess_mode="mostrecent"
+)
+OUTBOX_OLDEST = Gauge(
+    "shop_outbox_oldest_pending_seconds",
+    "Age of the oldest event still waiting for the relay; 0 when none waits.",
+    multiprocess_mode="mostrecent",
+)
+# The relay's own (its /metrics).
+EVENTS_PUBLISHED = Counter("shop_events_published", "Events the broker confirmed, by type.", ["type"])
+RELAY_LEADER = Gauge("shop_relay_leader", "1 while this relay is the one publishing, 0 while it stands by.")
+
 
 class PrometheusMetrics:
     """The application's Metrics port, counted in Prometheus."""
@@ -69,6 +83,16 @@ class PrometheusMetrics:
 
     def login_failed(self) -> None:
         LOGIN_FAILURES.inc()
+
+
+def outbox_observed(pending: int, oldest_age_seconds: float) -> None:
+    OUTBOX_PENDING.set(pending)
+    OUTBOX_OLDEST.set(oldest_age_seconds)
+
+
+def events_published(types: Sequence[str]) -> None:
+    for kind in types:
+        EVENTS_PUBLISHED.labels(kind).inc()
 
 
 def worker_started() -> None:

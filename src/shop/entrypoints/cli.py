@@ -1,10 +1,13 @@
-"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`."""
+"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`, `shop relay`, `shop events tail`."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from dataclasses import asdict, replace
+from typing import Any
 
 import click
 
@@ -12,6 +15,7 @@ from shop.adapters.sql.migrations import upgrade
 from shop.application.errors import ApplicationError
 from shop.container import Container
 from shop.domain.errors import DomainError
+from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings, database_url_from_env
 
 
@@ -42,7 +46,7 @@ def migrate() -> None:
 )
 def manager(username: str, password_env: str) -> None:
     """Create a manager, or promote an existing user to manager (their tokens are revoked)."""
-    container = _container(Settings.from_env())
+    container = _container(Settings.from_env(signs=False))
     try:
         user, created = container.make_manager(username=username, password=os.environ.get(password_env) or None)
     except (ApplicationError, DomainError) as error:
@@ -53,9 +57,54 @@ def manager(username: str, password_env: str) -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired refresh tokens, revocation records and idempotency keys."""
-    settings = Settings.from_env()
-    container = _container(settings)
+    """Delete expired refresh tokens, revocation records and idempotency keys, and the outbox's events
+    sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet are kept, however old)."""
+    container = _container(Settings.from_env(signs=False))
     tokens = container.purge_tokens()
     keys = container.purge_idempotency_keys()
-    click.echo(f"purged {tokens} expired token records and {keys} expired idempotency keys")
+    sent = container.purge_sent_messages()
+    click.echo(f"purged {tokens} expired token records, {keys} expired idempotency keys and {sent} sent events")
+
+
+@main.command()
+def relay() -> None:
+    """Publish the outbox's events to RabbitMQ (BROKER_URL) until stopped with SIGTERM or Ctrl-C.
+
+    Several relays may run: one publishes, the others stand by to take over."""
+    settings = Settings.from_env(signs=False)
+    if not settings.broker_url:
+        click.echo("error: set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", err=True)
+        sys.exit(2)
+    configure_logging(settings.log_level)
+    from shop.entrypoints.relay import run
+
+    run(settings)
+
+
+@main.group()
+def events() -> None:
+    """Watch the events the service publishes (BROKER_URL)."""
+
+
+@events.command()
+@click.option("--pattern", default="#", show_default=True, help="Routing keys to receive: order.*, product.changed...")
+@click.option("--count", default=0, show_default=True, help="Stop after this many events (0: never).")
+def tail(pattern: str, count: int) -> None:
+    """Print each event as it arrives, one JSON object per line, until Ctrl-C."""
+    broker_url = Settings.from_env(signs=False).broker_url
+    if not broker_url:
+        click.echo("error: set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", err=True)
+        sys.exit(2)
+    from shop.adapters.amqp import tail as receive
+
+    received = 0
+
+    def show(routing_key: str, properties: dict[str, Any], body: bytes) -> bool:
+        nonlocal received
+        received += 1
+        line = {"routing_key": routing_key, **properties, "body": json.loads(body)}
+        click.echo(json.dumps(line, ensure_ascii=False), nl=True)
+        return count == 0 or received < count
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops watching
+        receive(broker_url, pattern, show)

@@ -81,5 +81,7 @@ def configure_logging(level: str = "INFO") -> None:
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
-    # The readiness probe asks Alembic for the schema's revision, which Alembic reports at INFO.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # The readiness probe asks Alembic for the schema's revision, which Alembic reports at INFO; pika
+    # reports every step of every connection at INFO.
+    for chatty in ("alembic", "pika"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

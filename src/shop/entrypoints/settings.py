@@ -30,8 +30,8 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _at_least(minimum: int, env: dict[str, str], name: str) -> int:
-    value = _int(env, name, minimum)
+def _at_least(minimum: int, env: dict[str, str], name: str, default: int | None = None) -> int:
+    value = _int(env, name, minimum if default is None else default)
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}, got {value}")
     return value
@@ -61,19 +61,27 @@ class Settings:
     ratelimit_per_address: str = "300 per minute"
     metrics_token: str = field(default="", repr=False)
     proxy_hops: int = 0
+    broker_url: str = field(default="", repr=False)
+    outbox_retention: timedelta = timedelta(hours=72)
+    relay_host: str = "127.0.0.1"
+    relay_port: int = 8001
     log_level: str = "INFO"
     secret_is_generated: bool = field(default=False, compare=False)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, var_dir: Path | None = None) -> Settings:
+    def from_env(
+        cls, env: dict[str, str] | None = None, var_dir: Path | None = None, *, signs: bool = True
+    ) -> Settings:
+        """signs=False: for processes that never sign or check a token (the relay, operator commands),
+        which then need no JWT_SECRET_KEY, and get none."""
         env = dict(os.environ if env is None else env)
         var = var_dir or _var_dir(env)
         production = env.get("SHOP_ENV", "development").lower() == "production"
         database_url = database_url_from_env(env, var)
-        secret, generated = _secret(env, var)
+        secret, generated = _secret(env, var) if signs else ("", False)
         if production and generated:
             raise SettingsError("SHOP_ENV=production needs JWT_SECRET_KEY; the generated development key is refused.")
-        if production and len(secret.encode()) < MIN_SECRET_BYTES:
+        if production and signs and len(secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production.")
         return cls(
             database_url=database_url,
@@ -97,6 +105,10 @@ class Settings:
             ratelimit_per_address=env.get("RATELIMIT_PER_ADDRESS") or "300 per minute",
             metrics_token=env.get("METRICS_TOKEN", ""),
             proxy_hops=_at_least(0, env, "PROXY_HOPS"),
+            broker_url=env.get("BROKER_URL", ""),
+            outbox_retention=timedelta(hours=_at_least(1, env, "OUTBOX_RETENTION_HOURS", 72)),
+            relay_host=env.get("RELAY_HOST") or "127.0.0.1",
+            relay_port=_at_least(1, env, "RELAY_PORT", 8001),
             log_level=_log_level(env),
             secret_is_generated=generated,
         )

@@ -10,17 +10,22 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import orjson
 from dependency_injector.wiring import Provide, inject
 from flask import Blueprint, Flask, Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 
-from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request
+from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request, outbox_observed
 from shop.application.health import Probe, check_readiness
+from shop.application.ports import Backlog
 from shop.container import Container
 from shop.entrypoints.api import problems
 
 access_log = logging.getLogger("shop.access")
+log = logging.getLogger("shop.ops")
 
 bp = Blueprint("ops", __name__)
 # Label values come from fixed sets: a scanner can't create series with made-up paths or methods.
@@ -55,7 +60,8 @@ def ready(probes: list[Probe] = Provide[Container.probes]) -> Response:
 
 
 @bp.get("/metrics")
-def metrics() -> Response:
+@inject
+def metrics(backlog: Callable[[], Backlog] = Provide[Container.outbox_backlog.provider]) -> Response:
     token = current_app.config["SHOP_METRICS_TOKEN"]
     sent = request.headers.get("Authorization", "").encode(errors="surrogateescape")
     if token and not hmac.compare_digest(sent, f"Bearer {token}".encode()):
@@ -64,8 +70,21 @@ def metrics() -> Response:
             "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    _observe_outbox(backlog)
     body, content_type = exposition()
     return Response(body, content_type=content_type)
+
+
+def _observe_outbox(backlog: Callable[[], Backlog]) -> None:
+    """The outbox as the database holds it, so its gauges grow even when no relay runs. The database
+    down: the rest of the metrics are still served (readiness reports the database)."""
+    try:
+        waiting = backlog()
+    except SQLAlchemyError as error:
+        log.warning("metrics: the outbox could not be read: %s", type(error).__name__)
+        return
+    age = (datetime.now(UTC) - waiting.oldest).total_seconds() if waiting.oldest is not None else 0.0
+    outbox_observed(waiting.pending, max(age, 0.0))
 
 
 def _start_clock() -> None:
