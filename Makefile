@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # each hash (see gunicorn_conf.py), costs no extra page faults.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
-.PHONY: run test install migrate manager purge lint typecheck contracts pytest bench clean
+.PHONY: run test quick install migrate manager purge relay events lint typecheck contracts pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,17 @@ manager: $(STAMP) ## create a manager or promote a user: make manager USERNAME=a
 	$(BIN)/shop migrate
 	SHOP_MANAGER_PASSWORD="$(PASSWORD)" $(BIN)/shop manager "$(USERNAME)"
 
-purge: $(STAMP) ## delete expired tokens and idempotency keys
+purge: $(STAMP) ## delete expired tokens and idempotency keys, and events sent over OUTBOX_RETENTION_HOURS ago
 	$(BIN)/shop purge
+
+# A broker on this machine unless BROKER_URL says otherwise (make run itself never needs one).
+LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672/%2F
+
+relay: $(STAMP) migrate ## publish the outbox's events to RabbitMQ (BROKER_URL) until Ctrl-C
+	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop relay
+
+events: $(STAMP) ## print the events as they are published: make events [PATTERN='order.*']
+	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop events tail --pattern '$(or $(PATTERN),#)'
 
 bench: $(STAMP) ## load-test the API with wrk on a fresh database: make bench [BENCH_DATABASE_URL=...] [BENCH_ARGS='--sqlite --duration 3s']
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/run.py $(BENCH_ARGS)
@@ -56,6 +65,9 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck contracts pytest ## ruff, mypy, import contracts and every test
+
+quick: $(STAMP) ## the fast tests alone: no real gunicorn, relay or browser (system, browser markers)
+	$(BIN)/pytest -q -m "not system and not browser"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/run.py [--sqlite] [--workers N] [--duration 10s] [--connections 16] [--threads 2]
 
-Seeds a catalog, drives one wrk scenario after another, reads the workers' memory, checks through the
-API that the stock taken equals the orders recorded, then (PostgreSQL) measures with pgbench the ceiling
-of the order transaction alone. The report goes to var/bench/results-<UTC time>.md and var/bench/latest.md;
+Seeds a catalog, starts `shop relay` publishing to RabbitMQ (BENCH_BROKER_URL, --broker-url "" for none),
+drives one wrk scenario after another, reads the workers' memory, checks through the API that the stock
+taken equals the orders recorded and that every order's event was confirmed by the broker, measures how
+fast the relay drains a backlog, then (PostgreSQL) measures with pgbench the ceiling of the order
+transaction alone. The report goes to var/bench/results-<UTC time>.md and var/bench/latest.md;
 the service log and the raw wrk and pgbench outputs to var/bench/<UTC time>/.
 
 Exit status: 0; 1 when the consistency check fails; 2 when wrk or pgbench is missing; 3 when a step
@@ -52,6 +54,9 @@ BENCH = ROOT / "bench"
 VAR = ROOT / "var" / "bench"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/shop_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+RELAY_BACKLOG = 20_000  # events put in the outbox at once to time the relay draining them
+DRAIN_TIMEOUT_S = 120
 HOST = "127.0.0.1"
 PRODUCTS = 200
 STOCK = 1_000_000
@@ -144,14 +149,16 @@ class Service:
 class Consistency:
     stock_taken: int
     orders: int
+    events: int | None  # order.placed events the broker confirmed; None without a relay
 
     @property
     def ok(self) -> bool:
-        return self.stock_taken == self.orders
+        return self.stock_taken == self.orders and self.events in (None, self.orders)
 
     def __str__(self) -> str:
-        verdict = "OK" if self.ok else f"MISMATCH of {self.stock_taken - self.orders}"
-        return f"{verdict}: stock taken {self.stock_taken}, orders in the database {self.orders}"
+        verdict = "OK" if self.ok else "MISMATCH"
+        told = "" if self.events is None else f", order.placed events confirmed by the broker {self.events}"
+        return f"{verdict}: stock taken {self.stock_taken}, orders in the database {self.orders}{told}"
 
 
 def duration(text: str) -> int:
@@ -173,6 +180,11 @@ def parse_args() -> argparse.Namespace:
         "--redis-url",
         default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
         help="the shared catalog cache (REDIS_URL); an empty string runs without it",
+    )
+    parser.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL),
+        help="RabbitMQ for the relay running beside the service (BROKER_URL); an empty string runs without it",
     )
     return parser.parse_args()
 
@@ -268,6 +280,86 @@ def running_service(database_url: str, redis_url: str, workers: int, log: Path) 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def running_relay(database_url: str, broker_url: str, log: Path) -> Iterator[int | None]:
+    """`shop relay` beside the service, as production runs it; yields its probes' port (None: no broker)."""
+    if not broker_url:
+        yield None
+        return
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "BROKER_URL": broker_url, "RELAY_PORT": str(port)}
+    shop = Path(sys.executable).parent / "shop"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(shop), "relay"], cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not probe_ok(port, "/health/ready"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"the relay did not get ready: see {log}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def probe_ok(port: int, path: str) -> bool:
+    connection = HTTPConnection(HOST, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def outbox_state(database_url: str) -> tuple[int, int]:
+    """(pending events, order.placed events sent)."""
+    with psycopg.connect(libpq(database_url)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL), "
+            "count(*) FILTER (WHERE sent_at IS NOT NULL AND type = 'order.placed') FROM outbox"
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def wait_drained(database_url: str) -> int:
+    """Once the relay has sent everything: the order.placed events the broker confirmed."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while (state := outbox_state(database_url))[0]:
+        if time.monotonic() > deadline:
+            raise BenchError(f"{state[0]} events still in the outbox after {DRAIN_TIMEOUT_S}s")
+        time.sleep(0.2)
+    return state[1]
+
+
+def relay_throughput(database_url: str, broker_url: str, log: Path) -> float:
+    """Events a second the relay drains from a backlog of RELAY_BACKLOG (the broker back after an outage)."""
+    with psycopg.connect(libpq(database_url), autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body) "
+            "SELECT gen_random_uuid()::text, type, aggregate_type, aggregate_id, occurred_at, body "
+            "FROM outbox, generate_series(1, %s) WHERE position = (SELECT max(position) FROM outbox)",
+            (RELAY_BACKLOG,),
+        )
+    started = time.monotonic()
+    with running_relay(database_url, broker_url, log):
+        wait_drained(database_url)
+    return RELAY_BACKLOG / (time.monotonic() - started)
+
+
+def libpq(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def wait_ready(service: Service, process: subprocess.Popen[bytes]) -> None:
@@ -393,8 +485,9 @@ def kib_field(path: Path, name: str) -> int:
     raise OSError(f"no {name} in {path}")
 
 
-def check_consistency(service: Service, manager: Account) -> Consistency:
-    """The stock taken from the catalog, against the orders the database holds (each one of quantity 1)."""
+def check_consistency(service: Service, manager: Account, events: int | None) -> Consistency:
+    """The stock taken from the catalog, against the orders the database holds (each one of quantity 1)
+    and the events the broker confirmed."""
     token = login(service, manager)
     taken, page, pages = 0, 1, 1
     while page <= pages:
@@ -403,19 +496,18 @@ def check_consistency(service: Service, manager: Account) -> Consistency:
         pages = json.loads(headers["X-Pagination"])["total_pages"]
         page += 1
     _, headers = call(service, "GET", "/orders/?page_size=1", token=token)
-    return Consistency(stock_taken=taken, orders=json.loads(headers["X-Pagination"])["total"])
+    return Consistency(stock_taken=taken, orders=json.loads(headers["X-Pagination"])["total"], events=events)
 
 
 def pgbench_ceilings(database_url: str, seed: Seed, load: Load, logs: Path) -> dict[str, float]:
     """Transactions per second of the order transaction alone, straight on the database, by variant."""
-    libpq = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     variants = {"spread": (seed.first_product, seed.last_product), "hot": (seed.hot_product, seed.hot_product)}
     ceilings = {}
     for name, (first, last) in variants.items():
         command = [
             *("pgbench", "-n", "-M", "prepared", f"-c{load.connections}", f"-j{load.threads}", f"-T{load.seconds}"),
             *("-D", f"customer={seed.customer.user_id}", "-D", f"first={first}", "-D", f"last={last}"),
-            *("-f", str(BENCH / "pgbench" / "place_order.sql"), libpq),
+            *("-f", str(BENCH / "pgbench" / "place_order.sql"), libpq(database_url)),
         ]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60)
         output = logs / f"pgbench-{name}.txt"
@@ -445,6 +537,10 @@ def hidden(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
+def hidden_amqp(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
 def outcome_row(outcome: Outcome, ceilings: dict[str, float]) -> str:
     result, scenario = outcome.result, outcome.scenario
     items = f"{result.per_second * scenario.page_size:,.0f}" if scenario.page_size else ""
@@ -470,6 +566,7 @@ def report(
     started: datetime,
     database: str,
     cache: str,
+    broker: str,
     workers: int,
     load: Load,
     logs: Path,
@@ -477,6 +574,7 @@ def report(
     memory: dict[int, tuple[int, int]],
     consistency: Consistency,
     ceilings: dict[str, float],
+    relay_rate: float | None,
 ) -> str:
     log_errors = sum(1 for line in (logs / "gunicorn.log").read_text().splitlines() if LOG_ERROR.search(line))
     lines = [
@@ -484,7 +582,7 @@ def report(
         "",
         f"- machine: {machine()}",
         f"- command: `{command_line()}`",
-        f"- database: {database}; catalog cache: {cache}",
+        f"- database: {database}; catalog cache: {cache}; relay: {broker}",
         f"- service: gunicorn, {workers} sync workers; "
         f"load: wrk -t{load.threads} -c{load.connections} -d{load.seconds}s per scenario",
         f"- logs: {logs.relative_to(ROOT)}/ (gunicorn.log: {log_errors} error lines)",
@@ -499,6 +597,12 @@ def report(
         "",
         f"Consistency: {consistency}",
     ]
+    if relay_rate is not None:
+        lines += [
+            "",
+            f"Relay (shop relay, publisher confirms, one message at a time): a backlog of {RELAY_BACKLOG:,} "
+            f"events drained at {relay_rate:,.0f} events/s",
+        ]
     if ceilings:
         lines += [
             "",
@@ -525,7 +629,11 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
     outcomes = []
     if options.redis_url:
         forget_cached_catalog(options.redis_url)
-    with running_service(database_url, options.redis_url, options.workers, logs / "gunicorn.log") as service:
+    broker_url = "" if options.sqlite else options.broker_url  # the bench's outbox queries are PostgreSQL's
+    with (
+        running_service(database_url, options.redis_url, options.workers, logs / "gunicorn.log") as service,
+        running_relay(database_url, broker_url, logs / "relay.log"),
+    ):
         plan = scenarios(seeded)
         # Workers open their connections and import their drivers on first use: not part of any scenario.
         run_wrk(service, plan[0], Load(load.threads, load.connections, WARMUP_S), logs / "wrk-warmup.txt")
@@ -533,13 +641,16 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
             print(f"{scenario.name}: {load.seconds}s", file=sys.stderr)
             outcomes.append(run_wrk(service, scenario, load, logs / f"wrk-{number}.txt"))
         memory = worker_memory(service.pid)
-        consistency = check_consistency(service, seeded.manager)
+        events = wait_drained(database_url) if broker_url else None
+        consistency = check_consistency(service, seeded.manager, events)
     print(f"consistency: {consistency}", file=sys.stderr)
+    relay_rate = relay_throughput(database_url, broker_url, logs / "relay.log") if broker_url else None
     ceilings = {} if options.sqlite else pgbench_ceilings(database_url, seeded, load, logs)
     text = report(
         started=started,
         database=database,
         cache=f"Redis, {options.redis_url}" if options.redis_url else "none",
+        broker=f"shop relay to {hidden_amqp(broker_url)}" if broker_url else "none",
         workers=options.workers,
         load=load,
         logs=logs,
@@ -547,6 +658,7 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
         memory=memory,
         consistency=consistency,
         ceilings=ceilings,
+        relay_rate=relay_rate,
     )
     return text, consistency.ok
 

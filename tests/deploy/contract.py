@@ -45,6 +45,10 @@ SERVICE_SETTINGS = frozenset(
 
 # What the relay (shop relay) must be given, and nothing more: it signs no token.
 REQUIRED_BY_THE_RELAY = frozenset({"DATABASE_URL", "BROKER_URL", "RELAY_HOST"})
+# What the relay must never be given: the API's secrets (least privilege).
+NOT_FOR_THE_RELAY = frozenset({"JWT_SECRET_KEY", "METRICS_TOKEN"})
+# Where the relay serves /health/live, /health/ready and /metrics unless RELAY_PORT says otherwise.
+RELAY_PORT = 8001
 
 # What a production replica must be given: several replicas share Redis for caches and limits.
 REQUIRED_IN_PRODUCTION = frozenset(

@@ -1,5 +1,6 @@
 """docker-compose.yml: the Compose Specification's JSON schema (shipped by check-jsonschema, offline),
-then what the stack relies on: start order, one migration run, replicas behind nginx, no secret."""
+then what the stack relies on: start order, one migration run, replicas behind nginx, the relays and
+their broker, no secret."""
 
 from __future__ import annotations
 
@@ -8,17 +9,28 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
-from tests.deploy.contract import REQUIRED_IN_PRODUCTION, SERVICE_SETTINGS
+from tests.deploy.contract import (
+    NOT_FOR_THE_RELAY,
+    RELAY_PORT,
+    REQUIRED_BY_THE_RELAY,
+    REQUIRED_IN_PRODUCTION,
+    SERVICE_SETTINGS,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
-SECRETS = ("JWT_SECRET_KEY", "METRICS_TOKEN", "POSTGRES_PASSWORD")
-FAKE_ENV = {"JWT_SECRET_KEY": "k" * 32, "METRICS_TOKEN": "metrics-token", "POSTGRES_PASSWORD": "pg-password"}
+SECRETS = ("JWT_SECRET_KEY", "METRICS_TOKEN", "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD")
+FAKE_ENV = {
+    "JWT_SECRET_KEY": "k" * 32,
+    "METRICS_TOKEN": "metrics-token",
+    "POSTGRES_PASSWORD": "pg-password",
+    "RABBITMQ_PASSWORD": "mq-password",
+}
 
 _VARIABLE = re.compile(
     r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
@@ -64,6 +76,12 @@ def _services() -> dict[str, dict[str, Any]]:
     return _compose()["services"]
 
 
+def _scrape_job(name: str) -> dict[str, Any]:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = [job for job in config["scrape_configs"] if job["job_name"] == name]
+    return job
+
+
 def _uses(text: str) -> list[tuple[str, str | None]]:
     """(variable, operator) for every substitution in the file."""
     return [(m["name"] or m["bare"], m["op"]) for m in _VARIABLE.finditer(text) if m[0] != "$$"]
@@ -91,6 +109,7 @@ def test_the_file_follows_the_compose_specification():
         ("condition: service_completed_successfully", "conditon: service_completed_successfully"),
         ("condition: service_completed_successfully", "condition: service_finished"),
         ("replicas: 3", "replica: 3"),
+        ("hostname: rabbitmq", "host_name: rabbitmq"),
     ],
 )
 def test_the_schema_check_catches_mistakes(tmp_path, good, bad):
@@ -125,10 +144,10 @@ def test_durations_are_in_compose_syntax():
 def test_the_stack_has_its_services_and_the_observability_profile():
     services = _services()
 
-    assert set(services) == {"db", "redis", "migrate", "api", "nginx", "prometheus", "grafana"}
+    assert set(services) == {"db", "redis", "rabbitmq", "migrate", "api", "relay", "nginx", "prometheus", "grafana"}
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["observability"]
-    for name in ("db", "redis", "migrate", "api", "nginx"):
+    for name in ("db", "redis", "rabbitmq", "migrate", "api", "relay", "nginx"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
 
 
@@ -150,6 +169,22 @@ def test_redis_reports_health():
     assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
 
 
+def test_rabbitmq_keeps_its_data_under_a_fixed_node_name_and_reports_health():
+    compose = _compose()
+    rabbitmq = compose["services"]["rabbitmq"]
+
+    assert rabbitmq["image"].startswith("rabbitmq:")
+    assert rabbitmq["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
+    volume, target = rabbitmq["volumes"][0].split(":")[:2]
+    assert target == "/var/lib/rabbitmq"
+    assert volume in compose["volumes"]
+    # Its data lives under rabbit@<hostname>: a container's random hostname would orphan it.
+    assert rabbitmq["hostname"] == "rabbitmq"
+    # The management UI, if published at all, only on this machine; AMQP stays on the compose network.
+    assert all(port.startswith("127.0.0.1:") for port in rabbitmq.get("ports", []))
+    assert not [port for port in rabbitmq.get("ports", []) if port.endswith(":5672")]
+
+
 def test_migrations_run_once_in_a_one_shot_service_before_any_replica():
     services = _services()
     migrate, api = services["migrate"], services["api"]
@@ -163,6 +198,68 @@ def test_migrations_run_once_in_a_one_shot_service_before_any_replica():
     assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert api["depends_on"]["db"]["condition"] == "service_healthy"
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_the_relays_run_after_the_migrations_once_the_broker_is_healthy():
+    services = _services()
+    relay, api = services["relay"], services["api"]
+
+    assert relay["command"] == ["shop", "relay"]
+    assert "entrypoint" not in relay
+    assert (relay["build"], relay["image"]) == (api["build"], api["image"])
+    assert relay["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert relay["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    # One publishes, the other stands by to take over.
+    assert relay["deploy"]["replicas"] >= 2
+    assert "container_name" not in relay  # would forbid a second replica
+    assert "ports" not in relay
+    assert relay["restart"] == "unless-stopped"
+
+
+def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
+    services = _services()
+    env = services["relay"]["environment"]
+
+    assert env.keys() <= SERVICE_SETTINGS, env.keys() - SERVICE_SETTINGS
+    assert env.keys() >= REQUIRED_BY_THE_RELAY, REQUIRED_BY_THE_RELAY - env.keys()
+    assert not env.keys() & NOT_FOR_THE_RELAY
+    assert "REDIS_URL" not in env
+    # Prometheus scrapes it from its own container: on 127.0.0.1 it could not.
+    assert env["RELAY_HOST"] == "0.0.0.0"  # noqa: S104
+    # Only the relays talk to the broker.
+    for name in ("api", "migrate"):
+        assert "BROKER_URL" not in services[name]["environment"], name
+
+
+def test_the_broker_url_names_the_rabbitmq_service_its_credentials_and_the_contracts_vhost():
+    services = _services()
+    rabbitmq = services["rabbitmq"]["environment"]
+    url = urlsplit(services["relay"]["environment"]["BROKER_URL"])
+    contract = yaml.safe_load((REPO / "docs" / "asyncapi.yaml").read_text())
+    vhost = contract["channels"]["events"]["bindings"]["amqp"]["exchange"]["vhost"]
+
+    assert url.scheme == "amqp"
+    assert (url.hostname, url.port) == ("rabbitmq", 5672)
+    assert url.username == rabbitmq["RABBITMQ_DEFAULT_USER"]
+    assert url.password == rabbitmq["RABBITMQ_DEFAULT_PASS"] == FAKE_ENV["RABBITMQ_PASSWORD"]
+    # The vhost is the path, URL-encoded: "/" is %2F, and an empty path would not be "/".
+    assert unquote(url.path.removeprefix("/")) == vhost
+
+
+def test_the_relays_health_check_asks_for_readiness_on_the_relay_port():
+    relay = _services()["relay"]
+    check = relay["healthcheck"]["test"]
+    port = int(relay["environment"].get("RELAY_PORT", RELAY_PORT))
+
+    assert check[0] == "CMD"
+    assert f"http://127.0.0.1:{port}/health/ready" in " ".join(check)
+
+
+def test_the_relays_stop_before_compose_kills_them():
+    grace = re.fullmatch(r"(\d+)s", _services()["relay"]["stop_grace_period"])
+
+    # They stop within a second of SIGTERM; a stuck publish is sent again by the next leader.
+    assert grace is not None and 2 <= int(grace[1]) <= 30
 
 
 def test_the_migrate_service_gets_the_database_and_no_signing_key():
@@ -219,7 +316,7 @@ def test_the_replicas_get_the_production_settings():
 def test_the_database_url_names_the_db_service_and_its_credentials():
     services = _services()
     db = services["db"]["environment"]
-    for service in ("migrate", "api"):
+    for service in ("migrate", "api", "relay"):
         url = urlsplit(services[service]["environment"]["DATABASE_URL"])
 
         assert url.scheme == "postgresql+psycopg"
@@ -250,12 +347,21 @@ def test_secrets_are_only_ever_required_never_defaulted():
 
 
 def test_no_secret_is_written_in_the_file():
-    secretish = re.compile(r"SECRET|TOKEN|PASSWORD|_KEY$")
+    secretish = re.compile(r"SECRET|TOKEN|PASS|_KEY$")
+    required = re.compile(r"\$\{[A-Z_]+:\?[^}]*\}")
+    checked = 0
     for name, service in _raw()["services"].items():
         for key, value in (service.get("environment") or {}).items():
             if secretish.search(key):
                 # Either taken from the shell as is (no value), or a required substitution.
-                assert value is None or re.search(r"\$\{[A-Z_]+:\?[^}]*\}", value), f"{name}.{key} = {value!r}"
+                assert value is None or required.fullmatch(value), f"{name}.{key} = {value!r}"
+                checked += 1
+            elif isinstance(value, str) and "@" in value:
+                # A URL's password (DATABASE_URL, BROKER_URL) is a required substitution too.
+                userinfo = re.search(r"://[^:@/]+:(.*)@[^@]*$", value)
+                assert userinfo is not None and required.fullmatch(userinfo[1]), f"{name}.{key} = {value!r}"
+                checked += 1
+    assert checked >= 8, checked
 
 
 def test_every_mounted_file_exists_in_the_repository():
@@ -295,14 +401,26 @@ def test_prometheus_gets_the_metrics_token_as_a_secret_file():
 
 
 def test_prometheus_finds_every_replica_by_the_api_service_name():
-    config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
-    [job] = [job for job in config["scrape_configs"] if job["job_name"] == "shop"]
-    [discovery] = job["dns_sd_configs"]
+    [discovery] = _scrape_job("shop")["dns_sd_configs"]
 
     assert discovery["names"] == ["api"]
     assert discovery["type"] == "A"
     assert discovery["port"] == 8000
     assert "api" in _services()
+
+
+def test_prometheus_finds_every_relay_and_sends_it_no_token():
+    job = _scrape_job("relay")
+    [discovery] = job["dns_sd_configs"]
+    relay = _services()["relay"]
+
+    assert discovery["names"] == ["relay"]
+    assert discovery["type"] == "A"
+    assert discovery["port"] == int(relay["environment"].get("RELAY_PORT", RELAY_PORT))
+    assert job["metrics_path"] == "/metrics"
+    # The relays' /metrics is open: the API's token has no business going there.
+    assert "authorization" not in job
+    assert "bearer_token_file" not in job
 
 
 def test_the_env_example_lists_every_required_variable_without_a_value():

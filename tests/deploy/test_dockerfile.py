@@ -1,5 +1,5 @@
-"""The Dockerfile runs gunicorn alone, as an unprivileged user; its health check and compose's,
-run here against a stub server, pass on 200 from /health/ready and fail on 503."""
+"""The Dockerfile runs gunicorn alone, as an unprivileged user; its health check and compose's (the
+API's and the relay's), run here against a stub server, pass on 200 from /health/ready and fail on 503."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.deploy.contract import RELAY_PORT
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = (REPO / "Dockerfile").read_text()
@@ -69,17 +71,21 @@ def health() -> Iterator[_Health]:
 def _run_check(command: list[str], port: int) -> int:
     assert command[0] == "python"
     env = {**os.environ, "PORT": str(port)}
-    # compose's check names port 8000, where the container listens: point it at the stub.
-    argv = [sys.executable, *(arg.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for arg in command[1:])]
+    # compose's checks name the port the container listens on: point them at the stub.
+    argv = [sys.executable, *(re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", arg) for arg in command[1:])]
     return subprocess.run(argv, env=env, capture_output=True, timeout=10, check=False).returncode
 
 
 def _checks() -> dict[str, list[str]]:
     [healthcheck] = _instruction("HEALTHCHECK")
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    compose_test = compose["services"]["api"]["healthcheck"]["test"]
-    assert compose_test[0] == "CMD"
-    return {"dockerfile": _exec_form(healthcheck.split(" CMD ", 1)[1]), "compose": compose_test[1:]}
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    checks = {"dockerfile": _exec_form(healthcheck.split(" CMD ", 1)[1])}
+    for name, port in (("api", 8000), ("relay", RELAY_PORT)):
+        test = services[name]["healthcheck"]["test"]
+        assert test[0] == "CMD"
+        assert f"127.0.0.1:{port}/" in " ".join(test), (name, port)
+        checks[f"compose-{name}"] = test[1:]
+    return checks
 
 
 def test_the_image_runs_gunicorn_with_the_services_configuration_and_nothing_else():
@@ -112,7 +118,7 @@ def test_the_image_listens_on_all_interfaces_as_an_unprivileged_user():
     assert _instruction("FROM")[0].startswith("python:3.1")
 
 
-@pytest.mark.parametrize("source", ["dockerfile", "compose"])
+@pytest.mark.parametrize("source", ["dockerfile", "compose-api", "compose-relay"])
 def test_the_health_check_passes_only_when_the_service_is_ready(health, source):
     command = _checks()[source]
 

@@ -1,5 +1,5 @@
 """deploy/k8s: each manifest against the Kubernetes API schemas (kubernetes-validate, strict, offline),
-then the facts the service relies on: ports, probes, settings, secrets and who migrates."""
+then the facts the service relies on: ports, probes, settings, secrets, who migrates, and the relays."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.contract import REQUIRED_IN_PRODUCTION, SERVICE_SETTINGS
+from tests.deploy.contract import (
+    NOT_FOR_THE_RELAY,
+    RELAY_PORT,
+    REQUIRED_BY_THE_RELAY,
+    REQUIRED_IN_PRODUCTION,
+    SERVICE_SETTINGS,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
@@ -21,6 +27,8 @@ MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomizatio
 # The oldest Kubernetes the manifests promise to work on, and the newest the schemas know.
 VERSIONS = ["1.27", kubernetes_validate.latest_version()]
 PORT = 8000
+API, RELAY = "shop-api", "shop-relay"
+SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL"}
 # The only places the service writes to, in the container: emptyDirs on a read-only root.
 WRITABLE = ("/tmp", "/app/var")  # noqa: S108
 
@@ -43,6 +51,22 @@ def _container(workload: dict[str, Any]) -> dict[str, Any]:
     containers = workload["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
+
+
+def _workloads() -> list[dict[str, Any]]:
+    return [d for d in _all() if d["kind"] in {"Deployment", "Job"}]
+
+
+def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return selector.items() <= labels.items()
+
+
+def _env(workload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in _container(workload).get("env", [])}
 
 
 def _env_names(workload: dict[str, Any]) -> set[str]:
@@ -70,7 +94,7 @@ def test_every_manifest_is_valid_for_kubernetes(path, version):
 
 
 def test_the_validation_is_strict_about_misspelt_fields():
-    deployment = copy.deepcopy(_one("Deployment"))
+    deployment = copy.deepcopy(_one("Deployment", API))
     container = _container(deployment)
     container["livenesProbe"] = container.pop("livenessProbe")
 
@@ -89,12 +113,14 @@ def test_the_kustomization_applies_every_manifest_but_the_example_secret():
     assert set(listed) == {p.name for p in MANIFEST_FILES} - {"secret.example.yaml"}
     namespaced = [d for d in _all() if d["kind"] != "Namespace"]
     assert {d["metadata"]["namespace"] for d in namespaced} == {kustomization["namespace"]}
-    images = {_container(_one(kind))["image"].split(":")[0] for kind in ("Deployment", "Job")}
+    workloads = _workloads()
+    assert {d["metadata"]["name"] for d in workloads} == {API, RELAY, "shop-migrate"}
+    images = {_container(workload)["image"].split(":")[0] for workload in workloads}
     assert images == {image["name"] for image in kustomization["images"]}
 
 
 def test_the_deployment_serves_port_8000_with_the_health_probes():
-    container = _container(_one("Deployment"))
+    container = _container(_one("Deployment", API))
 
     assert [p["containerPort"] for p in container["ports"]] == [PORT]
     probes = {kind: container[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
@@ -105,7 +131,7 @@ def test_the_deployment_serves_port_8000_with_the_health_probes():
 
 
 def test_the_service_sends_port_80_to_the_deployments_pods():
-    service, deployment = _one("Service"), _one("Deployment")
+    service, deployment = _one("Service"), _one("Deployment", API)
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
     assert service["spec"]["type"] == "ClusterIP"
@@ -116,7 +142,7 @@ def test_the_service_sends_port_80_to_the_deployments_pods():
 
 
 def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
-    policy, deployment = _one("NetworkPolicy"), _one("Deployment")
+    policy, deployment = _one("NetworkPolicy", API), _one("Deployment", API)
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
@@ -128,7 +154,7 @@ def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
 
 
 def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hpa():
-    deployment, hpa, pdb = _one("Deployment"), _one("HorizontalPodAutoscaler"), _one("PodDisruptionBudget")
+    deployment, hpa, pdb = _one("Deployment", API), _one("HorizontalPodAutoscaler"), _one("PodDisruptionBudget", API)
     spec = deployment["spec"]
 
     assert spec["strategy"]["type"] == "RollingUpdate"
@@ -146,7 +172,7 @@ def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hp
 
 
 def test_the_pods_shut_down_gracefully():
-    deployment = _one("Deployment")
+    deployment = _one("Deployment", API)
     pod = deployment["spec"]["template"]["spec"]
     pre_stop = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
     graceful = int(_one("ConfigMap")["data"]["GRACEFUL_TIMEOUT"])
@@ -159,7 +185,7 @@ def test_the_pods_shut_down_gracefully():
 def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root():
     dockerfile_user = re.search(r"^USER (\d+):(\d+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE)
     assert dockerfile_user is not None
-    for workload in (_one("Deployment"), _one("Job")):
+    for workload in _workloads():
         pod = workload["spec"]["template"]["spec"]
         container = _container(workload)
 
@@ -176,7 +202,7 @@ def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root():
 
 
 def test_prometheus_annotations_point_at_the_metrics_endpoint():
-    annotations = _one("Deployment")["spec"]["template"]["metadata"]["annotations"]
+    annotations = _one("Deployment", API)["spec"]["template"]["metadata"]["annotations"]
 
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(PORT)
@@ -184,7 +210,7 @@ def test_prometheus_annotations_point_at_the_metrics_endpoint():
 
 
 def test_every_variable_the_pods_get_is_a_setting_of_the_service():
-    deployment_env = _env_names(_one("Deployment"))
+    deployment_env = _env_names(_one("Deployment", API))
 
     assert deployment_env <= SERVICE_SETTINGS, deployment_env - SERVICE_SETTINGS
     assert deployment_env >= REQUIRED_IN_PRODUCTION, REQUIRED_IN_PRODUCTION - deployment_env
@@ -194,23 +220,26 @@ def test_every_variable_the_pods_get_is_a_setting_of_the_service():
 
 def test_every_configmap_and_secret_reference_resolves():
     secret = _one("Secret")
-    for workload in (_one("Deployment"), _one("Job")):
+    for workload in _workloads():
         container = _container(workload)
         for source in container.get("envFrom", []):
             assert _one("ConfigMap", source["configMapRef"]["name"])
         for entry in container.get("env", []):
-            if "valueFrom" in entry:
+            if "valueFrom" not in entry:
+                assert "value" in entry
+            elif "configMapKeyRef" in entry["valueFrom"]:
+                ref = entry["valueFrom"]["configMapKeyRef"]
+                assert ref["key"] in _one("ConfigMap", ref["name"])["data"]
+            else:
                 ref = entry["valueFrom"]["secretKeyRef"]
                 assert ref["name"] == secret["metadata"]["name"]
                 assert ref["key"] in secret["stringData"]
-            else:
-                assert "value" in entry
 
 
 def test_secrets_are_never_in_the_configmap():
     data = _one("ConfigMap")["data"]
 
-    assert not {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN"} & data.keys()
+    assert not SECRET_KEYS & data.keys()
     assert not [key for key in data if re.search("SECRET|TOKEN|PASSWORD", key)]
 
 
@@ -219,16 +248,20 @@ def test_the_example_secret_holds_only_unusable_placeholders():
     values = secret["stringData"]
 
     assert "data" not in secret  # base64 would hide what is committed
-    assert set(values) == {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN"}
+    assert set(values) == SECRET_KEYS
     for key in ("JWT_SECRET_KEY", "METRICS_TOKEN"):
         assert "CHANGE-ME" in values[key]
         assert len(values[key].encode()) < 32  # the service refuses such a key in production
     assert urlsplit(values["DATABASE_URL"]).password == "CHANGE-ME"
-    assert "kubectl" in (K8S / "secret.example.yaml").read_text()
+    assert urlsplit(values["BROKER_URL"]).password == "CHANGE-ME"
+    text = (K8S / "secret.example.yaml").read_text()
+    assert "kubectl" in text
+    # The command that creates the real Secret names every key the pods take from it.
+    assert {key for key in SECRET_KEYS if f"--from-literal={key}=" in text} == SECRET_KEYS
 
 
 def test_the_job_migrates_and_the_deployment_does_not():
-    job, deployment = _one("Job"), _one("Deployment")
+    job, deployment = _one("Job"), _one("Deployment", API)
     job_container, api = _container(job), _container(deployment)
 
     assert job_container["command"] == ["shop", "migrate"]
@@ -242,3 +275,103 @@ def test_the_job_migrates_and_the_deployment_does_not():
     assert "command" not in api
     assert "args" not in api
     assert "migrate" not in yaml.safe_dump(deployment)
+
+
+# The relays: `shop relay`, two replicas, one publishing while the other stands by.
+
+
+def test_the_relays_run_shop_relay_from_the_apis_image():
+    relay, api = _container(_one("Deployment", RELAY)), _container(_one("Deployment", API))
+
+    assert relay["command"] == ["shop", "relay"]
+    assert "args" not in relay
+    assert relay["image"] == api["image"]
+    assert relay["imagePullPolicy"] == api["imagePullPolicy"]
+
+
+def test_the_relays_serve_their_probes_on_the_relay_port():
+    deployment = _one("Deployment", RELAY)
+    container = _container(deployment)
+    port = int(_env(deployment).get("RELAY_PORT", {}).get("value", RELAY_PORT))
+
+    assert [p["containerPort"] for p in container["ports"]] == [port]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    probes = [
+        container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe", "startupProbe") if kind in container
+    ]
+    assert {_probe_port(container, probe["port"]) for probe in probes} == {port}
+    # The relay binds 127.0.0.1 unless told otherwise: the kubelet could not reach it.
+    assert _env(deployment)["RELAY_HOST"]["value"] == "0.0.0.0"  # noqa: S104
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
+    relay = _one("Deployment", RELAY)
+    names = _env_names(relay)
+    env = _env(relay)
+
+    assert names <= SERVICE_SETTINGS, names - SERVICE_SETTINGS
+    assert names >= REQUIRED_BY_THE_RELAY, REQUIRED_BY_THE_RELAY - names
+    assert not names & NOT_FOR_THE_RELAY
+    # Not the whole ConfigMap: it carries the API's Redis, workers and proxy settings.
+    assert "envFrom" not in _container(relay)
+    assert "REDIS_URL" not in names
+    # Credentials come from the Secret, never as a literal.
+    for name in ("DATABASE_URL", "BROKER_URL"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name
+    # Only the relays talk to the broker.
+    for workload in (_one("Deployment", API), _one("Job")):
+        assert "BROKER_URL" not in _env_names(workload)
+
+
+def test_the_relays_keep_one_standing_by_through_rollouts_and_drains():
+    deployment, pdb = _one("Deployment", RELAY), _one("PodDisruptionBudget", RELAY)
+    spec = deployment["spec"]
+    labels = _pod_labels(deployment)
+
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert _selects(spec["selector"]["matchLabels"], labels)
+    assert _selects(pdb["spec"]["selector"]["matchLabels"], labels)
+    assert pdb["spec"]["maxUnavailable"] < spec["replicas"]
+    # Scaling them buys nothing (one publishes at a time): no autoscaler.
+    assert all(
+        hpa["spec"]["scaleTargetRef"]["name"] != RELAY for hpa in _all() if hpa["kind"] == "HorizontalPodAutoscaler"
+    )
+    pod = spec["template"]["spec"]
+    # It stops within a second of SIGTERM: a short grace, and no preStop pause (it serves no traffic).
+    assert 2 <= pod["terminationGracePeriodSeconds"] <= 30
+    assert "lifecycle" not in _container(deployment)
+
+
+def test_the_api_and_the_relays_select_only_their_own_pods():
+    """Both name their port `http`: a Service or policy selecting both would mix them up."""
+    api, relay = _pod_labels(_one("Deployment", API)), _pod_labels(_one("Deployment", RELAY))
+    selectors = {
+        "Deployment": lambda d: d["spec"]["selector"]["matchLabels"],
+        "PodDisruptionBudget": lambda d: d["spec"]["selector"]["matchLabels"],
+        "NetworkPolicy": lambda d: d["spec"]["podSelector"]["matchLabels"],
+        "Service": lambda d: d["spec"]["selector"],
+    }
+
+    checked = 0
+    for doc in _all():
+        if doc["kind"] in selectors:
+            selector = selectors[doc["kind"]](doc)
+            assert _selects(selector, api) != _selects(selector, relay), doc["metadata"]["name"]
+            checked += 1
+    assert checked == 7
+
+
+def test_only_prometheus_reaches_the_relays_on_the_relay_port():
+    policy, deployment = _one("NetworkPolicy", RELAY), _one("Deployment", RELAY)
+
+    assert _selects(policy["spec"]["podSelector"]["matchLabels"], _pod_labels(deployment))
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    [rule] = policy["spec"]["ingress"]
+    assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert {_probe_port(_container(deployment), port["port"]) for port in rule["ports"]} == {RELAY_PORT}

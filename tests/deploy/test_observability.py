@@ -1,5 +1,5 @@
-"""deploy/prometheus and deploy/grafana: the scrape job, the provisioning, and a dashboard whose
-queries use only the metric names and labels the service exposes."""
+"""deploy/prometheus and deploy/grafana: the scrape jobs, the provisioning, and a dashboard and alerts
+whose queries use only the metric names and labels the service (API replicas and relays) exposes."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.contract import METRICS
+from tests.deploy.contract import METRICS, RELAY_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET_LABELS = frozenset({"instance", "job"})  # added by Prometheus to every series it scrapes
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "shop.json"
+assert not METRICS.keys() & RELAY_METRICS.keys(), "one name, two label sets: the contract must choose"
+EXPOSED = {**METRICS, **RELAY_METRICS}
 
 
 def _dashboard() -> dict[str, Any]:
@@ -64,7 +66,18 @@ def _grafana_service() -> dict[str, Any]:
 def test_the_dashboard_has_the_panels_the_service_is_watched_with():
     titles = [panel["title"].lower() for panel in _panels()]
 
-    for wanted in ("request rate", "latency", "error rate", "orders per minute", "stock-outs", "db connections"):
+    for wanted in (
+        "request rate",
+        "latency",
+        "error rate",
+        "orders per minute",
+        "stock-outs",
+        "db connections",
+        "outbox pending",
+        "oldest pending",
+        "events published",
+        "relay leader",
+    ):
         assert any(wanted in title for title in titles), wanted
     assert len({panel["id"] for panel in _panels()}) == len(titles)
     assert _dashboard()["uid"] == "shop"
@@ -81,13 +94,17 @@ def test_every_panel_queries_the_provisioned_prometheus():
             assert target["datasource"] == {"type": "prometheus", "uid": datasource["uid"]}
 
 
-def test_queries_use_only_the_metrics_the_service_exposes():
+def _families(names: Any) -> set[str]:
+    return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
+
+
+@pytest.mark.parametrize("exposed", [METRICS, RELAY_METRICS], ids=["api", "relay"])
+def test_queries_use_only_the_metrics_the_service_exposes(exposed):
     used = {name for expr in _expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
 
-    assert used <= METRICS.keys(), used - METRICS.keys()
-    # The dashboard covers every family.
-    families = {re.sub(r"_(bucket|sum|count)$", "", name) for name in METRICS}
-    assert families <= {re.sub(r"_(bucket|sum|count)$", "", name) for name in used}
+    assert used <= EXPOSED.keys(), used - EXPOSED.keys()
+    # The dashboard covers every family, the API's and the relay's.
+    assert _families(exposed) <= _families(used), _families(exposed) - _families(used)
 
 
 @pytest.mark.parametrize("expr", _expressions(), ids=[f"q{i}" for i, _ in enumerate(_expressions())])
@@ -96,14 +113,14 @@ def test_queries_use_only_labels_their_metric_has(expr):
     assert expr.count("(") == expr.count(")")
     assert expr.count("{") == expr.count("}")
     for metric, matchers in _selectors(expr):
-        if metric in METRICS and matchers:
+        if metric in EXPOSED and matchers:
             labels = set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
-            assert labels <= METRICS[metric], (metric, labels)
+            assert labels <= EXPOSED[metric], (metric, labels)
     for grouping, inner in _aggregations(expr):
-        metrics = {m for m, _ in _selectors(inner) if m in METRICS}
+        metrics = {m for m, _ in _selectors(inner) if m in EXPOSED}
         assert metrics, f"nothing of the service's is aggregated in {inner!r}"
         for metric in metrics:
-            assert set(grouping) <= METRICS[metric] | TARGET_LABELS, (metric, grouping)
+            assert set(grouping) <= EXPOSED[metric] | TARGET_LABELS, (metric, grouping)
 
 
 def test_latency_quantiles_come_from_the_histogram_buckets():
@@ -181,9 +198,12 @@ def _run(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]
     return subprocess.run([_promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
 
 
+def _rules() -> dict[str, Any]:
+    return yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+
+
 def _alert_expressions() -> list[str]:
-    rules = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
-    return [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    return [rule["expr"] for group in _rules()["groups"] for rule in group["rules"]]
 
 
 def test_the_alert_rules_are_valid():
@@ -224,6 +244,49 @@ def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr):
     for metric, matchers in _selectors(expr):
         if not metric.startswith("shop_"):
             continue
-        assert metric in METRICS, metric
+        assert metric in EXPOSED, metric
         labels = set(re.findall(r"([a-z_]+)\s*[!=]~?", matchers or ""))
-        assert labels <= METRICS[metric], (metric, labels)
+        assert labels <= EXPOSED[metric], (metric, labels)
+
+
+def test_alerts_cover_the_outbox_and_the_relays():
+    used = {name for expr in _alert_expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
+
+    assert {"shop_outbox_oldest_pending_seconds", "shop_relay_leader"} <= used
+
+
+def test_every_alert_says_how_urgent_it_is_and_what_is_wrong():
+    rules = [rule for group in _rules()["groups"] for rule in group["rules"]]
+
+    assert rules
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
+
+
+@pytest.mark.parametrize("source", ["dashboard", "alerts"])
+def test_outbox_gauges_are_read_with_max(source):
+    """Every API replica reads the same outbox (a sum would count it once per replica), and the
+    relays expose the gauges at 0 (a min or an average would hide a stalled outbox)."""
+    expressions = _expressions() if source == "dashboard" else _alert_expressions()
+    outbox = [expr for expr in expressions if "shop_outbox_" in expr]
+
+    assert outbox
+    for expr in outbox:
+        rest = re.sub(r"\bmax\(\s*shop_outbox_[a-z_]+\s*\)", "", expr)
+        assert "shop_outbox_" not in rest, expr
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path):
+    """promtool parses each one, as a recording rule; Grafana's $__rate_interval stands for a range."""
+    rules = [
+        {"record": f"dashboard:q{i}", "expr": expr.replace("$__rate_interval", "1m")}
+        for i, expr in enumerate(_expressions())
+    ]
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+
+    checked = _run("check", "rules", "dashboard.yml", cwd=tmp_path)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in checked.stdout, checked.stdout

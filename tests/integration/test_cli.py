@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, insert, select
 
 from shop.adapters.sql.migrations import current_revision, head_revision
+from shop.adapters.sql.tables import outbox
 from shop.entrypoints.cli import main
 
 
@@ -31,10 +33,46 @@ def test_migrate_in_production_needs_the_database_and_nothing_else(tmp_path: Pat
     assert not (tmp_path / "jwt-secret.dev").exists()  # no key was generated on the way
 
 
-def test_the_service_commands_still_refuse_production_without_a_key(tmp_path: Path) -> None:
-    env = {"SHOP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "JWT_SECRET_KEY": ""}
+def test_commands_that_sign_nothing_need_no_key_in_production(tmp_path: Path) -> None:
+    """Least privilege: a purge job or the relay gets the database's credentials, not the signing key."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    env = {"SHOP_ENV": "production", "DATABASE_URL": url, "JWT_SECRET_KEY": "", "SHOP_VAR_DIR": str(tmp_path)}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
 
     result = CliRunner().invoke(main, ["purge"], env=env)
 
-    assert result.exit_code != 0
-    assert "JWT_SECRET_KEY" in str(result.exception)
+    assert result.exit_code == 0, result.output
+    assert "0 sent events" in result.output
+    assert not (tmp_path / "jwt-secret.dev").exists()
+
+
+def test_purge_forgets_events_sent_before_the_retention_and_keeps_unsent_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    env = {"DATABASE_URL": url, "SHOP_VAR_DIR": str(tmp_path), "OUTBOX_RETENTION_HOURS": "1"}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for sent_at in (now - timedelta(hours=2), now - timedelta(minutes=30), None, None):
+            conn.execute(
+                insert(outbox).values(
+                    event_id=str(sent_at), type="order.placed", aggregate_type="order", aggregate_id=1,
+                    occurred_at=now - timedelta(days=3), body="{}", sent_at=sent_at,
+                )
+            )  # fmt: skip
+
+    result = CliRunner().invoke(main, ["purge"], env=env)
+
+    assert "1 sent events" in result.output, result.output
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 3
+    engine.dispose()
+
+
+def test_the_relay_needs_a_broker(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'shop.db'}", "SHOP_VAR_DIR": str(tmp_path), "BROKER_URL": ""}
+
+    result = CliRunner().invoke(main, ["relay"], env=env)
+
+    assert result.exit_code == 2
+    assert "BROKER_URL" in result.output

@@ -40,6 +40,7 @@ LOG_TAIL_LINES = 40
 
 Starter = Callable[..., list["Instance"]]
 INSTANCES = pytest.StashKey[list["Instance"]]()
+RELAYS = pytest.StashKey[list["RelayProcess"]]()
 
 
 @dataclass(frozen=True)
@@ -335,4 +336,99 @@ def pytest_runtest_makereport(
     if report.failed:
         for instance in item.stash.get(INSTANCES, []):
             report.sections.append((f"{instance.name} log ({instance.log})", instance.log_tail()))
+        for relay in item.stash.get(RELAYS, []):
+            report.sections.append((f"{relay.name} log ({relay.log})", relay.log_tail()))
     return report
+
+
+@dataclass
+class RelayProcess:
+    """One `shop relay`, with its probes on port."""
+
+    name: str
+    port: int
+    env: dict[str, str] = field(repr=False)
+    log: Path
+    process: subprocess.Popen[bytes] = field(init=False, repr=False)
+
+    def launch(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "shop"), "relay"], env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def probe(self, path: str) -> Reply:
+        connection = HTTPConnection(HOST, self.port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            connection.close()
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+            with contextlib.suppress(OSError, HTTPException):
+                if self.probe("/health/ready").status == 200:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} was not ready within {READY_TIMEOUT_S}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                return self.process.wait(timeout)
+            self.process.kill()
+        return self.process.wait()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+
+
+RelayStarter = Callable[..., RelayProcess]
+
+
+@pytest.fixture
+def start_relay(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RelayStarter]:
+    """start_relay(broker_url, **env) -> a ready relay over the test's PostgreSQL database."""
+    relays: list[RelayProcess] = []
+    request.node.stash[RELAYS] = relays
+
+    def start(broker_url: str, **env: str) -> RelayProcess:
+        name = f"relay-{len(relays) + 1}"
+        environment = {
+            **{key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"},
+            "DATABASE_URL": pg_url,
+            "BROKER_URL": broker_url,
+            "RELAY_HOST": HOST,
+            "RELAY_PORT": str(free_port()),
+            "SHOP_ENV": "production",  # and yet no JWT key: the relay signs nothing
+            "SHOP_VAR_DIR": str(tmp_path / name),
+            **env,
+        }
+        relay = RelayProcess(name, int(environment["RELAY_PORT"]), environment, tmp_path / f"{name}.log")
+        relay.launch()
+        relays.append(relay)
+        relay.wait_ready()
+        return relay
+
+    try:
+        yield start
+    finally:
+        for relay in relays:
+            relay.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here starts real processes: `make quick` leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.system)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,29 @@ def test_secrets_stay_out_of_the_settings_repr(tmp_path):
 
     assert STRONG not in text
     assert "scrape-token" not in text
+
+
+def test_the_relay_settings_have_safe_defaults_and_are_checked(tmp_path: Path) -> None:
+    defaults = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+    assert (defaults.broker_url, defaults.outbox_retention, defaults.relay_host, defaults.relay_port) == (
+        "",
+        timedelta(hours=72),
+        "127.0.0.1",
+        8001,
+    )
+    env = {"BROKER_URL": "amqp://u:p@mq:5672/%2F", "OUTBOX_RETENTION_HOURS": "6", "RELAY_PORT": "9000"}
+    chosen = Settings.from_env(env={"JWT_SECRET_KEY": STRONG, **env}, var_dir=tmp_path)
+    assert (chosen.broker_url, chosen.outbox_retention, chosen.relay_port) == (
+        env["BROKER_URL"],
+        timedelta(hours=6),
+        9000,
+    )
+    assert "amqp" not in repr(chosen), "the broker's credentials stay out of logs"
+    with pytest.raises(SettingsError, match="OUTBOX_RETENTION_HOURS"):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "OUTBOX_RETENTION_HOURS": "0"}, var_dir=tmp_path)
+
+
+def test_a_process_that_signs_nothing_gets_no_key(tmp_path: Path) -> None:
+    settings = Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path, signs=False)
+    assert settings.jwt_secret_key == ""
+    assert not (tmp_path / "jwt-secret.dev").exists()

@@ -61,9 +61,6 @@ OUTBOX_OLDEST = Gauge(
     "Age of the oldest event still waiting for the relay; 0 when none waits.",
     multiprocess_mode="mostrecent",
 )
-# The relay's own (its /metrics).
-EVENTS_PUBLISHED = Counter("shop_events_published", "Events the broker confirmed, by type.", ["type"])
-RELAY_LEADER = Gauge("shop_relay_leader", "1 while this relay is the one publishing, 0 while it stands by.")
 
 
 class PrometheusMetrics:
@@ -88,11 +85,6 @@ class PrometheusMetrics:
 def outbox_observed(pending: int, oldest_age_seconds: float) -> None:
     OUTBOX_PENDING.set(pending)
     OUTBOX_OLDEST.set(oldest_age_seconds)
-
-
-def events_published(types: Sequence[str]) -> None:
-    for kind in types:
-        EVENTS_PUBLISHED.labels(kind).inc()
 
 
 def worker_started() -> None:
@@ -155,3 +147,29 @@ def retire_process(pid: int) -> None:
         finally:
             archive.close()  # type: ignore[no-untyped-call]
         dead.unlink()
+
+
+class RelayMetrics:
+    """The relay's own series, in a registry of its own: its /metrics shows these and nothing of the
+    API's, and the API, which never makes one, shows none of them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._published = Counter(
+            "shop_events_published", "Events the broker confirmed, by type.", ["type"], registry=self.registry
+        )
+        self._leader = Gauge(
+            "shop_relay_leader",
+            "1 while this relay is the one publishing, 0 while it stands by.",
+            registry=self.registry,
+        )
+
+    def published(self, types: Sequence[str]) -> None:
+        for kind in types:
+            self._published.labels(kind).inc()
+
+    def leader(self, leading: bool) -> None:
+        self._leader.set(1 if leading else 0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return _generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shop.adapters.prometheus import RELAY_LEADER, events_published, exposition
+from shop.adapters.prometheus import RelayMetrics
 from shop.application.messages import OutboxEntry
 from shop.application.relay import RelayStatus
 from shop.container import Container
@@ -33,11 +33,13 @@ def run(settings: Settings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda _signum, _frame: stop.set())
 
+    metrics = RelayMetrics()
+
     def published(entries: Sequence[OutboxEntry]) -> None:
-        events_published([entry.type for entry in entries])
+        metrics.published([entry.type for entry in entries])
 
     relay = container.relay(wait=stop.wait, on_published=published)
-    server = ThreadingHTTPServer((settings.relay_host, settings.relay_port), _probes(relay.status))
+    server = ThreadingHTTPServer((settings.relay_host, settings.relay_port), _probes(relay.status, metrics))
     threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
     log.info("relay started", extra={"probes": f"http://{settings.relay_host}:{server.server_address[1]}"})
     try:
@@ -47,10 +49,10 @@ def run(settings: Settings) -> None:
         log.info("relay stopped")
 
 
-def _probes(status: RelayStatus) -> type[BaseHTTPRequestHandler]:
+def _probes(status: RelayStatus, metrics: RelayMetrics) -> type[BaseHTTPRequestHandler]:
     class Probes(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # the name http.server calls
-            RELAY_LEADER.set(1 if status.leader else 0)
+            metrics.leader(status.leader)
             if self.path == "/health/live":
                 stuck = time.monotonic() - status.last_round > STUCK_AFTER_S
                 self._json(503 if stuck else 200, {"status": "stuck" if stuck else "ok"})
@@ -61,7 +63,7 @@ def _probes(status: RelayStatus) -> type[BaseHTTPRequestHandler]:
                     body["detail"] = status.problem or "starting"
                 self._json(200 if ready else 503, body)
             elif self.path == "/metrics":
-                payload, content_type = exposition()
+                payload, content_type = metrics.exposition()
                 self._send(200, payload, content_type)
             else:
                 self._json(404, {"status": "not found"})
