@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
@@ -279,6 +280,30 @@ def test_an_error_is_logged_once_with_its_traceback_and_request_id(app, capsys) 
     assert "Traceback" in errors[0]["exc_info"]
     assert {line["request_id"] for line in lines} == {"err-7"}
     assert [line["status"] for line in lines if line["logger"] == "shop.access"] == [500]
+
+
+def test_an_outage_is_one_traceback_not_one_per_refused_request(settings: Settings, capsys) -> None:
+    """Every request refused while the database is down is one access line at WARNING; the outage
+    itself is logged once with its traceback (then at most every few seconds, with a count)."""
+    api = app_with(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    token = jwt.encode(
+        {"sub": "1", "type": "access", "jti": "j", "ver": 0, "fam": "f", "iat": 1, "exp": 4_000_000_000},
+        settings.jwt_secret_key,
+        algorithm="HS256",
+    )
+    capsys.readouterr()
+
+    statuses = [api.call("GET", "/products/", token).status_code for _ in range(20)]
+
+    lines = log_lines(capsys.readouterr().out)
+    assert statuses == [503] * 20
+    assert [(line["level"], line["status"]) for line in lines if line["logger"] == "shop.access"] == [
+        ("WARNING", 503)
+    ] * 20
+    errors = [line for line in lines if line["level"] == "ERROR"]
+    assert len(errors) == 1
+    assert errors[0]["message"].startswith("database unavailable; answering 503: OperationalError")
+    assert "Traceback" in errors[0]["exc_info"]
 
 
 def test_no_password_or_token_ever_reaches_the_logs(app, capsys) -> None:

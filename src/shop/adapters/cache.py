@@ -24,6 +24,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shop.application.outages import OutageLog
 from shop.application.ports import (
     AccessCache,
     AccessState,
@@ -65,21 +66,23 @@ class _Versioned:
         self._ttl = ttl_seconds
         self._prefix = prefix or PREFIX
         self._get_versioned = client.register_script(_GET_VERSIONED)
+        self._unreachable = OutageLog(log, "cache unreachable; reading from the database")
+        self._stale = OutageLog(log, f"cache invalidation failed; entries may be stale for up to {ttl_seconds}s")
 
     def _read(self, counter: str, prefix: str) -> tuple[str, bytes | None] | None:
         """(version, cached value or None); None when Redis is unreachable (then: no caching)."""
         try:
             version, value = self._get_versioned(keys=[counter], args=[prefix])
-        except redis.RedisError:
-            log.warning("cache unreachable; reading from the database", exc_info=True)
+        except redis.RedisError as error:
+            self._unreachable.failed(error)
             return None
         return version.decode() if isinstance(version, bytes) else str(version), value
 
     def _write(self, key: str, value: bytes) -> None:
         try:
             self._redis.set(key, value, ex=self._ttl)
-        except redis.RedisError:
-            log.warning("cache unreachable; not caching", exc_info=True)
+        except redis.RedisError as error:
+            self._unreachable.failed(error)
 
     def _bump(self, *counters: str) -> None:
         try:
@@ -87,9 +90,9 @@ class _Versioned:
                 for counter in counters:
                     pipe.incr(counter)
                 pipe.execute()
-        except redis.RedisError:
+        except redis.RedisError as error:
             # The write is committed and can't be undone; entries expire within the TTL.
-            log.exception("cache invalidation failed; entries may be stale for up to %ss", self._ttl)
+            self._stale.failed(error)
 
 
 class RedisCatalogCache(_Versioned):

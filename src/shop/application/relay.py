@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Protocol
 
 from shop.application.messages import OutboxEntry
+from shop.application.outages import OutageLog
 from shop.application.ports import Backlog, Clock, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,6 @@ class RelaySettings:
     standby_wait_s: float = 1.0  # how long a relay standing by takes to notice the leader is gone
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 5.0
-    complaint_every_s: float = 30.0  # during an outage, one log line per this long
 
 
 @dataclass
@@ -133,8 +133,7 @@ class Relay:
         self._settings = settings
         self._on_published = on_published
         self.status = RelayStatus()
-        self._failures = 0
-        self._last_complaint = 0.0
+        self._outage = OutageLog(log, "relay: publishing failed, retrying with backoff")
 
     def run(self) -> None:
         settings = self._settings
@@ -177,21 +176,11 @@ class Relay:
         return Round.BUSY if len(sent) == settings.batch_size else Round.IDLE
 
     def _failed(self, error: Exception) -> None:
-        """Logged once with its traceback, then once every complaint_every_s with a count."""
         self._publisher.close()  # whatever failed, the next round starts on a fresh connection
         self.status.problem = f"{type(error).__name__}: {error}"
-        self._failures += 1
-        now = time.monotonic()
-        if self._failures == 1:
-            log.error("relay: publishing stopped, retrying with backoff", exc_info=error)
-            self._last_complaint = now
-        elif now - self._last_complaint >= self._settings.complaint_every_s:
-            log.warning("relay: still failing after %d attempts: %s", self._failures, self.status.problem)
-            self._last_complaint = now
+        self._outage.failed(error)
 
     def _recovered(self) -> None:
-        if self._failures:
-            log.warning("relay: publishing again after %d failed attempts", self._failures)
-        self._failures = 0
+        self._outage.recovered()
         self.status.problem = None
         self.status.last_success = time.monotonic()

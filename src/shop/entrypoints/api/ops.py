@@ -109,7 +109,9 @@ def _record(response: Response) -> Response:
     status = response.status_code
     observe_request(route, method if method in METHODS else "other", status, seconds)
     actor = getattr(context, "actor", None)
-    access_log.info(
+    # A refused request (503 while a dependency is down, a 500) is a warning, and only this one line.
+    access_log.log(
+        logging.WARNING if status >= 500 else logging.INFO,
         "request",
         extra={
             "method": method,

@@ -20,6 +20,7 @@ from shop.application.errors import (
     NotFound,
     PreconditionFailed,
 )
+from shop.application.outages import OutageLog
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 
 log = logging.getLogger("shop.errors")
@@ -120,6 +121,7 @@ def _internal_error(error: BaseException) -> Response:
 
 
 def register(app: Flask) -> None:
+    database_outage = OutageLog(log, "database unavailable; answering 503")
     @app.errorhandler(InvalidValue)
     def _invalid(error: InvalidValue) -> Response:
         return _validation(400, error.errors)
@@ -175,7 +177,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError) -> Response:
-        log.error("database unavailable, request_id=%s", getattr(g, "request_id", "-"), exc_info=error)
+        database_outage.failed(error)  # the access line, at WARNING, tells each refused request
         return problem(
             503,
             "The database is busy or unreachable; nothing was changed. Retry shortly.",
