@@ -48,6 +48,7 @@ def assembled(
     container.config.from_dict({"idempotency_key_ttl": KEY_TTL, "refresh_token_ttl": REFRESH_TTL})
     container.uow.override(providers.Callable(uow))
     container.reader.override(providers.Callable(uow))
+    container.order_uow.override(providers.Callable(uow))
     container.clock.override(providers.Object(clock))
     container.bus.override(providers.Object(bus))
     if hasher is not None:

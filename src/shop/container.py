@@ -1,8 +1,10 @@
 """Wires adapters to the application's ports, and assembles the use cases.
 
-Engines, caches, the hasher and the message bus live as long as the process; a unit of work is made
-for each use case run. Entrypoints call the assembled use cases (`place_order`, `login`...) with the
-data of a request and nothing else: what a use case needs, and what follows it, is decided here.
+Engines, caches, the hasher and the message bus live as long as the process, made on first use by
+whichever request thread gets there first (hence thread-safe singletons: two engines for one worker
+would mean two pools); a unit of work is made for each use case run. Entrypoints call the assembled
+use cases (`place_order`, `login`...) with the data of a request and nothing else: what a use case
+needs, and what follows it, is decided here.
 """
 
 from __future__ import annotations
@@ -71,9 +73,9 @@ def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
     return probes
 
 
-def _pooled_engine(config: providers.Configuration, *, read_only: bool) -> providers.Singleton[Engine]:
+def _pooled_engine(config: providers.Configuration, *, read_only: bool) -> providers.ThreadSafeSingleton[Engine]:
     """One engine per process, its pool counted in shop_db_connections_in_use."""
-    return providers.Singleton(
+    return providers.ThreadSafeSingleton(
         watch_pool,
         providers.Factory(
             make_engine,
@@ -93,7 +95,7 @@ class Container(containers.DeclarativeContainer):
     engine = _pooled_engine(config, read_only=False)
     # For use cases that only read: no transaction round trips, and the database refuses writes.
     reader_engine = _pooled_engine(config, read_only=True)
-    hasher = providers.Singleton(
+    hasher = providers.ThreadSafeSingleton(
         Argon2Hasher,
         providers.Factory(
             Argon2Parameters,
@@ -102,19 +104,22 @@ class Container(containers.DeclarativeContainer):
             parallelism=config.argon2_parallelism,
         ),
     )
-    clock = providers.Singleton(SystemClock)
-    ids = providers.Singleton(RandomIds)
-    catalog_cache = providers.Singleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
-    access_cache = providers.Singleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
-    metrics = providers.Singleton(PrometheusMetrics)
-    bus = providers.Singleton(
+    clock = providers.ThreadSafeSingleton(SystemClock)
+    ids = providers.ThreadSafeSingleton(RandomIds)
+    catalog_cache = providers.ThreadSafeSingleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
+    access_cache = providers.ThreadSafeSingleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
+    metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
+    bus = providers.ThreadSafeSingleton(
         MessageBus, providers.Callable(handlers, metrics=metrics, catalog=catalog_cache, access=access_cache)
     )
     uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus)
+    # Orders wait at most ORDER_LOCK_TIMEOUT_MS for their products' row locks, then answer 503: a
+    # product locked for long (a manual UPDATE, a batch) must not hold every worker with it.
+    order_uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, lock_timeout_ms=config.order_lock_timeout_ms)
     reader = providers.Factory(
         cached_reads, providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus), catalog_cache, access_cache
     )
-    probes = providers.Singleton(make_probes, reader_engine, config.redis_url)
+    probes = providers.ThreadSafeSingleton(make_probes, reader_engine, config.redis_url)
 
     # The use cases, assembled: call them with a request's data only.
     register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
@@ -140,12 +145,12 @@ class Container(containers.DeclarativeContainer):
     delete_product = providers.Callable(products.delete_product, uow=uow, clock=clock)
 
     place_order = providers.Callable(
-        orders.place_order, uow=uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
+        orders.place_order, uow=order_uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
     )
     list_orders = providers.Callable(orders.list_orders, uow=reader)
     get_order = providers.Callable(orders.get_order, uow=reader)
-    cancel_order = providers.Callable(orders.cancel_order, uow=uow, clock=clock)
-    fulfil_order = providers.Callable(orders.fulfil_order, uow=uow, clock=clock)
+    cancel_order = providers.Callable(orders.cancel_order, uow=order_uow, clock=clock)
+    fulfil_order = providers.Callable(orders.fulfil_order, uow=order_uow, clock=clock)
     purge_idempotency_keys = providers.Callable(
         orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
     )
@@ -155,6 +160,6 @@ class Container(containers.DeclarativeContainer):
     purge_sent_messages = providers.Callable(
         purge_sent_messages, uow=uow, clock=clock, retention=config.outbox_retention
     )
-    publisher = providers.Singleton(make_publisher, config.broker_url)
-    relay_leadership = providers.Singleton(make_leadership, config.database_url)
+    publisher = providers.ThreadSafeSingleton(make_publisher, config.broker_url)
+    relay_leadership = providers.ThreadSafeSingleton(make_leadership, config.database_url)
     relay = providers.Factory(Relay, uow=uow.provider, publisher=publisher, leadership=relay_leadership, clock=clock)

@@ -36,6 +36,9 @@ SERVICE_SETTINGS = frozenset(
         "ARGON2_PARALLELISM",
         "SHOP_VAR_DIR",
         "GLIBC_TUNABLES",
+        "WORKER_CLASS",
+        "WEB_THREADS",
+        "ORDER_LOCK_TIMEOUT_MS",
         "BROKER_URL",
         "OUTBOX_RETENTION_HOURS",
         "RELAY_HOST",
@@ -70,6 +73,7 @@ METRICS: dict[str, frozenset[str]] = {
     "shop_db_connections_in_use": frozenset({"pool"}),
     "shop_http_requests_in_flight": frozenset(),
     "shop_workers": frozenset(),
+    "shop_request_slots": frozenset(),
     "shop_outbox_pending": frozenset(),
     "shop_outbox_oldest_pending_seconds": frozenset(),
 }

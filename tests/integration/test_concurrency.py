@@ -149,7 +149,9 @@ def test_same_idempotency_key_at_the_same_moment_places_one_order(use, sql_uow_f
 
     outcomes = run_together(10, order)
 
-    assert outcomes == Counter({"1 first": 1, "1 replayed": 9})
+    # The losers' attempts may have used up ids of the sequence: whichever id it is, it is one order.
+    [order_id] = {outcome.split()[0] for outcome in outcomes}
+    assert outcomes == Counter({f"{order_id} first": 1, f"{order_id} replayed": 9})
     assert stock_of(sql_uow_factory, product) == 99
 
 

@@ -12,9 +12,17 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shop.adapters.sql import unit_of_work
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.application.actors import Actor
+from shop.application.errors import Busy
+from shop.application.messagebus import MessageBus
+from shop.application.ports import OrderQuery
 from shop.domain.money import Money
+from shop.domain.orders import OrderItem
 from shop.domain.products import Product
-from shop.domain.users import User
+from shop.domain.users import Role, User
+
+from ..support import assembled
+from .test_concurrency import FixedClock
 
 
 def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
@@ -66,10 +74,13 @@ def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_no
         uow.commit()
     product_id = 1
 
-    with SqlUnitOfWork(holder_engine) as holder:  # SQLite: the write lock; PostgreSQL: the row lock
+    # PostgreSQL: the statement deadline ends the wait for the row lock (a 503 that says the database
+    # is busy); SQLite: the busy timeout ends the wait for the write lock, which is a lock wait (Busy).
+    expected = OperationalError if holder_engine.dialect.name == "postgresql" else Busy
+    with SqlUnitOfWork(holder_engine) as holder:
         holder.products.get_for_update([product_id])
         started = time.monotonic()
-        with pytest.raises(OperationalError):
+        with pytest.raises(expected):
             take_one(waiter_engine, product_id)
         waited = time.monotonic() - started
 
@@ -96,3 +107,49 @@ def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_
     assert (show(untimed, "statement_timeout"), show(untimed, "application_name")) == ("0", "shop-test")
     timed.dispose()
     untimed.dispose()
+
+
+def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(database_url):
+    """ORDER_LOCK_TIMEOUT_MS: an order behind a long transaction gives up (Busy, nothing written)
+    while other statements keep the engine's longer deadline."""
+    engine = make_engine(database_url, statement_timeout_ms=5000)
+    with SqlUnitOfWork(engine) as uow:
+        uow.users.add(User(username="buyer", password_hash="h"))
+        uow.products.add(Product(name="Lamp", price=Money(Decimal("9.99"), "EUR"), stock=5))
+        uow.commit()
+    bus = MessageBus()
+    use = assembled(lambda: SqlUnitOfWork(engine, bus, lock_timeout_ms=300), clock=FixedClock(), bus=bus)
+    buyer = Actor(1, Role.CUSTOMER)
+
+    with SqlUnitOfWork(
+        engine
+    ) as holder:  # a manual UPDATE left open, a batch job: PostgreSQL's row lock, SQLite's write lock
+        holder.products.get_for_update([1])
+        started = time.monotonic()
+        with pytest.raises(Busy):
+            use.place_order(actor=buyer, items=[OrderItem(1, 1)])
+        waited = time.monotonic() - started
+
+    assert 0.25 < waited < 2, "the order's 300 ms, not the engine's 5 s"
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.products.get(1).stock == 5
+        assert uow.orders.count(OrderQuery()) == 0
+        assert uow.outbox.backlog().pending == 0
+    placed = use.place_order(actor=buyer, items=[OrderItem(1, 1)])  # the lock gone, it goes through
+    assert placed.order["items"][0]["quantity"] == 1
+    engine.dispose()
+
+
+def test_the_order_lock_timeout_lasts_one_transaction(pg_url):
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+    with SqlUnitOfWork(engine, lock_timeout_ms=300) as uow:
+        uow.users.get(1)
+        assert show_in(uow, "lock_timeout") == "300ms"
+    with SqlUnitOfWork(engine) as uow:  # the same pooled connection, another unit of work
+        uow.users.get(1)
+        assert show_in(uow, "lock_timeout") == "0"
+    engine.dispose()
+
+
+def show_in(uow, setting):
+    return uow._conn.connection().exec_driver_sql(f"SHOW {setting}").scalar_one()

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from shop.application import representations
-from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.errors import AlreadyExists, KeyInUse, OrderOutdated
 from shop.application.messagebus import MessageBus
 from shop.application.ports import AccessState, Backlog, OrderQuery, Page, ProductQuery, RefreshToken, StoredPlacement
 from shop.domain.events import OrderPlaced
@@ -40,13 +40,36 @@ def add_product(uow_factory, name="Tea", price="10.00", stock=5, currency="TWD")
 
 def place(uow_factory, user_id, *items):
     with uow_factory() as uow:
-        products = uow.products.get_for_update([pid for pid, _ in items])
+        products = uow.products.get_many([pid for pid, _ in items])
         order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=NOW)
-        for product in products.values():
-            uow.products.save(product)
         uow.orders.add(order)
         uow.commit()
     return order
+
+
+def decided(uow_factory, user_id, *items):
+    """An order decided on the products as they are now, not stored yet."""
+    with uow_factory() as uow:
+        products = uow.products.get_many([pid for pid, _ in items])
+    return Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=NOW)
+
+
+def store(uow_factory, order):
+    """Write an order decided earlier: OrderOutdated if its products changed meanwhile."""
+    with uow_factory() as uow:
+        uow.orders.add(order)
+        uow.commit()
+
+
+def keep(uow_factory, placement):
+    with uow_factory() as uow:
+        uow.idempotency.keep(placement)
+        uow.commit()
+
+
+def stocks(uow_factory, *product_ids):
+    with uow_factory() as uow:
+        return {p.id: p.stock for p in uow.products.get_for_update(list(product_ids), include_deleted=True).values()}
 
 
 def revoked(uow, user_id, jti, family):
@@ -210,6 +233,60 @@ class TestOrders:
         assert loaded.created_at == NOW and loaded.updated_at == NOW and loaded.status is OrderStatus.PLACED
         assert stock == {tea.id: 3, cake.id: 4}
 
+    def test_get_many_reads_live_products_only(self, uow_factory):
+        tea = add_product(uow_factory)
+        gone = add_product(uow_factory, "Gone")
+        with uow_factory() as uow:
+            product = uow.products.get_for_update([gone.id])[gone.id]
+            product.delete(NOW)
+            uow.products.save(product)
+            uow.commit()
+        with uow_factory() as uow:
+            assert list(uow.products.get_many([tea.id, gone.id, 999])) == [tea.id]
+            assert uow.products.get_many([]) == {}
+
+    @pytest.mark.parametrize("change", ["renamed", "repriced", "deleted", "sold out"])
+    def test_an_order_whose_product_changed_since_it_was_decided_stores_nothing(self, uow_factory, change):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, stock=5)
+        cake = add_product(uow_factory, "Cake", stock=5)
+        order = decided(uow_factory, user.id, (cake.id, 1), (tea.id, 2))
+        with uow_factory() as uow:  # meanwhile, a manager or another order
+            product = uow.products.get_for_update([tea.id])[tea.id]
+            if change == "renamed":
+                product.change(name="Black tea", now=NOW)
+            elif change == "repriced":
+                product.change(price=Money(Decimal("11.00"), "TWD"), now=NOW)
+            elif change == "deleted":
+                product.delete(NOW)
+            else:
+                product.change(stock=1, now=NOW)
+            uow.products.save(product)
+            uow.commit()
+        with uow_factory() as uow:
+            backlog = uow.outbox.backlog().pending
+
+        with pytest.raises(OrderOutdated):
+            store(uow_factory, order)
+
+        with uow_factory() as uow:
+            assert uow.orders.count(OrderQuery()) == 0
+            assert uow.outbox.backlog().pending == backlog
+        assert stocks(uow_factory, tea.id, cake.id) == {tea.id: 1 if change == "sold out" else 5, cake.id: 5}
+
+    def test_an_order_keeps_the_order_of_its_lines_and_takes_what_other_orders_left(self, uow_factory):
+        user = add_user(uow_factory)
+        tea = add_product(uow_factory, stock=5)
+        cake = add_product(uow_factory, "Cake", stock=5)
+        first = decided(uow_factory, user.id, (cake.id, 2), (tea.id, 1))
+        second = decided(uow_factory, user.id, (tea.id, 3))  # decided on the same stock as the first
+        for order in (first, second):
+            store(uow_factory, order)
+        with uow_factory() as uow:
+            loaded = uow.orders.get(first.id)
+        assert [line.product_id for line in loaded.lines] == [cake.id, tea.id]
+        assert stocks(uow_factory, tea.id, cake.id) == {tea.id: 1, cake.id: 3}
+
     def test_status_changes_are_saved(self, uow_factory):
         user = add_user(uow_factory)
         tea = add_product(uow_factory)
@@ -302,34 +379,35 @@ class TestTokens:
 
 
 class TestIdempotencyKeys:
-    def test_reserve_complete_get(self, uow_factory):
+    def test_keep_and_get(self, uow_factory):
         user = add_user(uow_factory)
+        shown = {"id": 1, "total": "2.50", "cancelled_at": None}
         with uow_factory() as uow:
             assert uow.idempotency.get(user.id, "k") is None
-            uow.idempotency.reserve(user.id, "k", "fp", NOW)
-            assert uow.idempotency.get(user.id, "k") == StoredPlacement(user.id, "k", "fp", NOW, order=None)
-            uow.idempotency.complete(user.id, "k", {"id": 1, "total": "2.50", "cancelled_at": None})
+            uow.idempotency.keep(StoredPlacement(user.id, "k", "fp", NOW, shown))
             uow.commit()
         with uow_factory() as uow:
-            stored = uow.idempotency.get(user.id, "k")
-        assert stored == StoredPlacement(user.id, "k", "fp", NOW, {"id": 1, "total": "2.50", "cancelled_at": None})
+            assert uow.idempotency.get(user.id, "k") == StoredPlacement(user.id, "k", "fp", NOW, shown)
 
     def test_a_key_is_taken_once_per_user(self, uow_factory):
         alice = add_user(uow_factory)
         bob = add_user(uow_factory, "bob")
         with uow_factory() as uow:
-            uow.idempotency.reserve(alice.id, "k", "fp", NOW)
-            uow.idempotency.reserve(bob.id, "k", "fp", NOW)
+            uow.idempotency.keep(StoredPlacement(alice.id, "k", "fp", NOW, {"id": 1}))
+            uow.idempotency.keep(StoredPlacement(bob.id, "k", "fp", NOW, {"id": 2}))
             uow.commit()
-        with pytest.raises(KeyInUse), uow_factory() as uow:
-            uow.idempotency.reserve(alice.id, "k", "other", NOW)
+        with pytest.raises(KeyInUse):
+            keep(uow_factory, StoredPlacement(alice.id, "k", "other", NOW, {"id": 3}))
+        with uow_factory() as uow:
+            assert uow.idempotency.get(alice.id, "k").order == {"id": 1}
 
     def test_delete_and_purge(self, uow_factory):
         user = add_user(uow_factory)
         with uow_factory() as uow:
-            uow.idempotency.reserve(user.id, "old", "fp", NOW - timedelta(days=2))
-            uow.idempotency.reserve(user.id, "new", "fp", NOW)
-            uow.idempotency.reserve(user.id, "gone", "fp", NOW)
+            for key, moment in (("old", NOW - timedelta(days=2)), ("new", NOW), ("gone", NOW)):
+                uow.idempotency.keep(StoredPlacement(user.id, key, "fp", moment, {"id": 1}))
+            uow.commit()
+        with uow_factory() as uow:
             uow.idempotency.delete(user.id, "gone")
             assert uow.idempotency.purge_older_than(NOW - timedelta(days=1)) == 1
             uow.commit()

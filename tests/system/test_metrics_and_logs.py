@@ -21,6 +21,7 @@ pytestmark = pytest.mark.postgres
 
 TOKEN = "scrape-token-for-tests"
 WORKERS = ("shop_workers", frozenset())
+SLOTS = ("shop_request_slots", frozenset())
 LIVE = ("shop_http_requests_total", frozenset({("route", "/health/live"), ("method", "GET"), ("status", "200")}))
 
 
@@ -79,6 +80,7 @@ def test_counts_add_up_over_every_worker_and_outlive_a_dead_one(start: Starter, 
     for _ in range(4):  # whichever worker answers the scrape reports the total
         assert scrape(service)[LIVE] == sent
     assert scrape(service)[WORKERS] == 2
+    assert scrape(service)[SLOTS] == 2 * 8  # WEB_THREADS' default
 
     victim = service.workers()[0]
     os.kill(victim, signal.SIGKILL)
@@ -90,6 +92,7 @@ def test_counts_add_up_over_every_worker_and_outlive_a_dead_one(start: Starter, 
 
     assert scrape(service)[LIVE] == sent + 10
     assert scrape(service)[WORKERS] == 2  # the killed worker no longer counts, its replacement does
+    assert scrape(service)[SLOTS] == 2 * 8
     # The dead worker's counts moved to the archive: the directory does not grow with every worker.
     assert not (directory / f"counter_{victim}.db").exists()
     assert not (directory / f"histogram_{victim}.db").exists()

@@ -231,6 +231,9 @@ class _CachedProducts:
     def list(self, query: ProductQuery) -> tuple[list[Product], int]:
         return self._cache.page(query, lambda: self._inner.products.list(query))
 
+    def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
+        return self._inner.products.get_many(product_ids)
+
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
         return self._inner.products.get_for_update(product_ids, include_deleted=include_deleted)
 

@@ -12,15 +12,15 @@ import itertools
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self, TypeVar
 
 import orjson
 
-from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.errors import AlreadyExists, KeyInUse, OrderOutdated
 from shop.application.messagebus import MessageBus
 from shop.application.messages import Message, OutboxEntry, envelope
 from shop.application.ports import (
@@ -138,6 +138,9 @@ class MemoryProductRepository:
         product = self._state().products.get(product_id)
         return copy.deepcopy(product) if product is not None and not product.deleted else None
 
+    def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
+        return self.get_for_update(product_ids)  # the unit of work holds the store's lock already
+
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
         products = self._state().products
         return {
@@ -195,6 +198,18 @@ class MemoryOrderRepository:
 
     def add(self, order: Order) -> None:
         state = self._state()
+        products = state.products
+        for line in order.lines:
+            product = products.get(line.product_id)
+            if (
+                product is None
+                or product.deleted
+                or (product.name, product.price) != (line.name, line.unit_price)
+                or product.stock < line.quantity
+            ):
+                raise OrderOutdated(f"product {line.product_id} changed")
+        for line in order.lines:
+            products[line.product_id].take(line.quantity)
         order.id = state.allocate("orders")
         state.orders[order.id] = _stored(order, self._collector)
 
@@ -277,15 +292,11 @@ class MemoryIdempotencyRepository:
     def get(self, user_id: int, key: str) -> StoredPlacement | None:
         return self._state().responses.get((user_id, key))
 
-    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
+    def keep(self, placement: StoredPlacement) -> None:
         responses = self._state().responses
-        if (user_id, key) in responses:
+        if (placement.user_id, placement.key) in responses:
             raise KeyInUse()
-        responses[(user_id, key)] = StoredPlacement(user_id, key, fingerprint, now, order=None)
-
-    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None:
-        responses = self._state().responses
-        responses[(user_id, key)] = replace(responses[(user_id, key)], order=copy.deepcopy(dict(order)))
+        responses[(placement.user_id, placement.key)] = copy.deepcopy(placement)
 
     def delete(self, user_id: int, key: str) -> None:
         self._state().responses.pop((user_id, key), None)

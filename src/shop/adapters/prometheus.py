@@ -35,11 +35,15 @@ HTTP_LATENCY = Histogram(
 )
 IN_FLIGHT = Gauge(
     "shop_http_requests_in_flight",
-    "Requests being handled now. A sync worker handles one at a time: divided by shop_workers, "
-    "how saturated the service is.",
+    "Requests being handled now; divided by shop_request_slots, how saturated the service is.",
     multiprocess_mode="livesum",
 )
 WORKERS = Gauge("shop_workers", "gunicorn worker processes serving requests.", multiprocess_mode="livesum")
+SLOTS = Gauge(
+    "shop_request_slots",
+    "Requests the live workers can handle at once (their threads).",
+    multiprocess_mode="livesum",
+)
 ORDERS_PLACED = Counter("shop_orders_placed", "Orders placed (committed).")
 ORDERS_CANCELLED = Counter("shop_orders_cancelled", "Orders cancelled; their stock went back.")
 ORDERS_FULFILLED = Counter("shop_orders_fulfilled", "Orders fulfilled by a manager.")
@@ -87,9 +91,10 @@ def outbox_observed(pending: int, oldest_age_seconds: float) -> None:
     OUTBOX_OLDEST.set(oldest_age_seconds)
 
 
-def worker_started() -> None:
-    """Called in each gunicorn worker once it serves; its value goes when the worker is retired."""
+def worker_started(slots: int = 1) -> None:
+    """Called in each gunicorn worker once it serves; its values go when the worker is retired."""
     WORKERS.set(1)
+    SLOTS.set(slots)
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

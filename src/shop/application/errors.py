@@ -45,6 +45,16 @@ def check_precondition(precondition: Callable[[T], bool] | None, current: T, wha
         raise PreconditionFailed(f"The {what} changed since you read it: GET it again, then retry.")
 
 
+class Busy(ApplicationError):
+    """Refused for now, nothing changed: a row it needs is locked by another transaction for longer
+    than the service waits, or kept changing under it. Worth retrying in a moment."""
+
+
+class OrderOutdated(ApplicationError):
+    """A product changed between the moment an order was decided and the moment it was written (its
+    name, price or currency, deleted, or its stock no longer enough): nothing was written."""
+
+
 class KeyInUse(ApplicationError):
     """Another request holds or already used this Idempotency-Key."""
 

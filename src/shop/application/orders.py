@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from shop.application import representations
 from shop.application.actors import Actor
-from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound
+from shop.application.errors import Busy, Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound, OrderOutdated
 from shop.application.messagebus import MessageBus
 from shop.application.ports import Clock, OrderQuery, StoredPlacement, UnitOfWork
 from shop.domain.errors import InsufficientStock
 from shop.domain.events import OrderRefused
 from shop.domain.orders import Order, OrderItem, check_items
+from shop.domain.products import Product
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,11 @@ class Placement:
     replayed: bool = False
 
 
+# A product that keeps changing (renamed, repriced) while orders for it are placed: after this many
+# decisions overtaken by a change, the client is asked to retry in a moment.
+PLACE_ATTEMPTS = 3
+
+
 def place_order(
     *,
     uow: UnitOfWork,
@@ -42,38 +48,70 @@ def place_order(
     items: Sequence[OrderItem],
     idempotency: Idempotency | None = None,
 ) -> Placement:
-    """Take the stock of every item and record the order, in one transaction.
+    """Take the stock of every item and record the order, all or nothing.
+
+    The domain decides on the products as read, without a lock; the order is then written in one
+    step that takes the stock only if each product is still as the order saw it. So no row lock is
+    held while this code runs, only while the database writes. A product changed in between: the
+    domain decides again, on what it is now.
 
     With an Idempotency-Key the order is placed at most once per key and user: a retry gets the first
-    answer again. The key is claimed in the order's own transaction, so a concurrent request with the
-    same key waits for it (PostgreSQL's unique index, SQLite's write lock) and then replays. Failed
-    attempts store nothing, so they can be retried with the same key.
+    answer again. The key is kept in the order's own transaction, so a concurrent request with the
+    same key waits for it (PostgreSQL's unique index, SQLite's write lock) and then replays. A failed
+    attempt keeps nothing, so it can be retried with the same key.
     """
     _check_can_order(actor, items)
-    if idempotency is None:
-        with uow:
-            order = _place(uow, clock, bus, actor, items)
-            uow.commit()
-        return Placement(representations.order(order))
-    user_id, key = actor.user_id, idempotency.key
+    if idempotency is not None and (earlier := _earlier(uow, clock, key_ttl, actor, idempotency)) is not None:
+        return earlier
+    product_ids = sorted({item.product_id for item in items})
+    for _attempt in range(PLACE_ATTEMPTS):
+        try:
+            with uow:
+                now = clock.now()
+                order = _decide(uow.products.get_many(product_ids), bus, actor, items, now)
+                uow.orders.add(order)
+                shown = representations.order(order)
+                if idempotency is not None:
+                    kept = StoredPlacement(actor.user_id, idempotency.key, idempotency.fingerprint, now, shown)
+                    uow.idempotency.keep(kept)
+                uow.commit()
+            return Placement(shown)
+        except OrderOutdated:
+            continue  # decide again, on the products as they are now
+        except KeyInUse:
+            assert idempotency is not None
+            with uow:
+                stored = uow.idempotency.get(actor.user_id, idempotency.key)
+            if stored is None:
+                raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from None
+            return _replay(stored, idempotency)
+    raise Busy("The products of this order changed while it was placed; nothing was ordered. Retry shortly.")
+
+
+def _decide(
+    products: Mapping[int, Product], bus: MessageBus, actor: Actor, items: Sequence[OrderItem], now: datetime
+) -> Order:
     try:
-        with uow:
-            stored = uow.idempotency.get(user_id, key)
-            if stored is not None and stored.created_at > clock.now() - key_ttl:
-                return _replay(stored, idempotency)
-            if stored is not None:
-                uow.idempotency.delete(user_id, key)
-            uow.idempotency.reserve(user_id, key, idempotency.fingerprint, clock.now())
-            shown = representations.order(_place(uow, clock, bus, actor, items))
-            uow.idempotency.complete(user_id, key, shown)
-            uow.commit()
-        return Placement(shown)
-    except KeyInUse:
-        with uow:
-            stored = uow.idempotency.get(user_id, key)
+        return Order.place(user_id=actor.user_id, items=items, products=products, now=now)
+    except InsufficientStock as refused:
+        bus.handle([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
+        raise
+
+
+def _earlier(
+    uow: UnitOfWork, clock: Clock, key_ttl: timedelta, actor: Actor, idempotency: Idempotency
+) -> Placement | None:
+    """The answer to an earlier request with this key, if there is one still remembered; an expired
+    one is forgotten, so that the key can be used again."""
+    with uow:
+        stored = uow.idempotency.get(actor.user_id, idempotency.key)
         if stored is None:
-            raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from None
-        return _replay(stored, idempotency)
+            return None
+        if stored.created_at > clock.now() - key_ttl:
+            return _replay(stored, idempotency)
+        uow.idempotency.delete(actor.user_id, idempotency.key)
+        uow.commit()
+    return None
 
 
 def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta) -> int:
@@ -88,20 +126,6 @@ def _check_can_order(actor: Actor, items: Sequence[OrderItem]) -> None:
         raise Forbidden("Managers cannot place orders; use a customer account.")
     if not items:
         check_items(items, {})
-
-
-def _place(uow: UnitOfWork, clock: Clock, bus: MessageBus, actor: Actor, items: Sequence[OrderItem]) -> Order:
-    products = uow.products.get_for_update(sorted({item.product_id for item in items}))
-    now = clock.now()
-    try:
-        order = Order.place(user_id=actor.user_id, items=items, products=products, now=now)
-    except InsufficientStock as refused:
-        bus.handle([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
-        raise
-    for product in products.values():
-        uow.products.save(product)
-    uow.orders.add(order)
-    return order
 
 
 def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:

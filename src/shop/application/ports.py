@@ -78,6 +78,9 @@ class ProductRepository(Protocol):
     def get(self, product_id: int) -> Product | None:
         """A product of the catalog; None when unknown or deleted."""
 
+    def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
+        """Products of the catalog by id, read without a lock; unknown and deleted ones are left out."""
+
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
         """Products by id, locked until the unit of work ends, locks taken in id order.
 
@@ -91,7 +94,13 @@ class ProductRepository(Protocol):
 
 
 class OrderRepository(Protocol):
-    def add(self, order: Order) -> None: ...
+    def add(self, order: Order) -> None:
+        """Store a new order and take the stock of its lines, as one step, and set its id.
+
+        Each product must still be as the order saw it: the name, price and currency its line copied,
+        not deleted, and enough stock for its quantity. Otherwise nothing is written and OrderOutdated
+        is raised, by add() or at the latest by commit(). The products' row locks are taken in id
+        order, and held for as little time as the database allows: the domain decided before."""
 
     def get(self, order_id: int) -> Order | None: ...
 
@@ -151,11 +160,10 @@ class StoredPlacement:
 class IdempotencyRepository(Protocol):
     def get(self, user_id: int, key: str) -> StoredPlacement | None: ...
 
-    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
-        """Claim a key for this transaction. A concurrent holder makes this wait for its end;
-        KeyInUse when the key turns out to be taken."""
-
-    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None: ...
+    def keep(self, placement: StoredPlacement) -> None:
+        """Keep the answer to a request made with a key, in the transaction of its order. KeyInUse (by
+        keep() or at the latest by commit()) when the key is taken, a concurrent holder's transaction
+        being waited for first."""
 
     def delete(self, user_id: int, key: str) -> None: ...
 

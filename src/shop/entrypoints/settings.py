@@ -51,6 +51,7 @@ class Settings:
     db_pool_size: int = 5
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+    order_lock_timeout_ms: int = 2000
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     redis_url: str = ""
@@ -96,6 +97,7 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", 5),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
             db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
+            order_lock_timeout_ms=_lock_timeout_ms(env),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             redis_url=env.get("REDIS_URL", ""),
             cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60),
@@ -133,6 +135,14 @@ def _timeout_ms(env: dict[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value != 0 and value < 100:
         raise SettingsError(f"{name} must be 0 (no deadline) or at least 100, got {value}")
+    return value
+
+
+def _lock_timeout_ms(env: dict[str, str]) -> int:
+    """Between 100 ms (a busy product must not refuse ordinary orders) and a minute."""
+    value = _int(env, "ORDER_LOCK_TIMEOUT_MS", 2000)
+    if not 100 <= value <= 60_000:
+        raise SettingsError(f"ORDER_LOCK_TIMEOUT_MS must be between 100 and 60000, got {value}")
     return value
 
 

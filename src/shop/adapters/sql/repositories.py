@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,10 +11,6 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    CursorResult,
-    Engine,
-    Executable,
     Row,
     Select,
     and_,
@@ -30,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.tables import (
     idempotency_keys,
     order_lines,
@@ -41,7 +38,7 @@ from shop.adapters.sql.tables import (
     username_key,
     users,
 )
-from shop.application.errors import AlreadyExists, KeyInUse
+from shop.application.errors import AlreadyExists, KeyInUse, OrderOutdated
 from shop.application.messages import Message, OutboxEntry, envelope
 from shop.application.ports import (
     AccessState,
@@ -77,24 +74,6 @@ def _is_unique_violation(error: IntegrityError) -> bool:
 MAX_OFFSET = 2**31 - 1
 
 
-class LazyConnection:
-    """A unit of work's connection, checked out of the pool at its first statement rather than when the
-    unit of work starts: a read answered from the cache never takes one."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.opened: Connection | None = None
-
-    @property
-    def dialect(self) -> Any:
-        return self._engine.dialect
-
-    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        if self.opened is None:
-            self.opened = self._engine.connect()
-        return self.opened.execute(statement, parameters)
-
-
 def _paged(conn: LazyConnection, query: Select[Any], page: Page) -> tuple[list[Row[Any]], int]:
     """One page and the total.
 
@@ -119,10 +98,56 @@ _ACCESS_STATE = select(
     ).label("revoked"),
 ).where(users.c.id == bindparam("user_id"))
 _LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"), ~products.c.deleted)
+_LIVE_PRODUCTS = select(products).where(
+    products.c.id.in_(bindparam("product_ids", expanding=True)), ~products.c.deleted
+)
 # Statements of every order, built once (each build costs a cache-key computation per call).
 _SAVE_PRODUCT = update(products).where(products.c.id == bindparam("product_id"))
 _ADD_ORDER = insert(orders).returning(orders.c.id)
 _ADD_LINES = insert(order_lines)
+_NEXT_ORDER_ID = select(func.nextval("orders_id_seq"))
+# SQLite: a line's stock is taken only from the product as the order saw it.
+_TAKE_STOCK = (
+    update(products)
+    .where(
+        products.c.id == bindparam("product_id"),
+        ~products.c.deleted,
+        products.c.name == bindparam("seen_name"),
+        products.c.price_cents == bindparam("seen_price"),
+        products.c.currency == bindparam("seen_currency"),
+        products.c.stock >= bindparam("quantity"),
+    )
+    .values(stock=products.c.stock - bindparam("quantity"))
+)
+# PostgreSQL: the whole order in one statement, sent with its COMMIT (see connection.py). It locks the
+# products in id order (the one lock order every transaction here keeps), takes each line's stock
+# where the product is still as the order saw it, writes the order and its lines, and fails as a
+# whole (shop_order_outdated) when one product was not: then the COMMIT behind it commits nothing.
+_PLACE_ORDER = """
+WITH wanted AS (
+    SELECT * FROM unnest(%(product_ids)s::int[], %(quantities)s::int[], %(names)s::text[],
+                         %(prices)s::bigint[], %(currencies)s::text[]) WITH ORDINALITY
+        AS w (product_id, quantity, name, price_cents, currency, line)
+), locked AS (
+    SELECT id, name, price_cents, currency, stock, deleted FROM products
+    WHERE id = ANY(%(product_ids)s::int[]) ORDER BY id FOR UPDATE
+), taken AS (
+    UPDATE products SET stock = products.stock - wanted.quantity
+    FROM wanted JOIN locked ON locked.id = wanted.product_id
+    WHERE products.id = wanted.product_id AND NOT locked.deleted AND locked.stock >= wanted.quantity
+        AND locked.name = wanted.name AND locked.price_cents = wanted.price_cents
+        AND locked.currency = wanted.currency
+    RETURNING products.id
+), placed AS (
+    INSERT INTO orders (id, user_id, status, currency, created_at, updated_at, cancelled_at, fulfilled_at)
+    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(created_at)s, %(updated_at)s,
+            %(cancelled_at)s, %(fulfilled_at)s)
+), lines AS (
+    INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity)
+    SELECT %(order_id)s, product_id, name, price_cents, quantity FROM wanted ORDER BY line
+)
+SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)s
+"""
 
 
 class SqlUserRepository:
@@ -219,6 +244,12 @@ class SqlProductRepository:
         row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
         return self._to_product(row) if row is not None else None
 
+    def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        rows = self._conn.execute(_LIVE_PRODUCTS, {"product_ids": list(product_ids)})
+        return {row.id: self._to_product(row) for row in rows}
+
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
         if not product_ids:
             return {}
@@ -292,6 +323,42 @@ class SqlOrderRepository:
         self._collector = collector
 
     def add(self, order: Order) -> None:
+        if self._conn.defers:
+            lines = order.lines  # _PLACE_ORDER locks in id order whatever the order of its lines
+            order.id = self._conn.execute(_NEXT_ORDER_ID).scalar_one()
+            self._conn.defer(
+                _PLACE_ORDER,
+                {
+                    "product_ids": [line.product_id for line in lines],
+                    "quantities": [line.quantity for line in lines],
+                    "names": [line.name for line in lines],
+                    "prices": [to_cents(line.unit_price.amount) for line in lines],
+                    "currencies": [line.unit_price.currency for line in lines],
+                    "order_id": order.id,
+                    "user_id": order.user_id,
+                    "currency": order.currency,
+                    "line_count": len(lines),
+                    **self._state(order),
+                },
+            )
+        else:
+            for line in sorted(order.lines, key=lambda line: line.product_id):
+                taken = self._conn.execute(
+                    _TAKE_STOCK,
+                    {
+                        "product_id": line.product_id,
+                        "quantity": line.quantity,
+                        "seen_name": line.name,
+                        "seen_price": to_cents(line.unit_price.amount),
+                        "seen_currency": line.unit_price.currency,
+                    },
+                )
+                if taken.rowcount != 1:
+                    raise OrderOutdated(f"product {line.product_id} changed")
+            self._insert(order)
+        self._collector.take_events(order)
+
+    def _insert(self, order: Order) -> None:
         order.id = self._conn.execute(
             _ADD_ORDER, {"user_id": order.user_id, "currency": order.currency, **self._state(order)}
         ).scalar_one()
@@ -308,7 +375,6 @@ class SqlOrderRepository:
                 for line in order.lines
             ],
         )
-        self._collector.take_events(order)
 
     def get(self, order_id: int) -> Order | None:
         return self._get(order_id, lock=False)
@@ -458,6 +524,12 @@ class SqlTokenRepository:
 PLACED = 201
 
 
+_KEEP_KEY = """
+INSERT INTO idempotency_keys (user_id, key, fingerprint, status, body, created_at)
+VALUES (%(user_id)s, %(key)s, %(fingerprint)s, %(status)s, %(body)s, %(created_at)s)
+"""
+
+
 class SqlIdempotencyRepository:
     def __init__(self, conn: LazyConnection) -> None:
         self._conn = conn
@@ -470,20 +542,23 @@ class SqlIdempotencyRepository:
         order = orjson.loads(row.body) if row.status else None
         return StoredPlacement(row.user_id, row.key, row.fingerprint, row.created_at, order)
 
-    def reserve(self, user_id: int, key: str, fingerprint: str, now: datetime) -> None:
-        # On PostgreSQL a concurrent insert of the same key waits here until the holder ends.
-        statement = insert(idempotency_keys).values(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now)
+    def keep(self, placement: StoredPlacement) -> None:
+        values = {
+            "user_id": placement.user_id,
+            "key": placement.key,
+            "fingerprint": placement.fingerprint,
+            "status": PLACED,
+            "body": orjson.dumps(placement.order).decode(),
+            "created_at": placement.created_at,
+        }
+        if self._conn.defers:
+            # With the COMMIT: a concurrent holder of the key is waited for there (the unique index).
+            self._conn.defer(_KEEP_KEY, values)
+            return
         try:
-            self._conn.execute(statement)
+            self._conn.execute(insert(idempotency_keys), values)
         except IntegrityError:
             raise KeyInUse() from None
-
-    def complete(self, user_id: int, key: str, order: Mapping[str, Any]) -> None:
-        self._conn.execute(
-            update(idempotency_keys)
-            .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
-            .values(status=PLACED, body=orjson.dumps(order).decode())
-        )
 
     def delete(self, user_id: int, key: str) -> None:
         self._conn.execute(
@@ -495,6 +570,10 @@ class SqlIdempotencyRepository:
 
 
 _ADD_TO_OUTBOX = insert(outbox)
+_ADD_TO_OUTBOX_PG = """
+INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body)
+VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s)
+"""
 _PENDING = (
     select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.occurred_at, outbox.c.body)
     .where(outbox.c.sent_at.is_(None))
@@ -521,7 +600,10 @@ class SqlOutboxRepository:
                     "body": orjson.dumps(envelope(message, event_id)).decode(),
                 }
             )
-        self._conn.execute(_ADD_TO_OUTBOX, rows)
+        if self._conn.defers:
+            self._conn.defer(_ADD_TO_OUTBOX_PG, rows, many=True)
+        else:
+            self._conn.execute(_ADD_TO_OUTBOX, rows)
 
     def pending(self, limit: int) -> list[OutboxEntry]:
         return [

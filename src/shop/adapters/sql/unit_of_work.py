@@ -7,8 +7,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
+from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.repositories import (
-    LazyConnection,
     SqlIdempotencyRepository,
     SqlOrderRepository,
     SqlOutboxRepository,
@@ -136,13 +136,15 @@ class SqlUnitOfWork(EventfulUnitOfWork):
     idempotency: SqlIdempotencyRepository
     outbox: SqlOutboxRepository
 
-    def __init__(self, engine: Engine, bus: MessageBus | None = None) -> None:
+    def __init__(self, engine: Engine, bus: MessageBus | None = None, *, lock_timeout_ms: int | None = None) -> None:
+        """lock_timeout_ms: how long its statements may wait for a row lock before Busy is raised."""
         super().__init__(bus)
         self._engine = engine
+        self._lock_timeout_ms = lock_timeout_ms
         self._conn: LazyConnection | None = None
 
     def __enter__(self) -> Self:
-        self._conn = conn = LazyConnection(self._engine)
+        self._conn = conn = LazyConnection(self._engine, lock_timeout_ms=self._lock_timeout_ms)
         collector = self._collector
         self.users = SqlUserRepository(conn, collector)
         self.products = SqlProductRepository(conn, collector)
@@ -155,20 +157,15 @@ class SqlUnitOfWork(EventfulUnitOfWork):
     def __exit__(self, *exc_info: object) -> None:
         assert self._conn is not None
         self._collector.events.clear()
-        opened, self._conn = self._conn.opened, None
-        if opened is None:
-            return
-        try:
-            opened.rollback()
-        finally:
-            opened.close()
+        conn, self._conn = self._conn, None
+        conn.close()
 
     def _commit(self) -> None:
         assert self._conn is not None
-        if self._conn.opened is not None:
-            self._conn.opened.commit()
+        self._conn.commit()
 
     def _rollback(self) -> None:
         assert self._conn is not None
+        self._conn.deferred.clear()
         if self._conn.opened is not None:
             self._conn.opened.rollback()

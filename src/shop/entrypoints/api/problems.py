@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from shop.application.errors import (
     AlreadyExists,
     AuthenticationFailed,
+    Busy,
     Conflict,
     Forbidden,
     IdempotencyMismatch,
@@ -122,6 +123,7 @@ def _internal_error(error: BaseException) -> Response:
 
 def register(app: Flask) -> None:
     database_outage = OutageLog(log, "database unavailable; answering 503")
+
     @app.errorhandler(InvalidValue)
     def _invalid(error: InvalidValue) -> Response:
         return _validation(400, error.errors)
@@ -174,6 +176,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:
         return problem(409, str(error))
+
+    @app.errorhandler(Busy)
+    def _busy(error: Busy) -> Response:
+        # Not an outage: a row was locked too long, or kept changing. The access line tells it.
+        return problem(503, str(error), kind="busy", title="Busy, retry shortly", headers={"Retry-After": "1"})
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError) -> Response:
