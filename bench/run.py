@@ -173,6 +173,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sqlite", action="store_true", help="a fresh SQLite file instead of BENCH_DATABASE_URL")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument("--web-threads", type=int, default=8, help="threads per gunicorn worker (WEB_THREADS)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (WORKER_CLASS)")
     parser.add_argument("--duration", type=duration, default=10, help="of each scenario, as wrk takes it")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections, pgbench clients")
     parser.add_argument("--threads", type=int, default=2, help="wrk and pgbench threads")
@@ -248,7 +250,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(database_url: str, redis_url: str, workers: int, log: Path) -> Iterator[Service]:
+def running_service(
+    database_url: str, redis_url: str, workers: int, log: Path, threads: int = 8, worker_class: str = "gthread"
+) -> Iterator[Service]:
     """gunicorn as production starts it; stopped on the way out, whatever happened."""
     port = free_port()
     env = {
@@ -256,6 +260,8 @@ def running_service(database_url: str, redis_url: str, workers: int, log: Path) 
         "HOST": HOST,
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
+        "WEB_THREADS": str(threads),
+        "WORKER_CLASS": worker_class,
         "DATABASE_URL": database_url,
         "SHOP_ENV": "production",
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
@@ -568,6 +574,7 @@ def report(
     cache: str,
     broker: str,
     workers: int,
+    service_kind: str,
     load: Load,
     logs: Path,
     outcomes: list[Outcome],
@@ -583,7 +590,7 @@ def report(
         f"- machine: {machine()}",
         f"- command: `{command_line()}`",
         f"- database: {database}; catalog cache: {cache}; relay: {broker}",
-        f"- service: gunicorn, {workers} sync workers; "
+        f"- service: gunicorn, {workers} {service_kind} workers; "
         f"load: wrk -t{load.threads} -c{load.connections} -d{load.seconds}s per scenario",
         f"- logs: {logs.relative_to(ROOT)}/ (gunicorn.log: {log_errors} error lines)",
         "",
@@ -631,7 +638,14 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
         forget_cached_catalog(options.redis_url)
     broker_url = "" if options.sqlite else options.broker_url  # the bench's outbox queries are PostgreSQL's
     with (
-        running_service(database_url, options.redis_url, options.workers, logs / "gunicorn.log") as service,
+        running_service(
+            database_url,
+            options.redis_url,
+            options.workers,
+            logs / "gunicorn.log",
+            threads=options.web_threads,
+            worker_class=options.worker_class,
+        ) as service,
         running_relay(database_url, broker_url, logs / "relay.log"),
     ):
         plan = scenarios(seeded)
@@ -652,6 +666,9 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
         cache=f"Redis, {options.redis_url}" if options.redis_url else "none",
         broker=f"shop relay to {hidden_amqp(broker_url)}" if broker_url else "none",
         workers=options.workers,
+        service_kind=f"{options.worker_class} ({options.web_threads} threads)"
+        if options.worker_class == "gthread"
+        else options.worker_class,
         load=load,
         logs=logs,
         outcomes=outcomes,

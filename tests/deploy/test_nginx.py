@@ -41,7 +41,7 @@ class StubReplica(ThreadingHTTPServer):
 
 
 class _EchoHandler(BaseHTTPRequestHandler):
-    # Keeps connections open (gunicorn's sync workers don't): the test shows nginx reuses them.
+    # Keeps connections open, as gunicorn's gthread workers do: the test shows nginx reuses them.
     protocol_version = "HTTP/1.1"
     server: StubReplica
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,12 @@ class Argon2Parameters:
     parallelism: int = 1
 
 
+# Hashes computed at once by one worker process. Each takes its memory cost (19 MiB) and a core for
+# tens of milliseconds: more at once than the machine has cores only adds memory, and eight request
+# threads logging in together would add 150 MiB to the worker.
+CONCURRENT_HASHES = 2
+
+
 class Argon2Hasher:
     def __init__(self, parameters: Argon2Parameters = Argon2Parameters()) -> None:
         self._hasher = argon2.PasswordHasher(
@@ -27,13 +34,16 @@ class Argon2Hasher:
             type=argon2.Type.ID,
         )
         self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        self._turns = threading.BoundedSemaphore(CONCURRENT_HASHES)
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with self._turns:
+            return self._hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash, password)
+            with self._turns:
+                return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 

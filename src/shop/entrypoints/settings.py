@@ -48,8 +48,9 @@ class Settings:
     argon2_memory_kib: int = 19 * 1024
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
-    db_pool_size: int = 5
-    db_max_overflow: int = 10
+    # One connection per request thread (WEB_THREADS, 8) in each of the two pools, a little spare.
+    db_pool_size: int = 8
+    db_max_overflow: int = 2
     db_statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
     order_lock_timeout_ms: int = 2000
     max_content_length: int = 1024 * 1024
@@ -94,8 +95,8 @@ class Settings:
             argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 19 * 1024),
             argon2_time_cost=_int(env, "ARGON2_TIME_COST", 2),
             argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 5),
-            db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 10),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 8),
+            db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 2),
             db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
             order_lock_timeout_ms=_lock_timeout_ms(env),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),

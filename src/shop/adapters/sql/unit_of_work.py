@@ -30,13 +30,16 @@ SQLITE_NO_DEADLINE_MS = 600_000  # SQLite's busy timeout can't be infinite; 0 wo
 IDLE_PING_S = 5.0
 # An unreachable server fails a request (503) and readiness within seconds, not after TCP's minutes.
 PG_CONNECT_TIMEOUT_S = 5
+# A request thread that finds every pooled connection taken waits no longer than this (a 503): with
+# a pool as large as the threads, that means connections leak, not that the service is busy.
+POOL_TIMEOUT_S = 5
 
 
 def make_engine(
     url: str,
     *,
-    pool_size: int = 5,
-    max_overflow: int = 10,
+    pool_size: int = 8,
+    max_overflow: int = 2,
     read_only: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
 ) -> Engine:
@@ -67,6 +70,7 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
         connect_args=connect_args,
         # Error messages (and so logs) never carry the values bound to a statement: password hashes, token ids.
         hide_parameters=True,

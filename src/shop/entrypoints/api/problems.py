@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json, request
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from shop.application.errors import (
@@ -182,8 +183,9 @@ def register(app: Flask) -> None:
         # Not an outage: a row was locked too long, or kept changing. The access line tells it.
         return problem(503, str(error), kind="busy", title="Busy, retry shortly", headers={"Retry-After": "1"})
 
+    @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
-    def _database_unavailable(error: OperationalError) -> Response:
+    def _database_unavailable(error: OperationalError | PoolTimeout) -> Response:
         database_outage.failed(error)  # the access line, at WARNING, tells each refused request
         return problem(
             503,
