@@ -41,8 +41,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from shop.adapters import cache
-from shop.adapters.cache import redis_client
+from shop.adapters.redis import versioned as cache
+from shop.adapters.redis.versioned import redis_client
 from shop.adapters.sql.migrations import upgrade
 from shop.application.actors import Actor
 from shop.container import Container

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.migrations import upgrade
 from shop.adapters.sql.tables import metadata
-from shop.adapters.sql.unit_of_work import make_engine
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 

@@ -15,7 +15,7 @@ from typing import Any
 from dependency_injector import providers
 
 from shop.application.messagebus import MessageBus
-from shop.application.ports import UnitOfWork
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.container import Container
 from shop.domain.events import Event
 

@@ -14,13 +14,15 @@ from sqlalchemy import Engine
 
 from shop.adapters.prometheus import PrometheusMetrics, watch_pool
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
+from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
-from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import auth, orders, products, users
 from shop.application.handlers import handlers
 from shop.application.health import Probe
 from shop.application.messagebus import MessageBus
-from shop.application.ports import AccessCache, CatalogCache, UnitOfWork
+from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.relay import Leadership, Publisher, Relay, outbox_backlog, purge_sent_messages
 
 
@@ -28,7 +30,8 @@ def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:
     """Redis when REDIS_URL is set; otherwise no cache at all (a per-process one would go stale)."""
     if not redis_url:
         return None
-    from shop.adapters.cache import RedisCatalogCache, redis_client  # the Redis client weighs 6 MiB
+    from shop.adapters.redis.catalog import RedisCatalogCache  # the Redis client weighs 6 MiB
+    from shop.adapters.redis.versioned import redis_client
 
     return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
 
@@ -37,7 +40,8 @@ def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache | None:
     """Redis when REDIS_URL is set; otherwise every request asks the database."""
     if not redis_url:
         return None
-    from shop.adapters.cache import RedisAccessCache, redis_client
+    from shop.adapters.redis.access import RedisAccessCache
+    from shop.adapters.redis.versioned import redis_client
 
     return RedisAccessCache(redis_client(redis_url), ttl_seconds)
 
@@ -46,7 +50,7 @@ def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCa
     """The unit of work of the use cases that only read: in front of it the shared caches, if any."""
     if catalog is None or access is None:
         return uow
-    from shop.adapters.cache import CachedReads
+    from shop.adapters.cached_reads import CachedReads
 
     return CachedReads(uow, catalog, access)
 
@@ -67,7 +71,8 @@ def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
     """What readiness depends on: the database, and Redis when the caches live there."""
     probes: list[Probe] = [DatabaseProbe(reader_engine)]
     if redis_url:
-        from shop.adapters.cache import RedisProbe, redis_client
+        from shop.adapters.redis.probe import RedisProbe
+        from shop.adapters.redis.versioned import redis_client
 
         probes.append(RedisProbe(redis_client(redis_url)))
     return probes

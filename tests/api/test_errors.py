@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.adapters.sql.engine import make_engine
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.entrypoints.app import create_app
 from tests.api.conftest import PASSWORD, Api
 

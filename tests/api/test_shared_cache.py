@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from shop.adapters import cache as cache_module
+from shop.adapters.redis import versioned as cache_module
 from shop.entrypoints.app import create_app
 from tests.api.conftest import PASSWORD, Api
 

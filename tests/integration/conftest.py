@@ -5,8 +5,9 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
-from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
-from shop.application.ports import UnitOfWork
+from shop.adapters.sql.engine import make_engine
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork
+from shop.application.ports.unit_of_work import UnitOfWork
 
 UowFactory = Callable[..., UnitOfWork]  # (bus=None): a unit of work handing its events to bus
 

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shop.adapters.sql import unit_of_work
-from shop.adapters.sql.unit_of_work import SqlUnitOfWork, make_engine
+from shop.adapters.sql import engine as engine_module
+from shop.adapters.sql.engine import make_engine
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import Busy
 from shop.application.messagebus import MessageBus
-from shop.application.ports import OrderQuery
+from shop.application.ports.orders import OrderQuery
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
@@ -32,7 +33,7 @@ def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
     libpq_url = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
-    monkeypatch.setattr(unit_of_work, "IDLE_PING_S", 0.0)
+    monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.0)
 
     with SqlUnitOfWork(engine) as uow:
         assert uow.users.get(1) is None
@@ -133,7 +134,7 @@ def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(da
     assert 0.25 < waited < 2, "the order's 300 ms, not the engine's 5 s"
     with SqlUnitOfWork(engine) as uow:
         assert uow.products.get(1).stock == 5
-        assert uow.orders.count(OrderQuery()) == 0
+        assert uow.orders.list(OrderQuery()).total == 0
         assert uow.outbox.backlog().pending == 0
     placed = use.place_order(actor=buyer, items=[OrderItem(1, 1)])  # the lock gone, it goes through
     assert placed.order["items"][0]["quantity"] == 1

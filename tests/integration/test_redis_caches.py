@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import redis
 
-from shop.adapters.cache import RedisAccessCache, RedisCatalogCache, redis_client
-from shop.application.ports import AccessState, OrderQuery, Page, ProductQuery
+from shop.adapters.redis.access import RedisAccessCache
+from shop.adapters.redis.catalog import RedisCatalogCache
+from shop.adapters.redis.versioned import redis_client
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing, Page
+from shop.application.ports.products import ProductQuery
+from shop.application.ports.tokens import AccessState
 from shop.domain.money import Money
-from shop.domain.orders import OrderStatus
+from shop.domain.orders import Order, OrderLine, OrderStatus
 from shop.domain.products import Product
 from shop.domain.users import Role
 
@@ -69,11 +75,11 @@ def test_a_product_is_loaded_once_then_served_from_redis(cache):
 
 def test_invalidation_makes_the_next_read_load_again(cache):
     cache.product(1, Loader(tea(5)))
-    cache.page(ProductQuery(), Loader(([tea(5)], 1)))
+    cache.products(ProductQuery(), Loader(Listing([tea(5)], 1)))
 
     cache.invalidate([1])
     product = cache.product(1, Loader(tea(4)))
-    page, total = cache.page(ProductQuery(), Loader(([tea(4)], 1)))
+    page, total = cache.products(ProductQuery(), Loader(Listing([tea(4)], 1)))
 
     assert product.stock == 4
     assert (page[0].stock, total) == (4, 1)
@@ -91,9 +97,9 @@ def test_a_reader_that_loaded_before_a_write_cannot_store_stale_data(cache):
 
 
 def test_pages_are_cached_per_query(cache):
-    one = cache.page(ProductQuery(page=Page(1, 20)), Loader(([tea()], 1)))
-    other_load = Loader(([], 1))
-    other = cache.page(ProductQuery(page=Page(2, 20)), other_load)
+    one = cache.products(ProductQuery(page=Page(1, 20)), Loader(Listing([tea()], 1)))
+    other_load = Loader(Listing([], 1))
+    other = cache.products(ProductQuery(page=Page(2, 20)), other_load)
 
     assert other_load.calls == 1
     assert (len(one[0]), len(other[0])) == (1, 0)
@@ -139,49 +145,81 @@ def test_forgetting_one_user_keeps_the_others(client, prefix):
     assert access.state(1, "a", "f", Loader(None)) is None
 
 
-# Order listing totals
+# Order listings
 
 
-def test_a_listing_total_is_counted_once_until_an_order_of_its_owner_changes(cache):
+def orders_of(user_id: int, *ids: int) -> Listing[Order]:
+    placed = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    line = OrderLine(product_id=1, name="Tea", unit_price=Money(Decimal("2.50"), "TWD"), quantity=2)
+    found = [Order(id=i, user_id=user_id, lines=[line], created_at=placed, updated_at=placed) for i in ids]
+    return Listing(found, len(found))
+
+
+def test_an_order_listing_comes_back_from_redis_as_it_was_stored(cache):
+    query = OrderQuery(page=Page(1, 20), user_id=1)
+    stored = orders_of(1, 7, 8)
+    stored.items[1].change_status(OrderStatus.CANCELLED, datetime(2026, 11, 30, 13, 0, tzinfo=UTC))
+    cache.orders(query, Loader(stored))
+
+    (first, second), total = cache.orders(query, Loader(None))
+
+    assert total == 2
+    for read, original in ((first, stored.items[0]), (second, stored.items[1])):
+        assert (read.id, read.user_id, read.status, read.lines, read.total) == (
+            original.id,
+            original.user_id,
+            original.status,
+            original.lines,
+            original.total,
+        )
+        assert (read.created_at, read.updated_at, read.cancelled_at) == (
+            original.created_at,
+            original.updated_at,
+            original.cancelled_at,
+        )
+
+
+def test_a_listing_is_loaded_once_until_an_order_of_its_owner_changes(cache):
     alices, everyones = OrderQuery(page=Page(1, 20), user_id=1), OrderQuery(page=Page(1, 20))
     cancelled = OrderQuery(page=Page(1, 20), user_id=1, status=OrderStatus.CANCELLED)
-    load_alice, load_all, load_cancelled = Loader(3), Loader(10), Loader(1)
+    load_alice, load_all = Loader(orders_of(1, 1, 2)), Loader(orders_of(1, 1, 2))
+    load_cancelled = Loader(Listing([], 0))
 
-    assert [cache.order_total(alices, load_alice) for _ in range(2)] == [3, 3]
-    assert [cache.order_total(everyones, load_all) for _ in range(2)] == [10, 10]
-    assert cache.order_total(cancelled, load_cancelled) == 1
+    assert [cache.orders(alices, load_alice).total for _ in range(2)] == [2, 2]
+    assert [cache.orders(everyones, load_all).total for _ in range(2)] == [2, 2]
+    assert cache.orders(cancelled, load_cancelled).total == 0
     assert (load_alice.calls, load_all.calls, load_cancelled.calls) == (1, 1, 1)
 
-    cache.invalidate([7], orders_of=2)  # bob ordered: alice's totals stand, everyone's doesn't
-    cache.order_total(alices, load_alice)
-    cache.order_total(everyones, load_all)
+    cache.invalidate([7], orders_of=2)  # bob ordered: alice's listings stand, everyone's don't
+    cache.orders(alices, load_alice)
+    cache.orders(everyones, load_all)
     assert (load_alice.calls, load_all.calls) == (1, 2)
 
-    cache.invalidate([7])  # a product changed, no order: totals stand
-    cache.order_total(everyones, load_all)
+    cache.invalidate([7])  # a product changed, no order: listings stand
+    cache.orders(everyones, load_all)
     assert load_all.calls == 2
 
     cache.invalidate([], orders_of=1)
-    load_alice.value = 4
-    assert cache.order_total(alices, load_alice) == 4
-    cache.order_total(cancelled, load_cancelled)
+    load_alice.value = orders_of(1, 1, 2, 3)
+    assert [o.id for o in cache.orders(alices, load_alice).items] == [1, 2, 3]
+    cache.orders(cancelled, load_cancelled)
     assert (load_alice.calls, load_cancelled.calls) == (2, 2)
 
 
 def test_a_status_change_alone_leaves_the_catalog_cached(cache):
-    load = Loader(([tea()], 1))
-    cache.page(ProductQuery(), load)
+    load = Loader(Listing([tea()], 1))
+    cache.products(ProductQuery(), load)
 
     cache.invalidate([], orders_of=1)  # a fulfilment: no product changed
-    cache.page(ProductQuery(), load)
+    cache.products(ProductQuery(), load)
 
     assert load.calls == 1
 
 
-def test_listing_totals_without_redis_are_counted_each_time():
+def test_listings_without_redis_are_loaded_each_time():
     unreachable = RedisCatalogCache(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
-    load = Loader(3)
+    load = Loader(orders_of(1, 5))
 
-    assert [unreachable.order_total(OrderQuery(page=Page(1, 20), user_id=1), load) for _ in range(2)] == [3, 3]
+    assert [unreachable.orders(OrderQuery(page=Page(1, 20), user_id=1), load).total for _ in range(2)] == [1, 1]
     unreachable.invalidate([1], orders_of=1)  # logged, not raised: the order is committed whatever Redis says
     assert load.calls == 2

@@ -95,16 +95,39 @@ def test_deleted_products_are_not_orderable() -> None:
     assert not widget.orderable
 
 
-def test_creating_records_the_event() -> None:
-    created = Product.create(name=" Lamp ", price=PRICE, stock=3, now=NOW)
-    assert created.name == "Lamp"
+def test_creating_reads_what_a_manager_sent_and_records_the_event() -> None:
+    created = Product.create(name=" Lamp ", price="10.5", currency="USD", stock=3, now=NOW)
+    assert (created.name, created.price, created.stock) == ("Lamp", Money(Decimal("10.50"), "USD"), 3)
     assert created.events == [ProductCreated(product=created, occurred_at=NOW)]
+
+
+def test_creating_tells_every_problem_at_once() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        Product.create(name=" ", price="1.234", currency="XXX1", stock=-1, now=NOW)
+    assert set(caught.value.errors) == {"name", "price", "currency", "stock"}
 
 
 def test_one_edit_is_one_event_naming_what_changed() -> None:
     widget = product(stock=2)
-    widget.change(name="Gadget", price=Money(Decimal("12.00"), "TWD"), stock=2, now=NOW)
+    widget.change(name="Gadget", price="12", stock=2, now=NOW)
+    assert widget.price == Money(Decimal("12.00"), "TWD")
     assert widget.events == [ProductChanged(product=widget, fields=frozenset({"name", "price"}), occurred_at=NOW)]
+
+
+def test_a_new_currency_keeps_the_amount_and_a_new_amount_keeps_the_currency() -> None:
+    widget = product()
+    widget.change(currency="USD", now=NOW)
+    assert widget.price == Money(Decimal("10.00"), "USD")
+    widget.change(price=7, now=NOW)
+    assert widget.price == Money(Decimal("7.00"), "USD")
+
+
+def test_an_edit_tells_every_problem_at_once_and_changes_nothing() -> None:
+    widget = product(stock=2)
+    with pytest.raises(InvalidValue) as caught:
+        widget.change(name="", price="-1", currency="usd", stock=-1, now=NOW)
+    assert set(caught.value.errors) == {"name", "price", "currency", "stock"}
+    assert (widget.name, widget.price, widget.stock, widget.events) == ("Widget", PRICE, 2, [])
 
 
 def test_an_edit_that_changes_nothing_tells_nothing() -> None:

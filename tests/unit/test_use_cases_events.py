@@ -16,7 +16,9 @@ from shop.application.auth import Session, TokenClaims
 from shop.application.errors import AuthenticationFailed
 from shop.application.handlers import handlers
 from shop.application.orders import Idempotency
-from shop.application.ports import AccessState, OrderQuery, ProductQuery
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.products import ProductQuery
+from shop.application.ports.tokens import AccessState
 from shop.application.products import ProductChanges
 from shop.application.users import UserChanges
 from shop.container import Container

@@ -11,7 +11,7 @@ from shop.adapters.memory import MemoryStore
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch
 from shop.application.orders import Idempotency, Placement
-from shop.application.ports import StoredPlacement
+from shop.application.ports.idempotency import StoredPlacement
 from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem

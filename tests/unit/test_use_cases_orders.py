@@ -10,7 +10,8 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound
-from shop.application.ports import OrderQuery, Page
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Page
 from shop.application.products import ProductChanges
 from shop.container import Container
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue

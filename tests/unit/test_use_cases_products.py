@@ -8,7 +8,8 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound, PreconditionFailed
-from shop.application.ports import Page, ProductQuery
+from shop.application.ports.paging import Page
+from shop.application.ports.products import ProductQuery
 from shop.application.products import (
     ProductChanges,
 )

@@ -7,7 +7,8 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound
-from shop.application.ports import Page
+from shop.application.ports.paging import Page
+from shop.application.ports.users import UserQuery
 from shop.application.users import (
     UserChanges,
 )
@@ -88,7 +89,7 @@ def test_manager_can_register_a_manager(use, uow: MemoryUnitOfWork, hasher: Fake
 
 def test_only_managers_list_users(use, uow: MemoryUnitOfWork, customer: Actor) -> None:
     with pytest.raises(Forbidden):
-        use.list_users(actor=customer, page=Page())
+        use.list_users(actor=customer, query=UserQuery())
 
 
 def test_list_users_pages_active_users_in_id_order(
@@ -97,10 +98,10 @@ def test_list_users_pages_active_users_in_id_order(
     for name in ("u1", "u2", "u3", "u4"):
         add_user(name)
     add_user("gone", active=False)
-    users, total = use.list_users(actor=manager, page=Page(number=2, size=2))
+    users, total = use.list_users(actor=manager, query=UserQuery(page=Page(number=2, size=2)))
     assert total == 5
     assert [u.username for u in users] == ["u2", "u3"]
-    users, total = use.list_users(actor=manager, page=Page(number=9, size=2))
+    users, total = use.list_users(actor=manager, query=UserQuery(page=Page(number=9, size=2)))
     assert (users, total) == ([], 5)
 
 

@@ -6,7 +6,21 @@ import pytest
 
 from shop.domain.errors import InvalidValue
 from shop.domain.events import TokensRevoked, UserRegistered
-from shop.domain.users import PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, Role, User, check_password, check_username
+from shop.domain.users import (
+    AGE_MAX,
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    Role,
+    User,
+    check_account,
+    check_age,
+    check_email,
+    check_password,
+    check_phone,
+    check_username,
+)
 
 
 @pytest.mark.parametrize("username", ["alice", "A", "a.b@c+d-e_f", "user_42", "x" * USERNAME_MAX])
@@ -129,3 +143,127 @@ def test_a_rehash_or_a_second_promotion_tells_nothing() -> None:
     alice.rehash_password("h1")
     alice.promote(NOW)
     assert alice.events == []
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@example.com",
+        "first.last+tag@sub.example.co.uk",
+        "o'brien@example.ie",
+        "josé@example.com",  # RFC 6531: the API took these before the rule moved to the domain
+        '"quoted local"@example.com',
+        "a@bücher.example",  # an IDN, checked once encoded
+        "a@xn--bcher-kva.example",
+        "a@[192.0.2.1]",
+        "root@localhost",
+        "x" * 64 + "@example.com",
+        "a@" + "b" * 63 + ".example",
+    ],
+)
+def test_valid_emails(email: str) -> None:
+    assert check_email(email) == email
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "plain",
+        "@example.com",
+        "a@",
+        "a@@example.com",
+        "a b@example.com",
+        "a@example",  # no top-level domain
+        "a@example.123",  # a numeric one delivers nowhere
+        "a@-example.com",
+        "a@example-.com",
+        "a@exa_mple.com",
+        "a@example..com",
+        "a@example.com\n",
+        "x" * 65 + "@example.com",  # a local part is at most 64
+        "a@" + "b" * 64 + ".example",  # a label is at most 63
+        "a@" + "b." * 125 + "example",  # longer than EMAIL_MAX
+    ],
+)
+def test_invalid_emails(email: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        check_email(email)
+    assert list(caught.value.errors) == ["email"]
+
+
+def test_the_longest_email_is_accepted_and_one_more_character_is_not() -> None:
+    def address(last_label: int) -> str:
+        return "a" * 10 + "@" + ".".join(["b" * 63] * 3 + ["b" * last_label, "com"])
+
+    assert len(address(47)) == EMAIL_MAX
+    assert check_email(address(47)) == address(47)
+    with pytest.raises(InvalidValue):
+        check_email(address(48))
+
+
+@pytest.mark.parametrize("age", [None, 0, 1, AGE_MAX])
+def test_valid_ages(age: int | None) -> None:
+    assert check_age(age) == age
+
+
+@pytest.mark.parametrize("age", [-1, AGE_MAX + 1])
+def test_invalid_ages(age: int) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        check_age(age)
+    assert list(caught.value.errors) == ["age"]
+
+
+@pytest.mark.parametrize("phone", [None, "123", "+886 2 1234-5678", "(02) 1234 5678", "+" + "1" * 32])
+def test_valid_phones(phone: str | None) -> None:
+    assert check_phone(phone) == phone
+
+
+@pytest.mark.parametrize("phone", ["12", "1" * 33, "++123", "123+", "12a34", "123\n", "\n123", "１２３"])
+def test_invalid_phones(phone: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        check_phone(phone)
+    assert list(caught.value.errors) == ["phone"]
+
+
+def test_an_account_is_checked_whole_every_problem_at_once() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        check_account(username="bad name", password="12345678", email="nope", age=-1, phone="x")
+    assert set(caught.value.errors) == {"username", "password", "email", "age", "phone"}
+
+
+def test_a_password_may_not_be_the_name_the_account_keeps() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        check_account(password="Alice-Smith", known_as="alice-smith")
+    assert list(caught.value.errors) == ["password"]
+    check_account(username="bob-jones", password="Alice-Smith", known_as="alice-smith")  # the name changes too
+
+
+def test_registering_tells_every_problem_at_once() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        User.register(username="", password_hash="h", email="a@", age=AGE_MAX + 1, phone="1", now=NOW)
+    assert set(caught.value.errors) == {"username", "email", "age", "phone"}
+
+
+def test_an_account_is_read_back_as_stored_even_if_a_rule_became_stricter() -> None:
+    stored = User(username="legacy", password_hash="h", email="a@example.123", phone="123\n", id=1)
+    assert (stored.email, stored.phone) == ("a@example.123", "123\n")
+
+
+def test_renaming_checks_the_new_name_and_keeps_the_old_one_when_refused() -> None:
+    alice = user()
+    with pytest.raises(InvalidValue):
+        alice.rename("alice smith")
+    assert alice.username == "alice"
+    alice.rename("Alice.Smith")
+    assert alice.username == "Alice.Smith"
+
+
+def test_a_contact_change_is_checked_whole_and_keeps_what_is_not_given() -> None:
+    alice = User(username="alice", password_hash="h", email="a@example.com", age=30, phone="123", id=1)
+    with pytest.raises(InvalidValue) as caught:
+        alice.change_contact(email="b@example.com", age=-5)
+    assert list(caught.value.errors) == ["age"]
+    assert (alice.email, alice.age, alice.phone) == ("a@example.com", 30, "123")
+    alice.change_contact(age=31)
+    assert (alice.email, alice.age, alice.phone) == ("a@example.com", 31, "123")

@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
 from shop.application.messagebus import MessageBus
-from shop.application.ports import Clock, IdGenerator, PasswordHasher, RefreshToken, UnitOfWork
+from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
+from shop.application.ports.tokens import RefreshToken
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.domain.events import LoginFailed, TokensRevoked
 from shop.domain.users import User
 

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from shop.application.messagebus import Handler
-from shop.application.ports import AccessCache, CatalogCache, Metrics
+from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.services import Metrics
 from shop.domain.events import (
     Event,
     LoginFailed,

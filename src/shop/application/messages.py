@@ -81,6 +81,7 @@ def outgoing(events: Iterable[Event]) -> list[Message]:
 
 def _message(event: Event, kind: str) -> Message:
     aggregate: Order | Product | User
+    data: Mapping[str, Any]
     match event:
         case OrderPlaced(order=aggregate) | OrderCancelled(order=aggregate) | OrderFulfilled(order=aggregate):
             data = representations.order(aggregate)

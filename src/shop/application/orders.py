@@ -9,7 +9,11 @@ from shop.application import representations
 from shop.application.actors import Actor
 from shop.application.errors import Busy, Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound, OrderOutdated
 from shop.application.messagebus import MessageBus
-from shop.application.ports import Clock, OrderQuery, StoredPlacement, UnitOfWork
+from shop.application.ports.idempotency import StoredPlacement
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing
+from shop.application.ports.services import Clock
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.domain.errors import InsufficientStock
 from shop.domain.events import OrderRefused
 from shop.domain.orders import Order, OrderItem, check_items
@@ -136,14 +140,12 @@ def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:
     return Placement(stored.order, replayed=True)
 
 
-def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> tuple[list[Order], int]:
-    """Managers see every order; customers only their own. Returns (the page, the total)."""
+def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> Listing[Order]:
+    """Managers see every order; customers only their own."""
     if not actor.is_manager:
         query = OrderQuery(page=query.page, user_id=actor.user_id, status=query.status)
     with uow:
-        total = uow.orders.count(query)
-        found = uow.orders.page(query) if query.page.offset < total else []
-    return found, total
+        return uow.orders.list(query)
 
 
 def get_order(*, uow: UnitOfWork, actor: Actor, order_id: int) -> Order:

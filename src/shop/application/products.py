@@ -5,9 +5,11 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound, check_precondition
-from shop.application.ports import Clock, ProductQuery, UnitOfWork
+from shop.application.ports.paging import Listing
+from shop.application.ports.products import ProductQuery
+from shop.application.ports.services import Clock
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.domain.errors import InvalidValue
-from shop.domain.money import Money, parse_amount, parse_currency
 from shop.domain.products import Product
 
 
@@ -40,15 +42,14 @@ def create_product(
     currency: str = "TWD",
 ) -> Product:
     _require_manager(actor)
-    price = Money(parse_amount(price), parse_currency(currency))
-    product = Product.create(name=name, price=price, stock=stock, now=clock.now())
+    product = Product.create(name=name, price=price, currency=currency, stock=stock, now=clock.now())
     with uow:
         uow.products.add(product)
         uow.commit()
     return product
 
 
-def list_products(*, uow: UnitOfWork, query: ProductQuery) -> tuple[list[Product], int]:
+def list_products(*, uow: UnitOfWork, query: ProductQuery) -> Listing[Product]:
     with uow:
         return uow.products.list(query)
 
@@ -80,12 +81,9 @@ def update_product(
         if product is None:
             raise NotFound("Product", product_id)
         check_precondition(precondition, product, "product")
-        price = None
-        if changes.price is not None or changes.currency is not None:
-            amount = product.price.amount if changes.price is None else parse_amount(changes.price)
-            currency = product.price.currency if changes.currency is None else parse_currency(changes.currency)
-            price = Money(amount, currency)
-        product.change(name=changes.name, price=price, stock=changes.stock, now=clock.now())
+        product.change(
+            name=changes.name, price=changes.price, currency=changes.currency, stock=changes.stock, now=clock.now()
+        )
         uow.products.save(product)
         uow.commit()
     return product

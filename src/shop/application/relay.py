@@ -19,7 +19,9 @@ from typing import Protocol
 
 from shop.application.messages import OutboxEntry
 from shop.application.outages import OutageLog
-from shop.application.ports import Backlog, Clock, UnitOfWork
+from shop.application.ports.outbox import Backlog
+from shop.application.ports.services import Clock
+from shop.application.ports.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,75 @@
-"""How the service shows its resources to the outside: the bodies of the HTTP API and the `data` of
-the events it publishes are the same plain values, built here once."""
+"""How the service shows its resources to the outside, once for all: the bodies of the HTTP API and
+the `data` of the events it publishes are these values.
+
+Each shape is a TypedDict, the one source of truth: mypy holds each function below to its shape,
+and the API documents its responses from the same TypedDicts (entrypoints/api/schemas/rendering.py),
+so a field can't be rendered without being documented, nor documented without being rendered.
+`Annotated` adds what the documentation shows beyond the type: a format, an example.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Literal, TypedDict
 
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
 
+DateTime = Annotated[str, "date-time"]  # ISO 8601, with its offset
+MoneyAmount = Annotated[str, "example:10.00"]  # exact, two decimals, in the resource's currency
+CurrencyCode = Annotated[str, "example:TWD"]
 
-def product(product: Product) -> dict[str, Any]:
+
+class ProductView(TypedDict):
+    id: int
+    name: str
+    price: MoneyAmount
+    currency: CurrencyCode
+    stock: int
+
+
+class OrderLineView(TypedDict):
+    product: int
+    name: str
+    unit_price: str
+    quantity: int
+    line_total: str
+
+
+class OrderView(TypedDict):
+    id: int
+    user: int
+    status: Literal["placed", "cancelled", "fulfilled"]
+    items: list[OrderLineView]
+    total: str
+    currency: str
+    created_at: DateTime
+    updated_at: DateTime
+    cancelled_at: DateTime | None
+    fulfilled_at: DateTime | None
+
+
+class UserView(TypedDict):
+    """An account as its owner and the managers see it."""
+
+    id: int
+    username: str
+    email: str | None
+    age: int | None
+    phone: str | None
+    role: Literal["customer", "manager"]
+
+
+class UserSummary(TypedDict):
+    """An account as everyone else may see it: no contact details, no credentials."""
+
+    id: int
+    username: str
+
+
+def product(product: Product) -> ProductView:
+    assert product.id is not None
     return {
         "id": product.id,
         "name": product.name,
@@ -21,7 +79,9 @@ def product(product: Product) -> dict[str, Any]:
     }
 
 
-def order(order: Order) -> dict[str, Any]:
+def order(order: Order) -> OrderView:
+    assert order.id is not None
+    assert order.updated_at is not None
     return {
         "id": order.id,
         "user": order.user_id,
@@ -38,15 +98,15 @@ def order(order: Order) -> dict[str, Any]:
         ],
         "total": f"{order.total.amount:.2f}",
         "currency": order.currency,
-        "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at),
+        "created_at": order.created_at.isoformat(),
+        "updated_at": order.updated_at.isoformat(),
         "cancelled_at": _iso(order.cancelled_at),
         "fulfilled_at": _iso(order.fulfilled_at),
     }
 
 
-def user(user: User) -> dict[str, Any]:
-    """An account as its owner and the managers see it."""
+def user(user: User) -> UserView:
+    assert user.id is not None
     return {
         "id": user.id,
         "username": user.username,
@@ -57,8 +117,8 @@ def user(user: User) -> dict[str, Any]:
     }
 
 
-def user_summary(user: User) -> dict[str, Any]:
-    """An account as everyone else may see it: no contact details, no credentials."""
+def user_summary(user: User) -> UserSummary:
+    assert user.id is not None
     return {"id": user.id, "username": user.username}
 
 

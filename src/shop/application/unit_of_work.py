@@ -7,7 +7,7 @@ from typing import Protocol
 
 from shop.application.messagebus import MessageBus
 from shop.application.messages import outgoing
-from shop.application.ports import OutboxRepository
+from shop.application.ports.outbox import OutboxRepository
 from shop.domain.events import Event
 
 

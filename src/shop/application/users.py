@@ -5,9 +5,12 @@ from dataclasses import dataclass, fields
 
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
-from shop.application.ports import Clock, Page, PasswordHasher, UnitOfWork
+from shop.application.ports.paging import Listing
+from shop.application.ports.services import Clock, PasswordHasher
+from shop.application.ports.unit_of_work import UnitOfWork
+from shop.application.ports.users import UserQuery
 from shop.domain.errors import InvalidValue
-from shop.domain.users import Role, User, check_password, check_username
+from shop.domain.users import Role, User, check_account
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,7 @@ def register_user(
     """Sign up a customer; only a manager may create another manager."""
     if is_manager and not (actor and actor.is_manager):
         raise Forbidden("Only a manager can create a manager account.")
-    check_username(username)
-    check_password(password, username)
+    check_account(username=username, password=password, email=email, age=age, phone=phone)
     with uow:
         if uow.users.get_by_username(username) is not None:
             raise _taken(username)
@@ -64,11 +66,11 @@ def register_user(
     return user
 
 
-def list_users(*, uow: UnitOfWork, actor: Actor, page: Page) -> tuple[list[User], int]:
+def list_users(*, uow: UnitOfWork, actor: Actor, query: UserQuery) -> Listing[User]:
     if not actor.is_manager:
         raise Forbidden("Only managers can list users.")
     with uow:
-        return uow.users.list(page)
+        return uow.users.list(query)
 
 
 def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
@@ -96,15 +98,20 @@ def update_user(
         raise Forbidden("You can only change your own account.")
     if changes.is_empty():
         raise InvalidValue.single("body", "Give at least one field to change.")
-    if changes.username is not None:
-        check_username(changes.username)
-    new_hash = None
-    if changes.password is not None:
+    known_as = ""
+    if changes.password is not None and changes.username is None:
         with uow:
             current = uow.users.get(user_id)
-        name = changes.username or (current.username if current else "")
-        check_password(changes.password, name)
-        new_hash = hasher.hash(changes.password)
+        known_as = current.username if current else ""
+    check_account(
+        username=changes.username,
+        password=changes.password,
+        email=changes.email,
+        age=changes.age,
+        phone=changes.phone,
+        known_as=known_as,
+    )
+    new_hash = None if changes.password is None else hasher.hash(changes.password)
     with uow:
         user = uow.users.get_for_update(user_id)
         if user is None or not user.active:
@@ -114,13 +121,10 @@ def update_user(
             holder = uow.users.get_by_username(changes.username)
             if holder is not None and holder.id != user.id:  # "alice" may become "Alice"
                 raise _taken(changes.username)
-            user.username = changes.username
+            user.rename(changes.username)
         if new_hash is not None:
             user.change_password(new_hash, clock.now())
-        for name in ("email", "age", "phone"):
-            value = getattr(changes, name)
-            if value is not None:
-                setattr(user, name, value)
+        user.change_contact(email=changes.email, age=changes.age, phone=changes.phone)
         uow.users.save(user)
         uow.commit()
     return user
@@ -168,8 +172,7 @@ def make_manager(
         return existing, False
     if password is None:
         raise InvalidValue.single("password", "A password is needed to create a new manager.")
-    check_username(username)
-    check_password(password, username)
+    check_account(username=username, password=password)
     user = User.register(username=username, password_hash=hasher.hash(password), role=Role.MANAGER, now=clock.now())
     with uow:
         uow.users.add(user)

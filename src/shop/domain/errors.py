@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -18,6 +21,27 @@ class InvalidValue(DomainError):
     @classmethod
     def single(cls, field: str, message: str) -> InvalidValue:
         return cls({field: [message]})
+
+
+class Problems:
+    """The problems of several checks, raised together: a client learns everything wrong with its
+    request at once, not one field per attempt."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def check(self, attempt: Callable[[], T], otherwise: T) -> T:
+        """attempt's value, or otherwise when it is refused (its problems are kept)."""
+        try:
+            return attempt()
+        except InvalidValue as error:
+            for field, messages in error.errors.items():
+                self.errors.setdefault(field, []).extend(messages)
+            return otherwise
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise InvalidValue(self.errors)
 
 
 @dataclass(frozen=True, slots=True)

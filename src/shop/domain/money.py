@@ -69,6 +69,24 @@ class Money:
         parse_currency(self.currency)
 
     @classmethod
+    def parse(cls, raw_amount: object, raw_currency: object, *, field: str = "price") -> Money:
+        """Money from what a client sent (a string or a number, a currency code): the one place a
+        price is read. Problems are reported under `field` and "currency", both at once."""
+        problems: dict[str, list[str]] = {}
+        amount = currency = None
+        try:
+            amount = parse_amount(raw_amount, field)
+        except InvalidValue as error:
+            problems.update(error.errors)
+        try:
+            currency = parse_currency(raw_currency)
+        except InvalidValue as error:
+            problems.update(error.errors)
+        if problems or amount is None or currency is None:
+            raise InvalidValue(problems)
+        return cls._unchecked(amount, currency)
+
+    @classmethod
     def trusted(cls, amount: Decimal, currency: str) -> Money:
         """A value read back from storage, checked when it was written: no need to check it again."""
         return cls._unchecked(amount, currency)

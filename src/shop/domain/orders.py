@@ -129,17 +129,28 @@ class Order:
         self.change_status(OrderStatus.FULFILLED, now)
 
 
+def check_item_count(count: int) -> int:
+    if not 1 <= count <= ITEMS_MAX:
+        raise InvalidValue.single("items", f"An order holds 1 to {ITEMS_MAX} items.")
+    return count
+
+
+def check_quantity(quantity: int, field: str = "quantity") -> int:
+    if not 1 <= quantity <= QUANTITY_MAX:
+        raise InvalidValue.single(field, f"Must be between 1 and {QUANTITY_MAX}.")
+    return quantity
+
+
 def check_items(items: Sequence[OrderItem], products: Mapping[int, Product]) -> None:
-    if not items:
-        raise InvalidValue.single("items", "An order needs at least one item.")
-    if len(items) > ITEMS_MAX:
-        raise InvalidValue.single("items", f"An order holds at most {ITEMS_MAX} items.")
+    check_item_count(len(items))
     errors: dict[str, list[str]] = {}
     seen: set[int] = set()
     currencies: set[str] = set()
     for index, item in enumerate(items):
-        if not 1 <= item.quantity <= QUANTITY_MAX:
-            errors[f"items.{index}.quantity"] = [f"Must be between 1 and {QUANTITY_MAX}."]
+        try:
+            check_quantity(item.quantity, f"items.{index}.quantity")
+        except InvalidValue as error:
+            errors.update(error.errors)
         product = products.get(item.product_id)
         if item.product_id in seen:
             errors[f"items.{index}.product"] = [f"Product {item.product_id} appears more than once."]

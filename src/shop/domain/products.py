@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shop.domain.errors import InvalidValue
+from shop.domain.errors import InvalidValue, Problems
 from shop.domain.events import Event, ProductChanged, ProductCreated, ProductDeleted
 from shop.domain.money import Money
 
@@ -26,6 +26,8 @@ def check_stock(stock: int, field_name: str = "stock") -> int:
 
 @dataclass(eq=False)
 class Product:
+    """A product of the catalog. It can't be made, nor changed, into one that breaks a rule above."""
+
     name: str
     price: Money
     stock: int
@@ -39,31 +41,50 @@ class Product:
         check_stock(self.stock)
 
     @classmethod
-    def create(cls, *, name: str, price: Money, stock: int, now: datetime) -> Product:
-        """A new product of the catalog."""
-        product = cls(name=name, price=price, stock=stock)
+    def create(cls, *, name: str, price: object, currency: object, stock: int, now: datetime) -> Product:
+        """A new product, from what a manager sent: every problem is told at once."""
+        problems = Problems()
+        problems.check(lambda: check_name(name), name)
+        money = problems.check(lambda: Money.parse(price, currency), None)
+        problems.check(lambda: check_stock(stock), stock)
+        problems.raise_any()
+        assert money is not None
+        product = cls(name=name, price=money, stock=stock)
         product.events.append(ProductCreated(product=product, occurred_at=now))
         return product
 
     def change(
-        self, *, now: datetime, name: str | None = None, price: Money | None = None, stock: int | None = None
+        self,
+        *,
+        now: datetime,
+        name: str | None = None,
+        price: object = None,
+        currency: str | None = None,
+        stock: int | None = None,
     ) -> None:
-        """A manager's edit: every given field is checked before any is changed; None keeps a field."""
-        new_name = check_name(name) if name is not None else self.name
-        new_stock = check_stock(stock) if stock is not None else self.stock
-        new_price = price if price is not None else self.price
-        changed = frozenset(
-            field_name
-            for field_name, old, new in (
-                ("name", self.name, new_name),
-                ("price", self.price, new_price),
-                ("stock", self.stock, new_stock),
-            )
-            if old != new
-        )
+        """A manager's edit: None keeps a field. A new price keeps the currency and a new currency the
+        amount. Every field is checked before any changes; one event tells what changed, if anything."""
+        problems = Problems()
+        new_name = self.name if name is None else problems.check(lambda: check_name(name), self.name)
+        new_price = problems.check(lambda: self._new_price(price, currency), self.price)
+        new_stock = self.stock if stock is None else problems.check(lambda: check_stock(stock), self.stock)
+        problems.raise_any()
+        old = (self.name, self.price, self.stock)
         self.name, self.price, self.stock = new_name, new_price, new_stock
+        changed = frozenset(
+            f
+            for f, before, now_ in zip(("name", "price", "stock"), old, (new_name, new_price, new_stock), strict=True)
+            if before != now_
+        )
         if changed:
             self.events.append(ProductChanged(product=self, fields=changed, occurred_at=now))
+
+    def _new_price(self, amount: object, currency: str | None) -> Money:
+        if amount is None and currency is None:
+            return self.price
+        return Money.parse(
+            self.price.amount if amount is None else amount, self.price.currency if currency is None else currency
+        )
 
     def delete(self, now: datetime) -> None:
         """Leave the catalog; orders placed before keep their lines."""

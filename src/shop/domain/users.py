@@ -1,3 +1,5 @@
+"""Accounts: who may sign in, and every rule an account's fields follow."""
+
 from __future__ import annotations
 
 import re
@@ -5,13 +7,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from shop.domain.errors import InvalidValue
+from shop.domain.errors import InvalidValue, Problems
 from shop.domain.events import Event, TokensRevoked, UserRegistered
 
 USERNAME_MAX = 150
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"  # also the API's documented pattern
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
-_USERNAME = re.compile(r"[\w.@+-]+", re.ASCII)  # used with fullmatch: "$" would accept a trailing newline
+EMAIL_MAX = 254  # RFC 5321's longest path
+AGE_MAX = 150
+PHONE_PATTERN = r"^\+?[0-9 ()-]{3,32}$"
+
+# fullmatch everywhere: with match() or search(), "$" also matches before a final newline, so
+# "alice\n" would pass a "^...$" pattern.
+_USERNAME = re.compile(USERNAME_PATTERN.strip("^$"))
+_PHONE = re.compile(PHONE_PATTERN.strip("^$"))
+# An address's two halves, as the HTML standard's "valid e-mail address" has them (what browsers
+# accept in an e-mail field), plus a quoted local part and Unicode letters in it (RFC 6531, which
+# the API took before these rules moved here); the domain may also be an IDN (Unicode labels,
+# checked once encoded) or an address literal in brackets.
+_LOCAL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+|\"(?:[^\"\\\r\n]|\\.)*\"")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{2,59}})|localhost")
+_ADDRESS_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 
 
 class Role(StrEnum):
@@ -41,8 +59,73 @@ def check_password(password: str, username: str) -> str:
     return password
 
 
+def check_email(email: str | None) -> str | None:
+    """None (no address), or an address a mail server could deliver to."""
+    if email is None:
+        return None
+    local, at, domain = email.rpartition("@")
+    if not (at and len(email) <= EMAIL_MAX and len(local) <= 64 and _LOCAL.fullmatch(local) and _domain_ok(domain)):
+        raise InvalidValue.single("email", "Not a valid email address.")
+    return email
+
+
+def _domain_ok(domain: str) -> bool:
+    if _DOMAIN.fullmatch(domain) or _ADDRESS_LITERAL.fullmatch(domain):
+        return True
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return encoded != domain and _DOMAIN.fullmatch(encoded) is not None
+
+
+def check_age(age: int | None) -> int | None:
+    if age is not None and not 0 <= age <= AGE_MAX:
+        raise InvalidValue.single("age", f"Must be between 0 and {AGE_MAX}.")
+    return age
+
+
+def check_phone(phone: str | None) -> str | None:
+    if phone is not None and not _PHONE.fullmatch(phone):
+        raise InvalidValue.single("phone", "Digits, spaces, ( ) - and a leading +, 3 to 32.")
+    return phone
+
+
+def check_contact(*, email: str | None, age: int | None, phone: str | None) -> None:
+    """The contact fields together (None: not given), every problem told at once."""
+    problems = Problems()
+    problems.check(lambda: check_email(email), None)
+    problems.check(lambda: check_age(age), None)
+    problems.check(lambda: check_phone(phone), None)
+    problems.raise_any()
+
+
+def check_account(
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    email: str | None = None,
+    age: int | None = None,
+    phone: str | None = None,
+    known_as: str = "",
+) -> None:
+    """The fields of an account being made or changed (None: not given), every problem told at once,
+    before a costly password hash. The password may be neither the new username nor, when the name
+    stays, the current one (known_as)."""
+    problems = Problems()
+    if username is not None:
+        problems.check(lambda: check_username(username), None)
+    if password is not None:
+        problems.check(lambda: check_password(password, username or known_as), None)
+    problems.check(lambda: check_contact(email=email, age=age, phone=phone), None)
+    problems.raise_any()
+
+
 @dataclass(eq=False)
 class User:
+    """An account. It can't be made (register), nor changed, into one that breaks a rule above. Built
+    from storage as it was stored: a rule made stricter later never locks an older account out."""
+
     username: str
     password_hash: str
     role: Role = Role.CUSTOMER
@@ -68,20 +151,24 @@ class User:
         phone: str | None = None,
     ) -> User:
         """A new account."""
-        user = cls(
-            username=check_username(username),
-            password_hash=password_hash,
-            role=role,
-            email=email,
-            age=age,
-            phone=phone,
-        )
+        check_account(username=username, email=email, age=age, phone=phone)
+        user = cls(username=username, password_hash=password_hash, role=role, email=email, age=age, phone=phone)
         user.events.append(UserRegistered(user=user, occurred_at=now))
         return user
 
     @property
     def is_manager(self) -> bool:
         return self.role is Role.MANAGER
+
+    def rename(self, username: str) -> None:
+        self.username = check_username(username)
+
+    def change_contact(self, *, email: str | None = None, age: int | None = None, phone: str | None = None) -> None:
+        """Each given field, all checked before any changes; None keeps a field as it is."""
+        check_contact(email=email, age=age, phone=phone)
+        self.email = self.email if email is None else email
+        self.age = self.age if age is None else age
+        self.phone = self.phone if phone is None else phone
 
     def change_password(self, password_hash: str, now: datetime) -> None:
         self.password_hash = password_hash

@@ -18,7 +18,7 @@ from shop.entrypoints.api.http import IdConverter, documented_query_parameters, 
 from shop.entrypoints.api.jsonfast import OrjsonProvider
 from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.ops import init_ops
-from shop.entrypoints.api.schemas import ID_MAX, PartialUpdateSchema, ProblemSchema
+from shop.entrypoints.api.schemas.common import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
 from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings

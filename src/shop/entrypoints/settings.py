@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from shop.adapters.sql.unit_of_work import STATEMENT_TIMEOUT_MS
+from shop.adapters.sql.engine import STATEMENT_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 
 from shop.domain.errors import InvalidValue
-from shop.entrypoints.api.schemas import ID_MAX
+from shop.entrypoints.api.schemas.common import ID_MAX
 
 log = logging.getLogger("shop.http")
 

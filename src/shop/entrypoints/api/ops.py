@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request, outbox_observed
 from shop.application.health import Probe, check_readiness
-from shop.application.ports import Backlog
+from shop.application.ports.outbox import Backlog
 from shop.container import Container
 from shop.entrypoints.api import problems
 

@@ -9,7 +9,8 @@ from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
 from shop.application.orders import Idempotency, Placement
-from shop.application.ports import OrderQuery, Page
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing, Page
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
@@ -19,7 +20,7 @@ from shop.entrypoints.api.idempotency import (
     fingerprint,
     idempotency_key,
 )
-from shop.entrypoints.api.schemas import OrderCreateSchema, OrderFilterSchema, OrderSchema
+from shop.entrypoints.api.schemas.orders import OrderCreateSchema, OrderFilterSchema, OrderSchema
 from shop.entrypoints.api.security import current_actor
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Place and follow orders.")
@@ -36,7 +37,7 @@ class Orders(MethodView):
         self,
         filters: dict[str, Any],
         pagination_parameters: PaginationParameters,
-        list_orders: Callable[..., tuple[list[Order], int]] = Provide[Container.list_orders.provider],
+        list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
     ) -> list[Order]:
         """Managers see every order, customers their own; oldest first."""
         status = filters.get("status")

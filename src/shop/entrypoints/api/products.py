@@ -7,13 +7,19 @@ from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.ports import Page, ProductQuery
+from shop.application.ports.paging import Listing, Page
+from shop.application.ports.products import ProductQuery
 from shop.application.products import ProductChanges
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
-from shop.entrypoints.api.schemas import ProductCreateSchema, ProductFilterSchema, ProductSchema, ProductUpdateSchema
+from shop.entrypoints.api.schemas.products import (
+    ProductCreateSchema,
+    ProductFilterSchema,
+    ProductSchema,
+    ProductUpdateSchema,
+)
 from shop.entrypoints.api.security import current_actor
 
 blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog.")
@@ -30,7 +36,7 @@ class Products(MethodView):
         self,
         pagination_parameters: PaginationParameters,
         sort: str | None = None,
-        list_products: Callable[..., tuple[list[Product], int]] = Provide[Container.list_products.provider],
+        list_products: Callable[..., Listing[Product]] = Provide[Container.list_products.provider],
         **filters: Any,
     ) -> list[Product]:
         """The catalog, filtered, sorted (default by id) and paginated; metadata in X-Pagination."""

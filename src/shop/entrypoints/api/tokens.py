@@ -11,7 +11,8 @@ from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.schemas import EmptySchema, LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
+from shop.entrypoints.api.schemas.common import EmptySchema
+from shop.entrypoints.api.schemas.tokens import LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
 from shop.entrypoints.api.security import bearer_payload, claims_of, decode, issue_tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/token", description="Obtain, rotate, verify and revoke JWTs.")

@@ -7,13 +7,14 @@ from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.ports import Page
+from shop.application.ports.paging import Listing, Page
+from shop.application.ports.users import UserQuery
 from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
-from shop.entrypoints.api.schemas import UserCreateSchema, UserSchema, UserUpdateSchema
+from shop.entrypoints.api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
 from shop.entrypoints.api.security import BEARER, current_actor, optional_actor
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="Sign up and manage accounts.")
@@ -41,11 +42,11 @@ class Users(MethodView):
     def get(
         self,
         pagination_parameters: PaginationParameters,
-        list_users: Callable[..., tuple[list[User], int]] = Provide[Container.list_users.provider],
+        list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
     ) -> list[User]:
         """Every active account (managers only)."""
         page = Page(pagination_parameters.page, pagination_parameters.page_size)
-        found, pagination_parameters.item_count = list_users(actor=current_actor(), page=page)
+        found, pagination_parameters.item_count = list_users(actor=current_actor(), query=UserQuery(page=page))
         return found
 
 

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+
+from shop.adapters.memory.store import MemoryState, page_of, stored
+from shop.application.errors import OrderOutdated
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing
+from shop.application.unit_of_work import EventCollector
+from shop.domain.orders import Order
+
+
+class MemoryOrderRepository:
+    def __init__(self, state: Callable[[], MemoryState], collector: EventCollector) -> None:
+        self._state = state
+        self._collector = collector
+
+    def add(self, order: Order) -> None:
+        state = self._state()
+        products = state.products
+        for line in order.lines:
+            product = products.get(line.product_id)
+            if (
+                product is None
+                or product.deleted
+                or (product.name, product.price) != (line.name, line.unit_price)
+                or product.stock < line.quantity
+            ):
+                raise OrderOutdated(f"product {line.product_id} changed")
+        for line in order.lines:
+            products[line.product_id].take(line.quantity)
+        order.id = state.allocate("orders")
+        state.orders[order.id] = stored(order, self._collector)
+
+    def get(self, order_id: int) -> Order | None:
+        return copy.deepcopy(self._state().orders.get(order_id))
+
+    get_for_update = get
+
+    def list(self, query: OrderQuery) -> Listing[Order]:
+        return page_of(self._matching(query), query.page)
+
+    def _matching(self, query: OrderQuery) -> Iterator[Order]:
+        return (
+            o
+            for _, o in sorted(self._state().orders.items())
+            if (query.user_id is None or o.user_id == query.user_id)
+            and (query.status is None or o.status is query.status)
+        )
+
+    def save(self, order: Order) -> None:
+        assert order.id is not None
+        self._state().orders[order.id] = stored(order, self._collector)

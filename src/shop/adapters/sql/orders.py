@@ -1,0 +1,199 @@
+"""Orders in SQL; placing one also takes its stock (see _PLACE_ORDER)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
+
+from shop.adapters.sql.connection import LazyConnection
+from shop.adapters.sql.rows import from_cents, listing, to_cents
+from shop.adapters.sql.tables import order_lines, orders, products
+from shop.application.errors import OrderOutdated
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing
+from shop.application.unit_of_work import EventCollector
+from shop.domain.money import Money
+from shop.domain.orders import Order, OrderLine, OrderStatus
+
+# Statements of every order, built once (each build costs a cache-key computation per call).
+_ADD_ORDER = insert(orders).returning(orders.c.id)
+_ADD_LINES = insert(order_lines)
+_NEXT_ORDER_ID = select(func.nextval("orders_id_seq"))
+# SQLite: a line's stock is taken only from the product as the order saw it.
+_TAKE_STOCK = (
+    update(products)
+    .where(
+        products.c.id == bindparam("product_id"),
+        ~products.c.deleted,
+        products.c.name == bindparam("seen_name"),
+        products.c.price_cents == bindparam("seen_price"),
+        products.c.currency == bindparam("seen_currency"),
+        products.c.stock >= bindparam("quantity"),
+    )
+    .values(stock=products.c.stock - bindparam("quantity"))
+)
+# PostgreSQL: the whole order in one statement, sent with its COMMIT (see connection.py). It locks the
+# products in id order (the one lock order every transaction here keeps), takes each line's stock
+# where the product is still as the order saw it, writes the order and its lines, and fails as a
+# whole (shop_order_outdated) when one product was not: then the COMMIT behind it commits nothing.
+_PLACE_ORDER = """
+WITH wanted AS (
+    SELECT * FROM unnest(%(product_ids)s::int[], %(quantities)s::int[], %(names)s::text[],
+                         %(prices)s::bigint[], %(currencies)s::text[]) WITH ORDINALITY
+        AS w (product_id, quantity, name, price_cents, currency, line)
+), locked AS (
+    SELECT id, name, price_cents, currency, stock, deleted FROM products
+    WHERE id = ANY(%(product_ids)s::int[]) ORDER BY id FOR UPDATE
+), taken AS (
+    UPDATE products SET stock = products.stock - wanted.quantity
+    FROM wanted JOIN locked ON locked.id = wanted.product_id
+    WHERE products.id = wanted.product_id AND NOT locked.deleted AND locked.stock >= wanted.quantity
+        AND locked.name = wanted.name AND locked.price_cents = wanted.price_cents
+        AND locked.currency = wanted.currency
+    RETURNING products.id
+), placed AS (
+    INSERT INTO orders (id, user_id, status, currency, created_at, updated_at, cancelled_at, fulfilled_at)
+    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(created_at)s, %(updated_at)s,
+            %(cancelled_at)s, %(fulfilled_at)s)
+), lines AS (
+    INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity)
+    SELECT %(order_id)s, product_id, name, price_cents, quantity FROM wanted ORDER BY line
+)
+SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)s
+"""
+
+
+class SqlOrderRepository:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
+        self._conn = conn
+        self._collector = collector
+
+    def add(self, order: Order) -> None:
+        if self._conn.defers:
+            lines = order.lines  # _PLACE_ORDER locks in id order whatever the order of its lines
+            order.id = self._conn.execute(_NEXT_ORDER_ID).scalar_one()
+            self._conn.defer(
+                _PLACE_ORDER,
+                {
+                    "product_ids": [line.product_id for line in lines],
+                    "quantities": [line.quantity for line in lines],
+                    "names": [line.name for line in lines],
+                    "prices": [to_cents(line.unit_price.amount) for line in lines],
+                    "currencies": [line.unit_price.currency for line in lines],
+                    "order_id": order.id,
+                    "user_id": order.user_id,
+                    "currency": order.currency,
+                    "line_count": len(lines),
+                    **self._state(order),
+                },
+            )
+        else:
+            for line in sorted(order.lines, key=lambda line: line.product_id):
+                taken = self._conn.execute(
+                    _TAKE_STOCK,
+                    {
+                        "product_id": line.product_id,
+                        "quantity": line.quantity,
+                        "seen_name": line.name,
+                        "seen_price": to_cents(line.unit_price.amount),
+                        "seen_currency": line.unit_price.currency,
+                    },
+                )
+                if taken.rowcount != 1:
+                    raise OrderOutdated(f"product {line.product_id} changed")
+            self._insert(order)
+        self._collector.take_events(order)
+
+    def _insert(self, order: Order) -> None:
+        order.id = self._conn.execute(
+            _ADD_ORDER, {"user_id": order.user_id, "currency": order.currency, **self._state(order)}
+        ).scalar_one()
+        self._conn.execute(
+            _ADD_LINES,
+            [
+                {
+                    "order_id": order.id,
+                    "product_id": line.product_id,
+                    "name": line.name,
+                    "unit_price_cents": to_cents(line.unit_price.amount),
+                    "quantity": line.quantity,
+                }
+                for line in order.lines
+            ],
+        )
+
+    def get(self, order_id: int) -> Order | None:
+        return self._get(order_id, lock=False)
+
+    def get_for_update(self, order_id: int) -> Order | None:
+        return self._get(order_id, lock=True)
+
+    def _get(self, order_id: int, *, lock: bool) -> Order | None:
+        query = select(orders).where(orders.c.id == order_id)
+        row = self._conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        return _to_order(row, _lines_of(self._conn, [order_id])[order_id])
+
+    def list(self, query: OrderQuery) -> Listing[Order]:
+        """The total from the (user_id, id) or (status, id) index alone; the page's lines in one query."""
+        statement = select(orders).where(*_conditions(query)).order_by(orders.c.id)
+        found = listing(self._conn, statement, query.page, lambda row: row)
+        lines = _lines_of(self._conn, [row.id for row in found.items])
+        return Listing([_to_order(row, lines[row.id]) for row in found.items], found.total)
+
+    def save(self, order: Order) -> None:
+        self._conn.execute(update(orders).where(orders.c.id == order.id).values(**self._state(order)))
+        self._collector.take_events(order)
+
+    @staticmethod
+    def _state(order: Order) -> dict[str, Any]:
+        return {
+            "status": order.status.value,
+            "created_at": order.created_at,
+            "updated_at": order.updated_at,
+            "cancelled_at": order.cancelled_at,
+            "fulfilled_at": order.fulfilled_at,
+        }
+
+
+def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
+    conditions = []
+    if query.user_id is not None:
+        conditions.append(orders.c.user_id == query.user_id)
+    if query.status is not None:
+        conditions.append(orders.c.status == query.status.value)
+    return conditions
+
+
+def _lines_of(conn: LazyConnection, order_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+    """Lines of several orders in one query: no query per order."""
+    by_order: dict[int, list[Row[Any]]] = {order_id: [] for order_id in order_ids}
+    if order_ids:
+        query = select(order_lines).where(order_lines.c.order_id.in_(order_ids)).order_by(order_lines.c.id)
+        for line in conn.execute(query):
+            by_order[line.order_id].append(line)
+    return by_order
+
+
+def _to_order(row: Row[Any], lines: list[Row[Any]]) -> Order:
+    return Order(
+        id=row.id,
+        user_id=row.user_id,
+        status=OrderStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        cancelled_at=row.cancelled_at,
+        fulfilled_at=row.fulfilled_at,
+        lines=[
+            OrderLine(
+                product_id=line.product_id,
+                name=line.name,
+                unit_price=Money.trusted(from_cents(line.unit_price_cents), row.currency),
+                quantity=line.quantity,
+            )
+            for line in lines
+        ],
+    )

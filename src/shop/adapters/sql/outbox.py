@@ -1,0 +1,73 @@
+"""The outbox in SQL: messages kept with the change they tell, until the relay sent them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
+from shop.adapters.sql.connection import LazyConnection
+from shop.adapters.sql.tables import outbox
+from shop.application.messages import Message, OutboxEntry, envelope
+from shop.application.ports.outbox import Backlog
+
+_ADD_TO_OUTBOX = insert(outbox)
+_ADD_TO_OUTBOX_PG = """
+INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body)
+VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s)
+"""
+_PENDING = (
+    select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.occurred_at, outbox.c.body)
+    .where(outbox.c.sent_at.is_(None))
+    .order_by(outbox.c.position)
+    .limit(bindparam("limit"))
+)
+
+
+class SqlOutboxRepository:
+    def __init__(self, conn: LazyConnection) -> None:
+        self._conn = conn
+
+    def add(self, messages: Sequence[Message]) -> None:
+        rows = []
+        for message in messages:
+            event_id = str(uuid.uuid4())
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "type": message.type,
+                    "aggregate_type": message.aggregate_type,
+                    "aggregate_id": message.aggregate_id,
+                    "occurred_at": message.occurred_at,
+                    "body": orjson.dumps(envelope(message, event_id)).decode(),
+                }
+            )
+        if self._conn.defers:
+            self._conn.defer(_ADD_TO_OUTBOX_PG, rows, many=True)
+        else:
+            self._conn.execute(_ADD_TO_OUTBOX, rows)
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        return [
+            OutboxEntry(row.position, row.event_id, row.type, row.occurred_at, row.body.encode())
+            for row in self._conn.execute(_PENDING, {"limit": limit})
+        ]
+
+    def mark_sent(self, positions: Sequence[int], now: datetime) -> None:
+        if positions:
+            self._conn.execute(update(outbox).where(outbox.c.position.in_(positions)).values(sent_at=now))
+
+    def backlog(self) -> Backlog:
+        pending = self._conn.execute(
+            select(func.count().label("waiting"), func.min(outbox.c.occurred_at).label("oldest")).where(
+                outbox.c.sent_at.is_(None)
+            )
+        ).one()
+        return Backlog(pending.waiting, pending.oldest)
+
+    def purge_sent_before(self, moment: datetime) -> int:
+        statement = delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < moment)
+        return self._conn.execute(statement).rowcount

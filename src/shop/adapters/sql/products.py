@@ -1,0 +1,122 @@
+"""The catalog in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.adapters.sql.connection import LazyConnection
+from shop.adapters.sql.rows import from_cents, is_unique_violation, listing, to_cents
+from shop.adapters.sql.tables import products
+from shop.application.errors import AlreadyExists
+from shop.application.ports.paging import Listing
+from shop.application.ports.products import ProductQuery
+from shop.application.unit_of_work import EventCollector
+from shop.domain.money import Money
+from shop.domain.products import Product
+
+_LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"), ~products.c.deleted)
+_LIVE_PRODUCTS = select(products).where(
+    products.c.id.in_(bindparam("product_ids", expanding=True)), ~products.c.deleted
+)
+_SAVE_PRODUCT = update(products).where(products.c.id == bindparam("product_id"))
+
+_PRODUCT_SORT = {
+    "id": products.c.id,
+    "name": products.c.name,
+    "price": products.c.price_cents,
+    "stock": products.c.stock,
+}
+
+
+class SqlProductRepository:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
+        self._conn = conn
+        self._collector = collector
+
+    def add(self, product: Product) -> None:
+        try:
+            statement = insert(products).values(**self._values(product)).returning(products.c.id)
+            product.id = self._conn.execute(statement).scalar_one()
+        except IntegrityError as error:
+            raise self._translate(error, product) from None
+        self._collector.take_events(product)
+
+    def get(self, product_id: int) -> Product | None:
+        row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
+        return self._to_product(row) if row is not None else None
+
+    def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        rows = self._conn.execute(_LIVE_PRODUCTS, {"product_ids": list(product_ids)})
+        return {row.id: self._to_product(row) for row in rows}
+
+    def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
+        if not product_ids:
+            return {}
+        query = select(products).where(products.c.id.in_(sorted(set(product_ids))))
+        if not include_deleted:
+            query = query.where(~products.c.deleted)
+        rows = self._conn.execute(query.order_by(products.c.id).with_for_update())
+        return {row.id: self._to_product(row) for row in rows}
+
+    def list(self, query: ProductQuery) -> Listing[Product]:
+        conditions = [~products.c.deleted]
+        if query.price is not None:
+            conditions.append(products.c.price_cents == to_cents(query.price))
+        if query.stock is not None:
+            conditions.append(products.c.stock == query.stock)
+        if query.min_price is not None:
+            conditions.append(products.c.price_cents >= to_cents(query.min_price))
+        if query.max_price is not None:
+            conditions.append(products.c.price_cents <= to_cents(query.max_price))
+        if query.in_stock is not None:
+            conditions.append(products.c.stock > 0 if query.in_stock else products.c.stock == 0)
+        if query.q:
+            pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(products.c.name.ilike(pattern, escape="\\"))
+        order = []
+        for key in (*query.sort, "id"):
+            column: ColumnElement[Any] = _PRODUCT_SORT[key.lstrip("-")]
+            if key.lstrip("-") == "name":
+                column = func.lower(column)
+            order.append(column.desc() if key.startswith("-") else column.asc())
+        statement = select(products).where(and_(*conditions)).order_by(*order)
+        return listing(self._conn, statement, query.page, self._to_product)
+
+    def save(self, product: Product) -> None:
+        try:
+            self._conn.execute(_SAVE_PRODUCT, {"product_id": product.id, **self._values(product)})
+        except IntegrityError as error:
+            raise self._translate(error, product) from None
+        self._collector.take_events(product)
+
+    @staticmethod
+    def _translate(error: IntegrityError, product: Product) -> Exception:
+        if is_unique_violation(error):
+            return AlreadyExists("name", f"A product named {product.name!r} already exists.")
+        return error
+
+    @staticmethod
+    def _values(product: Product) -> dict[str, Any]:
+        return {
+            "name": product.name,
+            "price_cents": to_cents(product.price.amount),
+            "currency": product.price.currency,
+            "stock": product.stock,
+            "deleted": product.deleted,
+        }
+
+    @staticmethod
+    def _to_product(row: Row[Any]) -> Product:
+        return Product(
+            id=row.id,
+            name=row.name,
+            price=Money.trusted(from_cents(row.price_cents), row.currency),
+            stock=row.stock,
+            deleted=row.deleted,
+        )

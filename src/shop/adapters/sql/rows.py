@@ -1,0 +1,41 @@
+"""What every SQL repository shares: money as integer cents, unique violations, one page and its total."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Row, Select, func, select
+from sqlalchemy.exc import IntegrityError
+
+from shop.adapters.sql.connection import LazyConnection
+from shop.application.ports.paging import Listing, Page
+
+T = TypeVar("T")
+CENTS = 100
+# SQL refuses a larger OFFSET; no page that far holds anything anyway.
+MAX_OFFSET = 2**31 - 1
+
+
+def to_cents(amount: Decimal) -> int:
+    return int(amount * CENTS)
+
+
+def from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / CENTS).quantize(Decimal("0.01"))
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    message = str(error.orig).lower()
+    return "unique" in message or "duplicate key" in message
+
+
+def listing(conn: LazyConnection, query: Select[Any], page: Page, entity: Callable[[Row[Any]], T]) -> Listing[T]:
+    """One page and the total (docs/decisions.md, "Count list totals with their own query": a count
+    is answered from an index alone). Pages past the end are not fetched at all."""
+    total: int = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    if page.offset >= min(total, MAX_OFFSET):
+        return Listing([], total)
+    rows = conn.execute(query.limit(page.size).offset(page.offset))
+    return Listing([entity(row) for row in rows], total)

@@ -1,0 +1,88 @@
+"""Accounts in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shop.adapters.sql.connection import LazyConnection
+from shop.adapters.sql.rows import is_unique_violation, listing
+from shop.adapters.sql.tables import username_key, users
+from shop.application.errors import AlreadyExists
+from shop.application.ports.paging import Listing
+from shop.application.ports.users import UserQuery
+from shop.application.unit_of_work import EventCollector
+from shop.domain.users import Role, User
+
+
+class SqlUserRepository:
+    def __init__(self, conn: LazyConnection, collector: EventCollector) -> None:
+        self._conn = conn
+        self._collector = collector
+
+    def add(self, user: User) -> None:
+        try:
+            user.id = self._conn.execute(insert(users).values(**self._values(user)).returning(users.c.id)).scalar_one()
+        except IntegrityError as error:
+            raise self._translate(error, user) from None
+        self._collector.take_events(user)
+
+    def get(self, user_id: int) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.id == user_id)).first()
+        return self._to_user(row) if row is not None else None
+
+    def get_for_update(self, user_id: int) -> User | None:
+        row = self._conn.execute(select(users).where(users.c.id == user_id).with_for_update()).first()
+        return self._to_user(row) if row is not None else None
+
+    def get_by_username(self, username: str) -> User | None:
+        row = self._conn.execute(select(users).where(username_key == username.lower())).first()
+        return self._to_user(row) if row is not None else None
+
+    def list(self, query: UserQuery) -> Listing[User]:
+        statement = select(users).where(users.c.active)
+        if query.q:
+            statement = statement.where(username_key.contains(query.q.lower(), autoescape=True))
+        return listing(self._conn, statement.order_by(users.c.id), query.page, self._to_user)
+
+    def save(self, user: User) -> None:
+        try:
+            self._conn.execute(update(users).where(users.c.id == user.id).values(**self._values(user)))
+        except IntegrityError as error:
+            raise self._translate(error, user) from None
+        self._collector.take_events(user)
+
+    @staticmethod
+    def _translate(error: IntegrityError, user: User) -> Exception:
+        if is_unique_violation(error):
+            return AlreadyExists("username", f"A user named {user.username!r} already exists.")
+        return error
+
+    @staticmethod
+    def _values(user: User) -> dict[str, Any]:
+        return {
+            "username": user.username,
+            "password_hash": user.password_hash,
+            "email": user.email,
+            "age": user.age,
+            "phone": user.phone,
+            "role": user.role.value,
+            "active": user.active,
+            "token_version": user.token_version,
+        }
+
+    @staticmethod
+    def _to_user(row: Row[Any]) -> User:
+        return User(
+            id=row.id,
+            username=row.username,
+            password_hash=row.password_hash,
+            email=row.email,
+            age=row.age,
+            phone=row.phone,
+            role=Role(row.role),
+            active=row.active,
+            token_version=row.token_version,
+        )

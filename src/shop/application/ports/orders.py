@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from shop.application.ports.paging import Listing, Page
+from shop.domain.orders import Order, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    page: Page = Page()
+    user_id: int | None = None
+    status: OrderStatus | None = None
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None:
+        """Store a new order and take the stock of its lines, as one step, and set its id.
+
+        Each product must still be as the order saw it: the name, price and currency its line copied,
+        not deleted, and enough stock for its quantity. Otherwise nothing is written and OrderOutdated
+        is raised, by add() or at the latest by commit(). The products' row locks are taken in id
+        order, and held for as little time as the database allows: the domain decided before."""
+
+    def get(self, order_id: int) -> Order | None: ...
+
+    def get_for_update(self, order_id: int) -> Order | None: ...
+
+    def list(self, query: OrderQuery) -> Listing[Order]:
+        """The query's page of orders, oldest first, with their lines; pages past the end are empty."""
+
+    def save(self, order: Order) -> None:
+        """Write back status and timestamps."""

@@ -1,0 +1,92 @@
+"""The catalog."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from shop.application import representations
+from shop.application.ports.products import PRODUCT_SORT_KEYS
+from shop.application.representations import ProductView
+from shop.domain.errors import InvalidValue
+from shop.domain.money import ISO_4217, parse_amount, parse_currency
+from shop.domain.products import NAME_MAX, STOCK_MAX, check_name, check_stock
+from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, integer, rule
+from shop.entrypoints.api.schemas.rendering import rendered
+
+_AMOUNT = {"type": "string", "pattern": r"^\d{1,8}(\.\d{1,2})?$", "example": "10.00"}
+
+
+class Price(fields.Field[object]):
+    """A price as a client sends it, a JSON string or number, passed on as sent for the entity to read
+    (Money.parse). Checked here too, by the domain's rule, so that one request learns every problem
+    at once, the price's with the other fields'."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {}).update(_AMOUNT)
+        kwargs.setdefault("validate", rule(parse_amount))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> object:
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 32:
+            raise ma.ValidationError("Must be a decimal number, as a string or a number.")
+        return str(value) if isinstance(value, float) else value
+
+
+class PriceFilter(Price):
+    """A price in a query: read here, by the domain's own parse, since no entity will read it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=None, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        try:
+            return parse_amount(super()._deserialize(value, attr, data, **kwargs))
+        except InvalidValue as error:
+            raise ma.ValidationError([m for messages in error.errors.values() for m in messages]) from None
+
+
+def _name(**kwargs: Any) -> fields.String:
+    return fields.String(validate=rule(check_name), metadata={"minLength": 1, "maxLength": NAME_MAX}, **kwargs)
+
+
+def _currency(**kwargs: Any) -> fields.String:
+    return fields.String(validate=rule(parse_currency), metadata={"enum": sorted(ISO_4217)}, **kwargs)
+
+
+class ProductCreateSchema(StrictSchema):
+    name = _name(required=True)
+    price = Price(required=True)
+    stock = integer(0, STOCK_MAX, check_stock, required=True)
+    currency = _currency(load_default="TWD")
+
+
+class ProductUpdateSchema(PartialUpdateSchema):
+    name = _name()
+    price = Price()
+    stock = integer(0, STOCK_MAX, check_stock)
+    currency = _currency()
+
+
+ProductSchema = rendered(ProductView, representations.product)
+
+_SORT_KEY = f"-?({'|'.join(sorted(PRODUCT_SORT_KEYS))})"
+
+
+class ProductFilterSchema(StrictSchema):
+    price = PriceFilter()
+    stock = fields.Integer(validate=rule(check_stock), metadata={"minimum": 0, "maximum": STOCK_MAX})
+    min_price = PriceFilter()
+    max_price = PriceFilter()
+    in_stock = fields.Boolean()
+    q = fields.String(validate=validate.Length(1, NAME_MAX))
+    sort = fields.String(
+        validate=validate.Regexp(
+            rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
+            error=f"Comma-separated keys among {', '.join(sorted(PRODUCT_SORT_KEYS))}, '-' first for descending.",
+        ),
+        metadata={"example": "-price,name"},
+    )

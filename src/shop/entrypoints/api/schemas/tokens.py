@@ -1,0 +1,30 @@
+"""Logging in, rotating, verifying and revoking tokens."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from shop.domain.users import USERNAME_MAX
+from shop.entrypoints.api.schemas.common import StrictSchema
+
+TOKEN_MAX = 4096  # a JWT of ours is a few hundred characters
+
+
+class LoginSchema(StrictSchema):
+    # Only lengths here: whatever a client types is looked up, and an unknown name fails like a bad password.
+    username = fields.String(required=True, validate=validate.Length(1, USERNAME_MAX))
+    password = fields.String(required=True, validate=validate.Length(1, 1024), load_only=True)
+
+
+class TokenPairSchema(ma.Schema):
+    access = fields.String(required=True)
+    refresh = fields.String(required=True)
+
+
+class RefreshSchema(StrictSchema):
+    refresh = fields.String(required=True, validate=validate.Length(1, TOKEN_MAX))
+
+
+class VerifySchema(StrictSchema):
+    token = fields.String(required=True, validate=validate.Length(1, TOKEN_MAX))

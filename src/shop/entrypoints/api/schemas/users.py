@@ -1,0 +1,69 @@
+"""Accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import fields
+
+from shop.application import representations
+from shop.application.representations import UserView
+from shop.domain.users import (
+    AGE_MAX,
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    PHONE_PATTERN,
+    USERNAME_MAX,
+    USERNAME_PATTERN,
+    check_age,
+    check_email,
+    check_phone,
+    check_username,
+)
+from shop.entrypoints.api.schemas.common import JsonBoolean, PartialUpdateSchema, StrictSchema, integer, rule
+from shop.entrypoints.api.schemas.rendering import rendered
+
+
+def _username(**kwargs: Any) -> fields.String:
+    documented = {"minLength": 1, "maxLength": USERNAME_MAX, "pattern": USERNAME_PATTERN}
+    return fields.String(validate=rule(check_username), metadata=documented, **kwargs)
+
+
+def _new_password(**kwargs: Any) -> fields.String:
+    """Checked by the use case: the policy needs the username too (a password may not be it)."""
+    documented = {
+        "minLength": PASSWORD_MIN,
+        "maxLength": PASSWORD_MAX,
+        "pattern": r"\D",
+        "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username.",
+    }
+    return fields.String(load_only=True, metadata=documented, **kwargs)
+
+
+def _email(**kwargs: Any) -> fields.String:
+    return fields.String(validate=rule(check_email), metadata={"format": "email", "maxLength": EMAIL_MAX}, **kwargs)
+
+
+def _phone(**kwargs: Any) -> fields.String:
+    return fields.String(validate=rule(check_phone), metadata={"pattern": PHONE_PATTERN}, **kwargs)
+
+
+class UserCreateSchema(StrictSchema):
+    username = _username(required=True)
+    password = _new_password(required=True)
+    email = _email(load_default=None, allow_none=True)
+    age = integer(0, AGE_MAX, check_age, load_default=None, allow_none=True)
+    phone = _phone(load_default=None, allow_none=True)
+    is_manager = JsonBoolean(load_default=False)
+
+
+class UserUpdateSchema(PartialUpdateSchema):
+    username = _username()
+    password = _new_password()
+    email = _email()
+    age = integer(0, AGE_MAX, check_age)
+    phone = _phone()
+
+
+UserSchema = rendered(UserView, representations.user)
