@@ -219,7 +219,10 @@ def test_valid_phones(phone: str | None) -> None:
     assert check_phone(phone) == phone
 
 
-@pytest.mark.parametrize("phone", ["12", "1" * 33, "++123", "123+", "12a34", "123\n", "\n123", "１２３"])
+FULL_WIDTH_DIGITS = "\uff11\uff12\uff13"
+
+
+@pytest.mark.parametrize("phone", ["12", "1" * 33, "++123", "123+", "12a34", "123\n", "\n123", FULL_WIDTH_DIGITS])
 def test_invalid_phones(phone: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         check_phone(phone)
