@@ -1,4 +1,4 @@
-"""Load-test the service as production runs it (gunicorn, sync workers) with wrk, on a fresh database.
+"""Load-test the service as production runs it (gunicorn, gthread workers) with wrk, on a fresh database.
 
     .venv/bin/python bench/run.py [--sqlite] [--workers N] [--duration 10s] [--connections 16] [--threads 2]
 

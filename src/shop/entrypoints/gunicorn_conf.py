@@ -45,8 +45,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 # Threads, so that a request waiting on the database (a row lock, a slow query) holds one thread of
 # its worker, not the whole worker: with sync workers, four orders stuck behind one locked product
 # stopped every endpoint of the replica. docs/decisions.md has the measurements behind the choice.
-worker_class = os.environ.get("WORKER_CLASS", "gthread")
-threads = int(os.environ.get("WEB_THREADS", "8")) if worker_class == "gthread" else 1
+_WORKER_CLASS = os.environ.get("WORKER_CLASS", "gthread")
+threads = int(os.environ.get("WEB_THREADS", "8")) if _WORKER_CLASS == "gthread" else 1
+# gthread, but a worker with every thread busy leaves new connections to the others (workers.py).
+worker_class = "shop.entrypoints.workers.ThreadWorker" if _WORKER_CLASS == "gthread" else _WORKER_CLASS
 # Room for kept-alive connections (nginx's, a client's) beyond the threads serving: with none,
 # gunicorn closes every connection after its answer and each request pays a new one (measured:
 # 34% more product reads with room for four per thread).
