@@ -1,13 +1,70 @@
-"""Checked by mypy (make typecheck), never run: every adapter implements the port it stands for, so
-a fake can't lose a method the real thing has, nor the other way round."""
+"""Checked by mypy (make typecheck), never run: every adapter, real or fake, implements the port it
+stands for, so a fake can't lose a method the real thing has, nor the other way round."""
 
 from __future__ import annotations
 
+from shop.adapters.amqp import AmqpPublisher
 from shop.adapters.cached_reads import CachedReads
-from shop.adapters.memory import MemoryUnitOfWork
+from shop.adapters.memory import MemoryMetrics, MemoryUnitOfWork
+from shop.adapters.prometheus import PrometheusMetrics
+from shop.adapters.redis.access import RedisAccessCache
+from shop.adapters.redis.catalog import RedisCatalogCache
+from shop.adapters.redis.probe import RedisProbe
+from shop.adapters.security import Argon2Hasher, RandomIds, SystemClock
+from shop.adapters.sql.health import DatabaseProbe
+from shop.adapters.sql.leadership import AdvisoryLock, FileLock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
+from shop.application.ports.broker import Leadership, Publisher
+from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.health import Probe
+from shop.application.ports.services import Clock, IdGenerator, Metrics, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
+from tests.fakes import (
+    CounterIds,
+    FakeBroker,
+    FakeClock,
+    FakeHasher,
+    FakeLeadership,
+    FakeProbe,
+    RememberingCache,
+)
 
 
 def units_of_work(sql: SqlUnitOfWork, memory: MemoryUnitOfWork, cached: CachedReads) -> list[UnitOfWork]:
     return [sql, memory, cached]
+
+
+def catalog_caches(redis: RedisCatalogCache, fake: RememberingCache) -> list[CatalogCache]:
+    return [redis, fake]
+
+
+def access_caches(redis: RedisAccessCache, fake: RememberingCache) -> list[AccessCache]:
+    return [redis, fake]
+
+
+def metrics(prometheus: PrometheusMetrics, memory: MemoryMetrics) -> list[Metrics]:
+    return [prometheus, memory]
+
+
+def hashers(argon2: Argon2Hasher, fake: FakeHasher) -> list[PasswordHasher]:
+    return [argon2, fake]
+
+
+def clocks(system: SystemClock, fake: FakeClock) -> list[Clock]:
+    return [system, fake]
+
+
+def ids(random: RandomIds, fake: CounterIds) -> list[IdGenerator]:
+    return [random, fake]
+
+
+def publishers(amqp: AmqpPublisher, fake: FakeBroker) -> list[Publisher]:
+    return [amqp, fake]
+
+
+def leaderships(advisory: AdvisoryLock, file: FileLock, fake: FakeLeadership) -> list[Leadership]:
+    return [advisory, file, fake]
+
+
+def probes(database: DatabaseProbe, redis: RedisProbe, fake: FakeProbe) -> list[Probe]:
+    return [database, redis, fake]

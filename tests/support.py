@@ -7,7 +7,7 @@ import hashlib
 import json
 import tarfile
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,26 +17,9 @@ from dependency_injector import providers
 from shop.application.messagebus import MessageBus
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.container import Container
-from shop.domain.events import Event
 
 KEY_TTL = timedelta(hours=24)
 REFRESH_TTL = timedelta(days=7)
-
-
-class RecordingBus(MessageBus):
-    """Keeps every event it is handed, in order, and runs the handlers it was given."""
-
-    def __init__(self, handlers: Any = None) -> None:
-        super().__init__(handlers)
-        self.events: list[Event] = []
-
-    def handle(self, events: Iterable[Event]) -> None:
-        events = list(events)
-        self.events.extend(events)
-        super().handle(events)
-
-    def of(self, kind: type[Event]) -> list[Any]:
-        return [event for event in self.events if isinstance(event, kind)]
 
 
 def assembled(

@@ -19,11 +19,12 @@ from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import auth, orders, products, users
 from shop.application.handlers import handlers
-from shop.application.health import Probe
 from shop.application.messagebus import MessageBus
+from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.health import Probe
 from shop.application.ports.unit_of_work import UnitOfWork
-from shop.application.relay import Leadership, Publisher, Relay, outbox_backlog, purge_sent_messages
+from shop.application.relay import Relay, outbox_backlog, purge_sent_messages
 
 
 def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:

@@ -13,8 +13,7 @@ from flask.testing import FlaskClient
 
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
-
-PASSWORD = "correct-horse-battery"
+from tests.fakes import PASSWORD
 
 
 @pytest.fixture

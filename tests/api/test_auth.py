@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from shop.entrypoints.app import create_app
-from tests.api.conftest import PASSWORD
+from tests.fakes import PASSWORD
 
 SECRET = "x" * 48
 PROBLEM = "application/problem+json"

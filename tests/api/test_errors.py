@@ -11,7 +11,8 @@ import pytest
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.entrypoints.app import create_app
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import Api
+from tests.fakes import PASSWORD
 
 PROBLEM = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}

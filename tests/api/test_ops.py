@@ -17,8 +17,9 @@ from shop.adapters.sql.migrations import head_revision, upgrade
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.deploy.contract import METRICS
+from tests.fakes import PASSWORD
 
-from .conftest import PASSWORD, Api
+from .conftest import Api
 from .test_errors import assert_problem
 
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from shop.entrypoints.app import create_app
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import Api
+from tests.fakes import PASSWORD
 
 
 @pytest.fixture

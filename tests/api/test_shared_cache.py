@@ -11,7 +11,8 @@ import pytest
 
 from shop.adapters.redis import versioned as cache_module
 from shop.entrypoints.app import create_app
-from tests.api.conftest import PASSWORD, Api
+from tests.api.conftest import Api
+from tests.fakes import PASSWORD
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.api.conftest import PASSWORD
+from tests.fakes import PASSWORD
 
 PROBLEM = "application/problem+json"
 USER_KEYS = {"id", "username", "email", "age", "phone", "role"}

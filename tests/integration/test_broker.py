@@ -14,7 +14,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from shop.adapters.amqp import EXCHANGE, AmqpPublisher, declare
 from shop.application.messages import OutboxEntry
-from shop.application.relay import PublishFailed
+from shop.application.ports.broker import PublishFailed
 
 OCCURRED = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 

@@ -22,19 +22,15 @@ from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import Role, User
+from tests.fakes import FakeClock, RecordingBus
 
-from ..support import RecordingBus, assembled
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 1, 1, tzinfo=UTC)
+from ..support import assembled
 
 
 @pytest.fixture
 def use(sql_uow_factory) -> Container:
     """The use cases on the real unit of work, each run on its own connection."""
-    return assembled(sql_uow_factory, clock=FixedClock(), bus=RecordingBus())
+    return assembled(sql_uow_factory, clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), bus=RecordingBus())
 
 
 def setup(uow_factory, stocks: list[int]) -> tuple[Actor, list[int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
@@ -21,9 +22,9 @@ from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import Role, User
+from tests.fakes import FakeClock
 
 from ..support import assembled
-from .test_concurrency import FixedClock
 
 
 def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
@@ -119,7 +120,8 @@ def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(da
         uow.products.add(Product(name="Lamp", price=Money(Decimal("9.99"), "EUR"), stock=5))
         uow.commit()
     bus = MessageBus()
-    use = assembled(lambda: SqlUnitOfWork(engine, bus, lock_timeout_ms=300), clock=FixedClock(), bus=bus)
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    use = assembled(lambda: SqlUnitOfWork(engine, bus, lock_timeout_ms=300), clock=clock, bus=bus)
     buyer = Actor(1, Role.CUSTOMER)
 
     with SqlUnitOfWork(

@@ -12,6 +12,7 @@ import pytest
 from shop.application import representations
 from shop.application.errors import AlreadyExists, KeyInUse, OrderOutdated
 from shop.application.messagebus import MessageBus
+from shop.application.messages import Message
 from shop.application.ports.idempotency import StoredPlacement
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.outbox import Backlog
@@ -372,6 +373,17 @@ class TestTokens:
             assert uow.tokens.use_refresh("unknown", NOW) is None
             uow.commit()
 
+    def test_an_expired_refresh_token_is_neither_usable_nor_used(self, uow_factory):
+        self._token(uow_factory, expires=NOW + timedelta(seconds=1))
+        later = NOW + timedelta(seconds=1)
+        with uow_factory() as uow:
+            assert uow.tokens.is_refresh_usable("j1", NOW)
+            assert not uow.tokens.is_refresh_usable("j1", later)
+            assert uow.tokens.use_refresh("j1", later) is None
+            uow.commit()
+        with uow_factory() as uow:
+            assert uow.tokens.is_refresh_usable("j1", NOW)  # refused, not spent
+
     def test_revoking_a_family_revokes_its_tokens(self, uow_factory):
         user_id = self._token(uow_factory).user_id
         with uow_factory() as uow:
@@ -501,6 +513,27 @@ class TestOutbox:
         with uow_factory() as uow:
             assert uow.outbox.pending(100) == everything[2:]
             assert uow.outbox.backlog().pending == len(everything) - 2
+
+    def test_added_messages_get_ids_and_bodies_and_wait_in_the_order_added(self, uow_factory):
+        messages = [
+            Message("product.created", "product", 7, NOW, {"id": 7, "name": "Tea"}),
+            Message("product.deleted", "product", 7, NOW + timedelta(seconds=1), {"id": 7, "name": "Tea"}),
+        ]
+        with uow_factory() as uow:
+            uow.outbox.add(messages)
+            uow.commit()
+        with uow_factory() as uow:
+            created, deleted = uow.outbox.pending(10)
+        assert (created.type, deleted.type) == ("product.created", "product.deleted")
+        assert created.position < deleted.position
+        assert created.id != deleted.id
+        assert json.loads(deleted.body) == {
+            "id": deleted.id,
+            "type": "product.deleted",
+            "occurred_at": (NOW + timedelta(seconds=1)).isoformat(),
+            "aggregate_id": 7,
+            "data": {"id": 7, "name": "Tea"},
+        }
 
     def test_an_empty_outbox_has_no_backlog(self, uow_factory):
         with uow_factory() as uow:

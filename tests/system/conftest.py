@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 import redis
 
+from tests.fakes import PASSWORD
+
 HOST = "127.0.0.1"
-PASSWORD = "correct-horse-battery"
 BIN = Path(sys.executable).parent
 CACHE_REDIS_URL = "redis://127.0.0.1:6379/3"
 LIMITS_REDIS_URL = "redis://127.0.0.1:6379/4"

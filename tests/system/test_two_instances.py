@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.system.conftest import PASSWORD, Instance, Reply, Starter
+from tests.fakes import PASSWORD
+from tests.system.conftest import Instance, Reply, Starter
 
 pytestmark = pytest.mark.postgres
 

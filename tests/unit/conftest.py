@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,75 +14,9 @@ from shop.container import Container
 from shop.domain.money import Money
 from shop.domain.products import Product
 from shop.domain.users import Role, User
+from tests.fakes import PASSWORD, CounterIds, FakeClock, FakeHasher, RecordingBus
 
-from ..support import RecordingBus, assembled
-
-START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
-PASSWORD = "correct horse battery"
-
-
-class FakeHasher:
-    """A fast stand-in for argon2: a hash is '<scheme>$<password>'.
-
-    Changing `scheme` makes every older hash need a rehash; `force_rehash` makes every hash need one.
-    `on_hash` runs inside hash(), to simulate work done concurrently while a slow hash is computed.
-    """
-
-    def __init__(self, scheme: str = "plain") -> None:
-        self.scheme = scheme
-        self.force_rehash = False
-        self.hash_calls: list[str] = []
-        self.verify_calls: list[tuple[str, str]] = []
-        self.dummy_calls: list[str] = []
-        self.on_hash: Callable[[str], None] | None = None
-
-    def encode(self, password: str) -> str:
-        """The hash of a password, without recording a call."""
-        return f"{self.scheme}${password}"
-
-    def hash(self, password: str) -> str:
-        self.hash_calls.append(password)
-        if self.on_hash is not None:
-            self.on_hash(password)
-        return self.encode(password)
-
-    def verify(self, password_hash: str, password: str) -> bool:
-        self.verify_calls.append((password_hash, password))
-        _, separator, stored = password_hash.partition("$")
-        return bool(separator) and stored == password
-
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self.force_rehash or not password_hash.startswith(f"{self.scheme}$")
-
-    def verify_dummy(self, password: str) -> None:
-        self.dummy_calls.append(password)
-
-
-class FakeClock:
-    """A clock that stands still unless advanced, or moves by `step` after every reading."""
-
-    def __init__(self, start: datetime = START, step: timedelta = timedelta(0)) -> None:
-        self.current = start
-        self.step = step
-
-    def now(self) -> datetime:
-        now = self.current
-        self.current += self.step
-        return now
-
-    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
-        self.current += delta
-        return self.current
-
-
-class CounterIds:
-    def __init__(self, prefix: str = "id") -> None:
-        self.prefix = prefix
-        self.count = 0
-
-    def new_id(self) -> str:
-        self.count += 1
-        return f"{self.prefix}-{self.count}"
+from ..support import assembled
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ unit of work it wraps. Invalidation is the handlers' job (test_use_cases_events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from dependency_injector import providers
@@ -14,62 +13,23 @@ from shop.adapters.memory import MemoryMetrics, MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.handlers import handlers
 from shop.application.ports.orders import OrderQuery
-from shop.application.ports.paging import Listing, Page
+from shop.application.ports.paging import Page
 from shop.application.ports.products import ProductQuery
-from shop.application.ports.tokens import AccessState
 from shop.container import Container
-from shop.domain.orders import Order, OrderItem
+from shop.domain.orders import OrderItem
 from shop.domain.products import Product
+from tests.fakes import FakeClock, RecordingBus, RememberingCache
 
-from ..support import RecordingBus, assembled
-from .conftest import FakeClock
-
-
-class Remembering:
-    """Keeps what it is asked, as a shared cache would, until told it changed; counts the loads."""
-
-    def __init__(self) -> None:
-        self.remembered: dict[Any, Any] = {}
-        self.loads: list[str] = []
-
-    def _get(self, key: Any, load: Callable[[], Any]) -> Any:
-        if key not in self.remembered:
-            self.loads.append(key[0])
-            self.remembered[key] = load()
-        return self.remembered[key]
-
-    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
-        return self._get(("product", product_id), load)  # type: ignore[no-any-return]
-
-    def products(self, query: ProductQuery, load: Callable[[], Listing[Product]]) -> Listing[Product]:
-        return self._get(("products", query), load)  # type: ignore[no-any-return]
-
-    def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]:
-        return self._get(("orders", query.user_id, query), load)  # type: ignore[no-any-return]
-
-    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
-        self.remembered = {
-            key: value
-            for key, value in self.remembered.items()
-            if not (key[0] == "product" and key[1] in product_ids)
-            and not (key[0] == "products" and product_ids)
-            and not (key[0] == "orders" and orders_of is not None and key[1] in (orders_of, None))
-        }
-
-    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
-        return self._get(("access", user_id, jti), load)  # type: ignore[no-any-return]
-
-    def forget_user(self, user_id: int) -> None:
-        self.remembered = {k: v for k, v in self.remembered.items() if not (k[0] == "access" and k[1] == user_id)}
+from ..support import assembled
 
 
 @pytest.fixture
-def cache() -> Remembering:
-    return Remembering()
+def cache() -> RememberingCache:
+    return RememberingCache()
 
 
 @pytest.fixture
-def use(store: MemoryStore, clock: FakeClock, cache: Remembering) -> Container:
+def use(store: MemoryStore, clock: FakeClock, cache: RememberingCache) -> Container:
     """The use cases as the container assembles them with Redis: reads through the cache, handlers invalidating."""
     bus = RecordingBus(handlers(metrics=MemoryMetrics(), catalog=cache, access=cache))
     use = assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus)
@@ -83,7 +43,7 @@ def tea(add_product: Callable[..., Product]) -> Product:
 
 
 def test_product_reads_are_answered_by_the_cache_until_a_change(
-    use: Container, cache: Remembering, manager: Actor, customer: Actor, tea: Product
+    use: Container, cache: RememberingCache, manager: Actor, customer: Actor, tea: Product
 ) -> None:
     assert use.get_product(product_id=tea.id).stock == 3
     assert use.list_products(query=ProductQuery())[1] == 1
@@ -98,7 +58,7 @@ def test_product_reads_are_answered_by_the_cache_until_a_change(
 
 
 def test_an_order_listing_is_read_once_and_loaded_again_after_an_order(
-    use: Container, cache: Remembering, customer: Actor, tea: Product
+    use: Container, cache: RememberingCache, customer: Actor, tea: Product
 ) -> None:
     query = OrderQuery(page=Page(1, 20))
     use.place_order(actor=customer, items=[OrderItem(tea.id or 0, 1)])
@@ -112,7 +72,7 @@ def test_an_order_listing_is_read_once_and_loaded_again_after_an_order(
     assert (len(found), total, cache.loads) == (2, 2, ["orders", "orders"])
 
 
-def test_writes_through_it_reach_the_unit_of_work(store: MemoryStore, cache: Remembering, tea: Product) -> None:
+def test_writes_through_it_reach_the_unit_of_work(store: MemoryStore, cache: RememberingCache, tea: Product) -> None:
     with CachedReads(MemoryUnitOfWork(store), cache, cache) as uow:
         product = uow.products.get_for_update([tea.id or 0])[tea.id or 0]
         product.take(1)

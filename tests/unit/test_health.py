@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from shop.application.health import check_readiness
-
-
-@dataclass
-class FakeProbe:
-    name: str
-    failure: str | None = None
-    asked: int = 0
-
-    def problem(self) -> str | None:
-        self.asked += 1
-        return self.failure
+from tests.fakes import FakeProbe
 
 
 def test_ready_when_every_dependency_is() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -16,26 +16,18 @@ from shop.application.products import ProductChanges
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 from shop.domain.orders import OrderItem, OrderStatus
 from shop.domain.users import Role
+from tests.fakes import FakeClock, RecordingBus
 
-from ..support import RecordingBus, assembled
+from ..support import assembled
 
 UNKNOWN_PRODUCT = 10_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.current = datetime(2024, 1, 1, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        self.current += timedelta(seconds=1)
-        return self.current
 
 
 class OrderSystem(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.store = MemoryStore()
-        self.clock = Clock()
+        self.clock = FakeClock(step=timedelta(seconds=1))
         bus = RecordingBus()
         self.use = assembled(lambda: MemoryUnitOfWork(self.store, bus), clock=self.clock, bus=bus)
         self.manager = Actor(1, Role.MANAGER)

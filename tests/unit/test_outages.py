@@ -7,23 +7,16 @@ import logging
 import pytest
 
 from shop.application.outages import QUIET_AFTER_S, OutageLog
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes import MonotonicClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> MonotonicClock:
+    return MonotonicClock()
 
 
 @pytest.fixture
-def outage(clock: Clock) -> OutageLog:
+def outage(clock: MonotonicClock) -> OutageLog:
     return OutageLog(logging.getLogger("test.outage"), "database unavailable", every_s=5, clock=clock)
 
 

@@ -10,42 +10,12 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.messages import OutboxEntry
-from shop.application.relay import PublishFailed, Relay, RelaySettings, relay_batch
+from shop.application.ports.broker import PublishFailed
+from shop.application.relay import Relay, RelaySettings, relay_batch
 from shop.container import Container
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
-
-from .conftest import FakeClock
-
-
-class FakeBroker:
-    """Confirms what it is given, except while `down`, or at the message numbered `fail_at`."""
-
-    def __init__(self) -> None:
-        self.received: list[OutboxEntry] = []
-        self.down = False
-        self.fail_at: int | None = None
-        self.closed = 0
-
-    def publish(self, entry: OutboxEntry) -> None:
-        if self.down or len(self.received) == self.fail_at:
-            raise PublishFailed("broker unreachable")
-        self.received.append(entry)
-
-    def close(self) -> None:
-        self.closed += 1
-
-
-class FakeLeadership:
-    def __init__(self, leader: bool = True) -> None:
-        self.leader = leader
-        self.released = False
-
-    def hold(self) -> bool:
-        return self.leader
-
-    def release(self) -> None:
-        self.released = True
+from tests.fakes import FakeBroker, FakeClock, FakeLeadership
 
 
 class Waits:

@@ -13,8 +13,7 @@ from shop.application.errors import AuthenticationFailed
 from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import Role, User
-
-from .conftest import PASSWORD, START, CounterIds, FakeClock, FakeHasher
+from tests.fakes import PASSWORD, START, CounterIds, FakeClock, FakeHasher
 
 TTL = timedelta(days=7)
 

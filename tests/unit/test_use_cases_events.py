@@ -27,9 +27,10 @@ from shop.domain.events import Event, OrderPlaced
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import User
+from tests.fakes import PASSWORD, START, CounterIds, FakeClock, FakeHasher, RecordingBus
 
-from ..support import RecordingBus, assembled
-from .conftest import PASSWORD, START, CounterIds, FakeClock, FakeHasher, actor_of
+from ..support import assembled
+from .conftest import actor_of
 
 
 class RecordingCatalog:

@@ -16,9 +16,9 @@ from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem
 from shop.domain.products import Product
+from tests.fakes import START
 
 from ..support import KEY_TTL as TTL
-from .conftest import START
 
 
 @pytest.fixture

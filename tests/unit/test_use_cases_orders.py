@@ -18,8 +18,7 @@ from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValu
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderLine, OrderStatus
 from shop.domain.products import Product
-
-from .conftest import START, FakeClock
+from tests.fakes import START, FakeClock
 
 Stock = Callable[[int | None], int]
 

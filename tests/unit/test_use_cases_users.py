@@ -14,8 +14,9 @@ from shop.application.users import (
 )
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
+from tests.fakes import PASSWORD, FakeHasher
 
-from .conftest import PASSWORD, FakeHasher, actor_of
+from .conftest import actor_of
 
 
 def stored(store: MemoryStore, user_id: int | None) -> User:

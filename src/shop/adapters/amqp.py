@@ -14,7 +14,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from shop.application.messages import OutboxEntry
-from shop.application.relay import PublishFailed
+from shop.application.ports.broker import PublishFailed
 
 log = logging.getLogger(__name__)
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-
-class Probe(Protocol):
-    """One dependency the service can't work without (the database, a shared cache)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def problem(self) -> str | None:
-        """None when the dependency is usable, else what is wrong with it, for the operator."""
+from shop.application.ports.health import Probe
 
 
 @dataclass(frozen=True, slots=True)

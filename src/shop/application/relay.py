@@ -15,36 +15,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
-from typing import Protocol
 
 from shop.application.messages import OutboxEntry
 from shop.application.outages import OutageLog
+from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.outbox import Backlog
 from shop.application.ports.services import Clock
 from shop.application.ports.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class PublishFailed(Exception):
-    """The broker could not be reached, or did not confirm a message."""
-
-
-class Publisher(Protocol):
-    def publish(self, entry: OutboxEntry) -> None:
-        """Return once the broker has confirmed the message; PublishFailed otherwise."""
-
-    def close(self) -> None:
-        """Drop the connection; the next publish opens a new one."""
-
-
-class Leadership(Protocol):
-    """Which of the running relays publishes: at most one holds it at any time."""
-
-    def hold(self) -> bool:
-        """True while this relay is, or has just become, the one that publishes."""
-
-    def release(self) -> None: ...
 
 
 def relay_batch(

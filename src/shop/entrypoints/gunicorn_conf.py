@@ -50,8 +50,7 @@ threads = int(os.environ.get("WEB_THREADS", "8")) if _WORKER_CLASS == "gthread" 
 # gthread, but a worker with every thread busy leaves new connections to the others (workers.py).
 worker_class = "shop.entrypoints.workers.ThreadWorker" if _WORKER_CLASS == "gthread" else _WORKER_CLASS
 # Room for kept-alive connections (nginx's, a client's) beyond the threads serving: with none,
-# gunicorn closes every connection after its answer and each request pays a new one (measured:
-# 34% more product reads with room for four per thread).
+# gunicorn closes every connection after its answer and each request pays a new one.
 worker_connections = threads * 4
 # A worker silent for this long is killed and replaced (a request stuck on a dead connection).
 timeout = int(os.environ.get("TIMEOUT", "30"))
@@ -82,16 +81,16 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicornc's control socket lives at one path per user: instances on one host would fight over it.
 control_socket_disable = True
 
-# Load the application once in the master; workers share its pages copy-on-write (measured: about
-# 20 MiB less private memory per worker). No database connection is opened before the fork: the
+# Load the application once in the master; workers share its pages copy-on-write (less private
+# memory per worker). No database connection is opened before the fork: the
 # engines are created on first use, in each worker. A code deploy needs a restart, not a HUP.
 preload_app = True
 
 
 def _release_big_allocations() -> None:
     """argon2 allocates its 19 MiB per hash with malloc. glibc's dynamic mmap threshold then
-    grows past it and keeps the buffer on the heap after free: +19 MiB resident per worker after
-    the first login (measured). A fixed threshold hands such buffers back to the kernel.
+    grows past it and keeps the buffer on the heap after free, resident in every worker after
+    its first login. A fixed threshold hands such buffers back to the kernel.
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (set by make run, the Dockerfile and the bench) makes
     the fresh pages cheap again."""
     libc_name = ctypes.util.find_library("c")

@@ -1,17 +1,14 @@
 """gunicorn's threaded worker, taking new connections only while it has a thread free.
 
 gunicorn's gthread worker accepts until it holds worker_connections connections, whether its
-threads are free or not. Every worker watches the one listening socket, and the first awake takes
-what is queued: measured here, 16 connections opened at once landed 16/0/0/0 or 15/1/0/0 on four
-workers in two tries of five. When the threads of that worker all wait on the database (a locked
-row), the requests it took wait for a thread, liveness probes too, while the other workers idle:
-tests/system/test_locked_row.py failed one run in six on it (a refused order answered after two
-lock timeouts instead of one).
+threads are free or not, and the first worker awake takes what is queued on the shared socket.
+When the threads of that worker all wait on the database (a locked row), the requests it took
+wait for a thread, liveness probes too, while the other workers idle. This worker stops accepting
+while every thread is busy, so new connections go to a worker that can serve them at once; a busy
+worker's kept-alive connections stay its own. docs/decisions.md has the measurements.
 
-This worker stops accepting while every thread is busy, so new connections go to a worker that
-can serve them at once; a busy worker's kept-alive connections stay its own. It relies on three
-methods of gunicorn's worker (enqueue_req, finish_request, set_accept_enabled), all run on the
-worker's main thread, as in gunicorn 24 to 27: pyproject.toml pins that range.
+It relies on three methods of gunicorn's worker (enqueue_req, finish_request, set_accept_enabled),
+all run on the worker's main thread, as in gunicorn 24 to 27: pyproject.toml pins that range.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ class LazyConnection:
             # For this transaction only (set_config's is_local): other units of work share the connection
             # later. Both settings: waiting for a row lock is two waits when others queue for it too (the
             # tuple's lock, then the locking transaction's), each under lock_timeout; the statement
-            # deadline bounds the sum (measured: 4 s, not 2, for an order behind five others).
+            # deadline bounds the sum (docs/decisions.md, "Bounded lock waits").
             connection.execute(
                 text("SELECT set_config('lock_timeout', :ms, true), set_config('statement_timeout', :ms, true)"),
                 {"ms": f"{int(timeout_ms)}ms"},

@@ -19,7 +19,8 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request, outbox_observed
-from shop.application.health import Probe, check_readiness
+from shop.application.health import check_readiness
+from shop.application.ports.health import Probe
 from shop.application.ports.outbox import Backlog
 from shop.container import Container
 from shop.entrypoints.api import problems

@@ -55,6 +55,13 @@ class EmptySchema(ma.Schema):
     pass
 
 
+class ShortageSchema(ma.Schema):
+    product = fields.Integer()
+    name = fields.String()
+    requested = fields.Integer()
+    available = fields.Integer()
+
+
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details, the body of every error response (built by api/problems.py)."""
 
@@ -67,3 +74,11 @@ class ProblemSchema(ma.Schema):
         keys=fields.String(), values=fields.List(fields.String()), metadata={"description": "Field -> messages"}
     )
     request_id = fields.String()
+    # Extension members (RFC 9457, section 3.2) of the problem types that have them.
+    shortages = fields.List(
+        fields.Nested(ShortageSchema),
+        metadata={"description": "urn:shop:problem:insufficient-stock: every line the stock can't cover"},
+    )
+    current_status = fields.String(
+        metadata={"description": "urn:shop:problem:invalid-transition: the order's status, which stays"}
+    )

@@ -12,22 +12,20 @@ from shop.application import representations
 from shop.application.ports.products import PRODUCT_SORT_KEYS
 from shop.application.representations import ProductView
 from shop.domain.errors import InvalidValue
-from shop.domain.money import ISO_4217, parse_amount, parse_currency
-from shop.domain.products import NAME_MAX, STOCK_MAX, check_name, check_stock
-from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, integer, rule
+from shop.domain.money import ISO_4217, parse_amount
+from shop.domain.products import NAME_MAX, STOCK_MAX, check_stock
+from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule
 from shop.entrypoints.api.schemas.rendering import rendered
 
 _AMOUNT = {"type": "string", "pattern": r"^\d{1,8}(\.\d{1,2})?$", "example": "10.00"}
 
 
 class Price(fields.Field[object]):
-    """A price as a client sends it, a JSON string or number, passed on as sent for the entity to read
-    (Money.parse). Checked here too, by the domain's rule, so that one request learns every problem
-    at once, the price's with the other fields'."""
+    """A price as a client sends it, a JSON string or number, passed on as sent: Product.create and
+    change read it, once (Money.parse). Only its shape is checked here."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {}).update(_AMOUNT)
-        kwargs.setdefault("validate", rule(parse_amount))
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> object:
@@ -39,9 +37,6 @@ class Price(fields.Field[object]):
 class PriceFilter(Price):
     """A price in a query: read here, by the domain's own parse, since no entity will read it."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(validate=None, **kwargs)
-
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         try:
             return parse_amount(super()._deserialize(value, attr, data, **kwargs))
@@ -49,25 +44,33 @@ class PriceFilter(Price):
             raise ma.ValidationError([m for messages in error.errors.values() for m in messages]) from None
 
 
+# A product's body: its shape here, its rules in Product.create and Product.change, which tell
+# every problem of a request at once and read the price once. The limits documented come from there.
+
+
 def _name(**kwargs: Any) -> fields.String:
-    return fields.String(validate=rule(check_name), metadata={"minLength": 1, "maxLength": NAME_MAX}, **kwargs)
+    return fields.String(metadata={"minLength": 1, "maxLength": NAME_MAX}, **kwargs)
 
 
 def _currency(**kwargs: Any) -> fields.String:
-    return fields.String(validate=rule(parse_currency), metadata={"enum": sorted(ISO_4217)}, **kwargs)
+    return fields.String(metadata={"enum": sorted(ISO_4217)}, **kwargs)
+
+
+def _stock(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, metadata={"minimum": 0, "maximum": STOCK_MAX}, **kwargs)
 
 
 class ProductCreateSchema(StrictSchema):
     name = _name(required=True)
     price = Price(required=True)
-    stock = integer(0, STOCK_MAX, check_stock, required=True)
+    stock = _stock(required=True)
     currency = _currency(load_default="TWD")
 
 
 class ProductUpdateSchema(PartialUpdateSchema):
     name = _name()
     price = Price()
-    stock = integer(0, STOCK_MAX, check_stock)
+    stock = _stock()
     currency = _currency()
 
 

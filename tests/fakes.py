@@ -1,0 +1,195 @@
+"""The one set of fakes every suite uses: stand-ins for the ports (clock, hasher, ids, caches,
+broker, leadership, probes) and the one test password. Each implements its port exactly:
+tests/conformance.py has mypy check them like the real adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shop.application.messagebus import MessageBus
+from shop.application.messages import OutboxEntry
+from shop.application.ports.broker import PublishFailed
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing
+from shop.application.ports.products import ProductQuery
+from shop.application.ports.tokens import AccessState
+from shop.domain.events import Event
+from shop.domain.orders import Order
+from shop.domain.products import Product
+
+PASSWORD = "correct-horse-battery"  # passes the policy; every suite signs up with it
+START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class FakeHasher:
+    """A fast stand-in for argon2: a hash is '<scheme>$<password>'.
+
+    Changing `scheme` makes every older hash need a rehash; `force_rehash` makes every hash need one.
+    `on_hash` runs inside hash(), to simulate work done concurrently while a slow hash is computed.
+    """
+
+    def __init__(self, scheme: str = "plain") -> None:
+        self.scheme = scheme
+        self.force_rehash = False
+        self.hash_calls: list[str] = []
+        self.verify_calls: list[tuple[str, str]] = []
+        self.dummy_calls: list[str] = []
+        self.on_hash: Callable[[str], None] | None = None
+
+    def encode(self, password: str) -> str:
+        """The hash of a password, without recording a call."""
+        return f"{self.scheme}${password}"
+
+    def hash(self, password: str) -> str:
+        self.hash_calls.append(password)
+        if self.on_hash is not None:
+            self.on_hash(password)
+        return self.encode(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verify_calls.append((password_hash, password))
+        _, separator, stored = password_hash.partition("$")
+        return bool(separator) and stored == password
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.force_rehash or not password_hash.startswith(f"{self.scheme}$")
+
+    def verify_dummy(self, password: str) -> None:
+        self.dummy_calls.append(password)
+
+
+class FakeClock:
+    """A clock that stands still unless advanced, or moves by `step` after every reading."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(0)) -> None:
+        self.current = start
+        self.step = step
+
+    def now(self) -> datetime:
+        now = self.current
+        self.current += self.step
+        return now
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        self.current += delta
+        return self.current
+
+
+class CounterIds:
+    """Ids "id-1", "id-2", ... in the order asked."""
+
+    def __init__(self, prefix: str = "id") -> None:
+        self.prefix = prefix
+        self.count = 0
+
+    def new_id(self) -> str:
+        self.count += 1
+        return f"{self.prefix}-{self.count}"
+
+
+class MonotonicClock:
+    """time.monotonic's stand-in: seconds that move only when a test sets `now`."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RecordingBus(MessageBus):
+    """Keeps every event it is handed, in order, and runs the handlers it was given."""
+
+    def __init__(self, handlers: Any = None) -> None:
+        super().__init__(handlers)
+        self.events: list[Event] = []
+
+    def handle(self, events: Iterable[Event]) -> None:
+        events = list(events)
+        self.events.extend(events)
+        super().handle(events)
+
+    def of(self, kind: type[Event]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
+
+
+class RememberingCache:
+    """Keeps what it is asked, as a shared cache would, until told it changed; counts the loads."""
+
+    def __init__(self) -> None:
+        self.remembered: dict[Any, Any] = {}
+        self.loads: list[str] = []
+
+    def _get(self, key: Any, load: Callable[[], Any]) -> Any:
+        if key not in self.remembered:
+            self.loads.append(key[0])
+            self.remembered[key] = load()
+        return self.remembered[key]
+
+    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
+        return self._get(("product", product_id), load)  # type: ignore[no-any-return]
+
+    def products(self, query: ProductQuery, load: Callable[[], Listing[Product]]) -> Listing[Product]:
+        return self._get(("products", query), load)  # type: ignore[no-any-return]
+
+    def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]:
+        return self._get(("orders", query.user_id, query), load)  # type: ignore[no-any-return]
+
+    def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
+        self.remembered = {
+            key: value
+            for key, value in self.remembered.items()
+            if not (key[0] == "product" and key[1] in product_ids)
+            and not (key[0] == "products" and product_ids)
+            and not (key[0] == "orders" and orders_of is not None and key[1] in (orders_of, None))
+        }
+
+    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
+        return self._get(("access", user_id, jti), load)  # type: ignore[no-any-return]
+
+    def forget_user(self, user_id: int) -> None:
+        self.remembered = {k: v for k, v in self.remembered.items() if not (k[0] == "access" and k[1] == user_id)}
+
+
+class FakeBroker:
+    """Confirms what it is given, except while `down`, or at the message numbered `fail_at`."""
+
+    def __init__(self) -> None:
+        self.received: list[OutboxEntry] = []
+        self.down = False
+        self.fail_at: int | None = None
+        self.closed = 0
+
+    def publish(self, entry: OutboxEntry) -> None:
+        if self.down or len(self.received) == self.fail_at:
+            raise PublishFailed("broker unreachable")
+        self.received.append(entry)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeLeadership:
+    def __init__(self, leader: bool = True) -> None:
+        self.leader = leader
+        self.released = False
+
+    def hold(self) -> bool:
+        return self.leader
+
+    def release(self) -> None:
+        self.released = True
+
+
+@dataclass
+class FakeProbe:
+    name: str
+    failure: str | None = None
+    asked: int = 0
+
+    def problem(self) -> str | None:
+        self.asked += 1
+        return self.failure
