@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dependency_injector import providers
+from flask import Flask
 
 from shop.application.messagebus import MessageBus
 from shop.application.ports.unit_of_work import UnitOfWork
@@ -38,6 +39,12 @@ def assembled(
         container.hasher.override(providers.Object(hasher))
     if ids is not None:
         container.ids.override(providers.Object(ids))
+    return container
+
+
+def container_of(app: Flask) -> Container:
+    """The container create_app attached to the app, which Flask's type declares no attribute for."""
+    container: Container = app.container  # type: ignore[attr-defined]  # set by create_app
     return container
 
 

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
+from tests.support import container_of
 
 
 @pytest.fixture
@@ -41,15 +43,15 @@ class Api:
 
     def signup(self, username: str, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
         response = self.client.post("/users/", json={"username": username, "password": password, **extra})
-        assert response.status_code == 201, response.json
-        return dict(response.json or {})
+        assert response.status_code == 201, response.get_json()
+        return dict(response.get_json() or {})
 
     def login(self, username: str, password: str = PASSWORD) -> dict[str, str]:
         response = self.client.post("/api/token/", json={"username": username, "password": password})
-        assert response.status_code == 200, response.json
-        return dict(response.json or {})
+        assert response.status_code == 200, response.get_json()
+        return dict(response.get_json() or {})
 
-    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> Any:
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
         headers = dict(kwargs.pop("headers", {}))
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -66,8 +68,7 @@ def make_manager(app: Flask, api: Api) -> Callable[[str], str]:
     """Create a manager the way operators do (the CLI's use case) and return an access token."""
 
     def make(username: str = "boss") -> str:
-        container = app.container  # type: ignore[attr-defined]
-        container.make_manager(username=username, password=PASSWORD)
+        container_of(app).make_manager(username=username, password=PASSWORD)
         return api.login(username)["access"]
 
     return make

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
+from flask.testing import FlaskClient
 
 PROBLEM = "application/problem+json"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -34,39 +38,40 @@ PUBLIC |= {("/api/token/revoke/", "post"), ("/users/", "post")}
 
 
 @pytest.fixture
-def spec(client):
+def spec(client: FlaskClient) -> dict[str, Any]:
     response = client.get("/api/schema/")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
-    return response.json
+    document: dict[str, Any] = response.get_json()
+    return document
 
 
-def operations(spec):
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if method in HTTP_METHODS:
                 yield path, method, operation
 
 
-def resolve(spec, node):
+def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         _, section, kind, name = node["$ref"].split("/")
         node = spec[section][kind][name]
     return node
 
 
-def test_the_schema_is_public_openapi_json(client, spec):
+def test_the_schema_is_public_openapi_json(client: FlaskClient, spec: dict[str, Any]) -> None:
     assert spec["openapi"].startswith("3.")
     assert spec["info"]["title"] == "shop"
     assert spec["info"]["version"]
     assert client.get("/api/schema/").headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_the_schema_lists_every_operation_and_no_other(spec):
+def test_the_schema_lists_every_operation_and_no_other(spec: dict[str, Any]) -> None:
     assert {(path, method) for path, method, _ in operations(spec)} == OPERATIONS
 
 
-def test_the_bearer_scheme_is_declared(spec):
+def test_the_bearer_scheme_is_declared(spec: dict[str, Any]) -> None:
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
@@ -75,7 +80,9 @@ def test_the_bearer_scheme_is_declared(spec):
 
 
 @pytest.mark.parametrize(("path", "method"), sorted(OPERATIONS - PUBLIC))
-def test_every_authenticated_operation_declares_bearer_auth_and_401(spec, path, method):
+def test_every_authenticated_operation_declares_bearer_auth_and_401(
+    spec: dict[str, Any], path: str, method: str
+) -> None:
     operation = spec["paths"][path][method]
 
     assert operation["security"] == [{"bearerAuth": []}]
@@ -84,14 +91,14 @@ def test_every_authenticated_operation_declares_bearer_auth_and_401(spec, path, 
     assert set(unauthorized["content"]) == {PROBLEM}
 
 
-def test_public_operations_need_no_token(spec):
+def test_public_operations_need_no_token(spec: dict[str, Any]) -> None:
     for path, method in PUBLIC - {("/users/", "post")}:
         assert not spec["paths"][path][method].get("security"), (path, method)
     # Signing up is anonymous, or a manager's token to create a manager.
     assert spec["paths"]["/users/"]["post"]["security"] == [{}, {"bearerAuth": []}]
 
 
-def test_every_error_response_is_problem_json(spec):
+def test_every_error_response_is_problem_json(spec: dict[str, Any]) -> None:
     checked = 0
     for path, method, operation in operations(spec):
         for status, response in operation["responses"].items():
@@ -104,7 +111,7 @@ def test_every_error_response_is_problem_json(spec):
     assert checked > len(OPERATIONS)
 
 
-def test_success_responses_are_plain_json(spec):
+def test_success_responses_are_plain_json(spec: dict[str, Any]) -> None:
     for path, method, operation in operations(spec):
         for status, response in operation["responses"].items():
             if status.startswith("2") and status != "204":
@@ -128,11 +135,11 @@ def test_success_responses_are_plain_json(spec):
         ("/orders/{order_id}/fulfil/", "post", {"200", "403", "404", "409"}),
     ],
 )
-def test_operations_document_their_statuses(spec, path, method, statuses):
+def test_operations_document_their_statuses(spec: dict[str, Any], path: str, method: str, statuses: set[str]) -> None:
     assert statuses <= set(spec["paths"][path][method]["responses"])
 
 
-def test_lists_document_pagination(spec):
+def test_lists_document_pagination(spec: dict[str, Any]) -> None:
     for path in ("/users/", "/products/", "/orders/"):
         operation = spec["paths"][path]["get"]
         parameters = {p["name"] for p in operation.get("parameters", [])}
@@ -140,26 +147,26 @@ def test_lists_document_pagination(spec):
         assert "X-Pagination" in resolve(spec, operation["responses"]["200"])["headers"], path
 
 
-def test_product_filters_are_documented(spec):
+def test_product_filters_are_documented(spec: dict[str, Any]) -> None:
     parameters = {p["name"] for p in spec["paths"]["/products/"]["get"]["parameters"]}
 
     assert {"price", "stock", "min_price", "max_price", "in_stock", "q", "sort"} <= parameters
 
 
-def test_prices_are_documented_as_strings(spec):
+def test_prices_are_documented_as_strings(spec: dict[str, Any]) -> None:
     product = spec["components"]["schemas"]["Product"]["properties"]
 
     assert product["price"]["type"] == "string"
 
 
-def test_passwords_are_write_only(spec):
+def test_passwords_are_write_only(spec: dict[str, Any]) -> None:
     user = spec["components"]["schemas"]["User"]["properties"]
 
     assert "password" not in user
 
 
 @pytest.mark.parametrize("path", ["/api/schema/redoc/", "/api/schema/swagger-ui/"])
-def test_the_documentation_pages_are_html(client, path):
+def test_the_documentation_pages_are_html(client: FlaskClient, path: str) -> None:
     response = client.get(path)
 
     assert response.status_code == 200

@@ -3,15 +3,14 @@ API answers them in the domain's words, on sign-up and on change alike."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
+from werkzeug.test import TestResponse
 
 from tests.api.conftest import Api
 from tests.fakes import PASSWORD
 
 
-def errors_of(response: Any) -> dict[str, list[str]]:
+def errors_of(response: TestResponse) -> dict[str, list[str]]:
     assert response.status_code == 400, response.get_json()
     errors: dict[str, list[str]] = response.get_json()["errors"]
     return errors

@@ -11,10 +11,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from flask import Flask
+from flask.testing import FlaskClient
 
 from shop.application.messages import TYPES
 
-from ..support import REPO, asyncapi_json_schema
+from ..support import REPO, asyncapi_json_schema, container_of
+from .conftest import Api
 
 DOCUMENT = REPO / "docs" / "asyncapi.yaml"
 
@@ -52,8 +55,8 @@ def test_it_names_every_event_the_service_publishes_and_nothing_else(document: d
     }
 
 
-def test_the_data_schemas_have_the_fields_of_the_api_bodies(document: dict[str, Any], client) -> None:
-    api = client.get("/api/schema/").json["components"]["schemas"]
+def test_the_data_schemas_have_the_fields_of_the_api_bodies(document: dict[str, Any], client: FlaskClient) -> None:
+    api = client.get("/api/schema/").get_json()["components"]["schemas"]
     events = document["components"]["schemas"]
     assert set(events["order"]["properties"]) == set(api["Order"]["properties"])
     assert set(events["order"]["properties"]["items"]["items"]["properties"]) == set(api["OrderLine"]["properties"])
@@ -62,21 +65,27 @@ def test_the_data_schemas_have_the_fields_of_the_api_bodies(document: dict[str, 
 
 
 def test_every_message_written_matches_its_schema_and_shows_what_the_api_shows(
-    document: dict[str, Any], app, api, manager_token: str
+    document: dict[str, Any], app: Flask, api: Api, manager_token: str
 ) -> None:
     api.signup("carol", email="carol@example.com")
     customer = api.login("carol")["access"]
-    product = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "2.50", "stock": 9}).json
-    changed = api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"price": "3.00"}).json
-    order = api.call("POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 2}]}).json
-    shown_placed = api.call("GET", f"/orders/{order['id']}/", customer).json
-    cancelled = api.call("POST", f"/orders/{order['id']}/cancel/", customer).json
-    again = api.call("POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 1}]}).json
-    fulfilled = api.call("POST", f"/orders/{again['id']}/fulfil/", manager_token).json
-    last = api.call("GET", f"/products/{product['id']}/", manager_token).json
+    product = api.call(
+        "POST", "/products/", manager_token, json={"name": "Tea", "price": "2.50", "stock": 9}
+    ).get_json()
+    changed = api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"price": "3.00"}).get_json()
+    order = api.call(
+        "POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 2}]}
+    ).get_json()
+    shown_placed = api.call("GET", f"/orders/{order['id']}/", customer).get_json()
+    cancelled = api.call("POST", f"/orders/{order['id']}/cancel/", customer).get_json()
+    again = api.call(
+        "POST", "/orders/", customer, json={"items": [{"product": product["id"], "quantity": 1}]}
+    ).get_json()
+    fulfilled = api.call("POST", f"/orders/{again['id']}/fulfil/", manager_token).get_json()
+    last = api.call("GET", f"/products/{product['id']}/", manager_token).get_json()
     assert api.call("DELETE", f"/products/{product['id']}/", manager_token).status_code == 204
 
-    with app.container.uow() as uow:
+    with container_of(app).uow() as uow:
         written = [json.loads(entry.body) for entry in uow.outbox.pending(100)]
 
     messages = by_type(document)

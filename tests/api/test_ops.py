@@ -6,10 +6,11 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jwt
 import pytest
+from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
@@ -143,9 +144,9 @@ def test_metrics_expose_every_series_the_dashboards_and_alerts_rely_on(api: Api)
     for name, labels in samples(scrape(api)):
         exposed.setdefault(name, set()).add(frozenset(label for label, _value in labels))
 
-    for name, labels in METRICS.items():
+    for name, expected in METRICS.items():
         assert name in exposed, name
-        assert exposed[name] == {labels}, name
+        assert exposed[name] == {expected}, name
 
 
 def test_requests_are_counted_by_route_template_method_and_status(api: Api, manager_token: str) -> None:
@@ -213,8 +214,10 @@ def test_database_connections_in_use_go_back_to_zero_between_requests(api: Api) 
     assert value(text, "shop_db_connections_in_use", pool="writer") == 0
 
 
-def test_requests_in_flight_count_only_the_scrape_itself_whatever_happened_before(app, capsys) -> None:
-    def boom() -> None:
+def test_requests_in_flight_count_only_the_scrape_itself_whatever_happened_before(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def boom() -> NoReturn:
         raise RuntimeError("kaboom")
 
     app.add_url_rule("/boom/", "boom", boom)
@@ -238,7 +241,9 @@ def test_metrics_need_the_token_when_one_is_set(settings: Settings) -> None:
 # Logs
 
 
-def test_one_json_line_per_request_with_its_context(api: Api, customer_token: str, capsys) -> None:
+def test_one_json_line_per_request_with_its_context(
+    api: Api, customer_token: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     capsys.readouterr()
 
     response = api.call("GET", "/orders/", customer_token, headers={"X-Request-ID": "req-42"})
@@ -255,7 +260,7 @@ def test_one_json_line_per_request_with_its_context(api: Api, customer_token: st
     assert response.headers["X-Request-ID"] == "req-42"
 
 
-def test_a_generated_request_id_is_logged_and_returned(api: Api, capsys) -> None:
+def test_a_generated_request_id_is_logged_and_returned(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
 
     response = api.client.get("/products/", headers={"X-Request-ID": "no spaces allowed"})
@@ -265,8 +270,10 @@ def test_a_generated_request_id_is_logged_and_returned(api: Api, capsys) -> None
     assert line["user_id"] is None
 
 
-def test_an_error_is_logged_once_with_its_traceback_and_request_id(app, capsys) -> None:
-    def boom() -> None:
+def test_an_error_is_logged_once_with_its_traceback_and_request_id(
+    app: Flask, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def boom() -> NoReturn:
         raise RuntimeError("kaboom")
 
     app.add_url_rule("/boom/", "boom", boom)
@@ -283,7 +290,9 @@ def test_an_error_is_logged_once_with_its_traceback_and_request_id(app, capsys) 
     assert [line["status"] for line in lines if line["logger"] == "shop.access"] == [500]
 
 
-def test_an_outage_is_one_traceback_not_one_per_refused_request(settings: Settings, capsys) -> None:
+def test_an_outage_is_one_traceback_not_one_per_refused_request(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Every request refused while the database is down is one access line at WARNING; the outage
     itself is logged once with its traceback (then at most every few seconds, with a count)."""
     api = app_with(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
@@ -307,10 +316,10 @@ def test_an_outage_is_one_traceback_not_one_per_refused_request(settings: Settin
     assert "Traceback" in errors[0]["exc_info"]
 
 
-def test_no_password_or_token_ever_reaches_the_logs(app, capsys) -> None:
+def test_no_password_or_token_ever_reaches_the_logs(app: Flask, capsys: pytest.CaptureFixture[str]) -> None:
     tokens: dict[str, str] = {}
 
-    def boom() -> None:
+    def boom() -> NoReturn:
         raise RuntimeError(f"failed for Bearer {tokens['access']} and {tokens['refresh']}")
 
     app.add_url_rule("/boom/", "boom", boom)
@@ -341,7 +350,9 @@ def test_no_password_or_token_ever_reaches_the_logs(app, capsys) -> None:
 # Behind a proxy
 
 
-def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(settings: Settings, capsys) -> None:
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     api = app_with(settings, proxy_hops=1)
     capsys.readouterr()
 
@@ -351,7 +362,7 @@ def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(settings
     assert line["remote_addr"] == "203.0.113.9"
 
 
-def test_without_a_proxy_a_forwarded_header_is_ignored(api: Api, capsys) -> None:
+def test_without_a_proxy_a_forwarded_header_is_ignored(api: Api, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
 
     api.client.get("/products/", headers={"X-Forwarded-For": "203.0.113.9"})
@@ -378,7 +389,7 @@ def test_operations_routes_stay_out_of_the_public_api_document(api: Api, path: s
     assert path not in spec["paths"]
 
 
-def test_the_dashboards_filter_for_operations_routes_matches_exactly_the_ops_routes(app) -> None:
+def test_the_dashboards_filter_for_operations_routes_matches_exactly_the_ops_routes(app: Flask) -> None:
     """deploy/grafana and deploy/prometheus leave out route=~"/health/.*|/metrics" (probes, scrapes)."""
     ops_filter = re.compile(r"/health/.*|/metrics")
     matched = {rule.rule for rule in app.url_map.iter_rules() if ops_filter.fullmatch(rule.rule)}

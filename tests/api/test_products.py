@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Protocol
 
 import pytest
+from werkzeug.test import TestResponse
+
+from tests.api.conftest import Api
 
 PROBLEM = "application/problem+json"
 PRODUCT_KEYS = {"id", "name", "price", "currency", "stock"}
 
 
+class Create(Protocol):
+    def __call__(self, name: str, price: str | float = ..., stock: int = ..., **extra: Any) -> dict[str, Any]: ...
+
+
 @pytest.fixture
-def create(api, manager_token):
-    def make(name, price="10.00", stock=5, **extra):
+def create(api: Api, manager_token: str) -> Create:
+    def make(name: str, price: str | float = "10.00", stock: int = 5, **extra: Any) -> dict[str, Any]:
         response = api.call(
             "POST", "/products/", manager_token, json={"name": name, "price": price, "stock": stock, **extra}
         )
-        assert response.status_code == 201, response.json
-        return response.json
+        assert response.status_code == 201, response.get_json()
+        product: dict[str, Any] = response.get_json()
+        return product
 
     return make
 
 
 @pytest.fixture
-def catalog(create):
+def catalog(create: Create) -> list[dict[str, Any]]:
     """Five products, created in this order (ids ascending)."""
     return [
         create("Green Tea", "12.50", 10),
@@ -34,61 +43,64 @@ def catalog(create):
     ]
 
 
-def names(response):
-    assert response.status_code == 200, response.json
-    return [p["name"] for p in response.json]
+def names(response: TestResponse) -> list[str]:
+    assert response.status_code == 200, response.get_json()
+    return [p["name"] for p in response.get_json()]
 
 
-def pagination(response):
-    return json.loads(response.headers["X-Pagination"])
+def pagination(response: TestResponse) -> dict[str, Any]:
+    meta: dict[str, Any] = json.loads(response.headers["X-Pagination"])
+    return meta
 
 
 # Creating
 
 
-def test_a_manager_creates_a_product(api, manager_token):
+def test_a_manager_creates_a_product(api: Api, manager_token: str) -> None:
     response = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "10.5", "stock": 3})
 
-    assert response.status_code == 201, response.json
-    assert set(response.json) == PRODUCT_KEYS
-    assert response.json["name"] == "Tea"
-    assert response.json["price"] == "10.50"
-    assert response.json["currency"] == "TWD"
-    assert response.json["stock"] == 3
-    fetched = api.call("GET", f"/products/{response.json['id']}/", manager_token)
-    assert fetched.json == response.json
+    assert response.status_code == 201, response.get_json()
+    assert set(response.get_json()) == PRODUCT_KEYS
+    assert response.get_json()["name"] == "Tea"
+    assert response.get_json()["price"] == "10.50"
+    assert response.get_json()["currency"] == "TWD"
+    assert response.get_json()["stock"] == 3
+    fetched = api.call("GET", f"/products/{response.get_json()['id']}/", manager_token)
+    assert fetched.get_json() == response.get_json()
 
 
 @pytest.mark.parametrize(
     ("price", "shown"), [(10, "10.00"), (10.5, "10.50"), ("0", "0.00"), ("9.99", "9.99"), (0.1, "0.10")]
 )
-def test_a_price_is_accepted_as_string_or_number_and_shown_as_a_string(create, price, shown):
+def test_a_price_is_accepted_as_string_or_number_and_shown_as_a_string(
+    create: Create, price: str | float, shown: str
+) -> None:
     assert create("Tea", price)["price"] == shown
 
 
-def test_a_currency_can_be_given(create):
+def test_a_currency_can_be_given(create: Create) -> None:
     assert create("Tea", currency="USD")["currency"] == "USD"
 
 
-def test_a_customer_cannot_create_a_product(api, customer_token):
+def test_a_customer_cannot_create_a_product(api: Api, customer_token: str) -> None:
     response = api.call("POST", "/products/", customer_token, json={"name": "Tea", "price": "1", "stock": 1})
 
     assert response.status_code == 403
     assert response.mimetype == PROBLEM
 
 
-def test_creating_a_product_needs_a_token(api):
+def test_creating_a_product_needs_a_token(api: Api) -> None:
     assert api.client.post("/products/", json={"name": "Tea", "price": "1", "stock": 1}).status_code == 401
 
 
-def test_a_product_name_is_unique(api, manager_token, create):
+def test_a_product_name_is_unique(api: Api, manager_token: str, create: Create) -> None:
     create("Tea")
 
     response = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "2", "stock": 1})
 
     assert response.status_code == 409
     assert response.mimetype == PROBLEM
-    assert "name" in response.json["errors"]
+    assert "name" in response.get_json()["errors"]
 
 
 @pytest.mark.parametrize(
@@ -112,49 +124,49 @@ def test_a_product_name_is_unique(api, manager_token, create):
         ({"colour": "green"}, "colour"),
     ],
 )
-def test_invalid_product_fields_are_400(api, manager_token, body, field):
+def test_invalid_product_fields_are_400(api: Api, manager_token: str, body: dict[str, Any], field: str) -> None:
     response = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "1.00", "stock": 1, **body})
 
-    assert response.status_code == 400, response.json
+    assert response.status_code == 400, response.get_json()
     assert response.mimetype == PROBLEM
-    assert field in response.json["errors"]
-    assert api.call("GET", "/products/", manager_token).json == []
+    assert field in response.get_json()["errors"]
+    assert api.call("GET", "/products/", manager_token).get_json() == []
 
 
 @pytest.mark.parametrize("missing", ["name", "price", "stock"])
-def test_required_product_fields(api, manager_token, missing):
+def test_required_product_fields(api: Api, manager_token: str, missing: str) -> None:
     body = {"name": "Tea", "price": "1.00", "stock": 1}
     del body[missing]
 
     response = api.call("POST", "/products/", manager_token, json=body)
 
     assert response.status_code == 400
-    assert missing in response.json["errors"]
+    assert missing in response.get_json()["errors"]
 
 
 # Reading
 
 
-def test_any_logged_in_user_reads_a_product(api, customer_token, create):
+def test_any_logged_in_user_reads_a_product(api: Api, customer_token: str, create: Create) -> None:
     product = create("Tea", "3", 4)
 
     response = api.call("GET", f"/products/{product['id']}/", customer_token)
 
     assert response.status_code == 200
-    assert response.json == product
+    assert response.get_json() == product
 
 
 @pytest.mark.parametrize("path", ["/products/999/", "/products/abc/", "/products/99999999999/", "/products/0/"])
-def test_a_missing_product_is_a_404_problem(api, customer_token, path):
+def test_a_missing_product_is_a_404_problem(api: Api, customer_token: str, path: str) -> None:
     response = api.call("GET", path, customer_token)
 
     assert response.status_code == 404
     assert response.mimetype == PROBLEM
-    assert response.json["status"] == 404
-    assert response.json["instance"] == path
+    assert response.get_json()["status"] == 404
+    assert response.get_json()["instance"] == path
 
 
-def test_reading_products_needs_a_token(api, create):
+def test_reading_products_needs_a_token(api: Api, create: Create) -> None:
     product = create("Tea")
 
     assert api.client.get("/products/").status_code == 401
@@ -164,14 +176,14 @@ def test_reading_products_needs_a_token(api, create):
 # Listing
 
 
-def test_the_list_is_ordered_by_id_by_default(api, customer_token, catalog):
+def test_the_list_is_ordered_by_id_by_default(api: Api, customer_token: str, catalog: list[dict[str, Any]]) -> None:
     response = api.call("GET", "/products/", customer_token)
 
-    assert [p["id"] for p in response.json] == [p["id"] for p in catalog]
-    assert response.json[0] == catalog[0]
+    assert [p["id"] for p in response.get_json()] == [p["id"] for p in catalog]
+    assert response.get_json()[0] == catalog[0]
 
 
-def test_the_list_has_pagination_metadata(api, customer_token, catalog):
+def test_the_list_has_pagination_metadata(api: Api, customer_token: str, catalog: list[dict[str, Any]]) -> None:
     response = api.call("GET", "/products/?page=2&page_size=2", customer_token)
 
     assert names(response) == ["Oolong tea", "Apple Juice"]
@@ -185,34 +197,34 @@ def test_the_list_has_pagination_metadata(api, customer_token, catalog):
     assert meta["next_page"] == 3
 
 
-def test_a_page_beyond_the_last_is_empty(api, customer_token, catalog):
+def test_a_page_beyond_the_last_is_empty(api: Api, customer_token: str, catalog: list[dict[str, Any]]) -> None:
     response = api.call("GET", "/products/?page=9&page_size=2", customer_token)
 
     assert response.status_code == 200
-    assert response.json == []
+    assert response.get_json() == []
     assert pagination(response)["total"] == 5
 
 
-def test_the_default_page_size_is_twenty(api, create, customer_token):
+def test_the_default_page_size_is_twenty(api: Api, create: Create, customer_token: str) -> None:
     for index in range(21):
         create(f"Item {index:02}")
 
     response = api.call("GET", "/products/", customer_token)
 
-    assert len(response.json) == 20
+    assert len(response.get_json()) == 20
     assert pagination(response)["total_pages"] == 2
 
 
 @pytest.mark.parametrize("query", ["page_size=101", "page_size=0", "page=0", "page=-1", "page_size=abc"])
-def test_bad_pagination_is_400(api, customer_token, query):
+def test_bad_pagination_is_400(api: Api, customer_token: str, query: str) -> None:
     response = api.call("GET", f"/products/?{query}", customer_token)
 
     assert response.status_code == 400
     assert response.mimetype == PROBLEM
-    assert query.split("=")[0] in response.json["errors"]
+    assert query.split("=")[0] in response.get_json()["errors"]
 
 
-def test_a_page_size_of_one_hundred_is_allowed(api, customer_token, catalog):
+def test_a_page_size_of_one_hundred_is_allowed(api: Api, customer_token: str, catalog: list[dict[str, Any]]) -> None:
     response = api.call("GET", "/products/?page_size=100", customer_token)
 
     assert len(names(response)) == 5
@@ -237,11 +249,11 @@ def test_a_page_size_of_one_hundred_is_allowed(api, customer_token, catalog):
         ("q=tea&max_price=20", ["Green Tea"]),
     ],
 )
-def test_filters(api, customer_token, catalog, query, expected):
+def test_filters(api: Api, customer_token: str, catalog: list[dict[str, Any]], query: str, expected: list[str]) -> None:
     assert names(api.call("GET", f"/products/?{query}", customer_token)) == expected
 
 
-def test_q_treats_wildcards_literally(api, customer_token, create):
+def test_q_treats_wildcards_literally(api: Api, customer_token: str, create: Create) -> None:
     create("100% Juice")
     create("Plain Water")
 
@@ -249,7 +261,7 @@ def test_q_treats_wildcards_literally(api, customer_token, create):
     assert names(api.call("GET", "/products/?q=_", customer_token)) == []
 
 
-def test_filters_count_in_the_pagination(api, customer_token, catalog):
+def test_filters_count_in_the_pagination(api: Api, customer_token: str, catalog: list[dict[str, Any]]) -> None:
     response = api.call("GET", "/products/?q=tea&page_size=1", customer_token)
 
     assert names(response) == ["Green Tea"]
@@ -268,7 +280,7 @@ def test_filters_count_in_the_pagination(api, customer_token, catalog):
         ("-price,-name", ["Black Coffee", "Oolong tea", "Green Tea", "Apple Juice", "Water"]),
     ],
 )
-def test_sorting(api, customer_token, catalog, sort, expected):
+def test_sorting(api: Api, customer_token: str, catalog: list[dict[str, Any]], sort: str, expected: list[str]) -> None:
     assert names(api.call("GET", f"/products/?sort={sort}", customer_token)) == expected
 
 
@@ -285,41 +297,43 @@ def test_sorting(api, customer_token, catalog, sort, expected):
         ("in_stock=maybe", "in_stock"),
     ],
 )
-def test_bad_filters_are_400(api, customer_token, query, field):
+def test_bad_filters_are_400(api: Api, customer_token: str, query: str, field: str) -> None:
     response = api.call("GET", f"/products/?{query}", customer_token)
 
-    assert response.status_code == 400, response.json
+    assert response.status_code == 400, response.get_json()
     assert response.mimetype == PROBLEM
-    assert field in response.json["errors"]
+    assert field in response.get_json()["errors"]
 
 
 # Changing
 
 
-def test_put_changes_only_the_fields_given(api, manager_token, create):
+def test_put_changes_only_the_fields_given(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea", "10.00", 5)
 
     response = api.call("PUT", f"/products/{product['id']}/", manager_token, json={"price": 12})
 
-    assert response.status_code == 200, response.json
-    assert response.json == {**product, "price": "12.00"}
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {**product, "price": "12.00"}
 
 
-def test_patch_changes_a_product(api, manager_token, create):
+def test_patch_changes_a_product(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea", "10.00", 5)
 
     response = api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"name": "Green Tea", "stock": 9})
 
-    assert response.status_code == 200, response.json
-    assert response.json == {**product, "name": "Green Tea", "stock": 9}
-    assert api.call("GET", f"/products/{product['id']}/", manager_token).json == response.json
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {**product, "name": "Green Tea", "stock": 9}
+    assert api.call("GET", f"/products/{product['id']}/", manager_token).get_json() == response.get_json()
 
 
 # Lost-update protection: If-Match with the ETag of the GET
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
-def test_an_update_with_the_current_etag_goes_through(api, manager_token, create, method):
+def test_an_update_with_the_current_etag_goes_through(
+    api: Api, manager_token: str, create: Create, method: str
+) -> None:
     product = create("Tea", "10.00", 5)
     etag = api.call("GET", f"/products/{product['id']}/", manager_token).headers["ETag"]
 
@@ -327,12 +341,14 @@ def test_an_update_with_the_current_etag_goes_through(api, manager_token, create
         method, f"/products/{product['id']}/", manager_token, json={"stock": 7}, headers={"If-Match": etag}
     )
 
-    assert response.status_code == 200, response.json
-    assert response.json["stock"] == 7
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["stock"] == 7
     assert response.headers["ETag"] != etag  # the new state has a new tag, ready for the next edit
 
 
-def test_an_update_based_on_an_outdated_read_is_412_and_changes_nothing(api, manager_token, create):
+def test_an_update_based_on_an_outdated_read_is_412_and_changes_nothing(
+    api: Api, manager_token: str, create: Create
+) -> None:
     product = create("Tea", "10.00", 5)
     path = f"/products/{product['id']}/"
     etag = api.call("GET", path, manager_token).headers["ETag"]
@@ -340,24 +356,28 @@ def test_an_update_based_on_an_outdated_read_is_412_and_changes_nothing(api, man
 
     late = api.call("PATCH", path, manager_token, json={"price": "1.00"}, headers={"If-Match": etag})
 
-    assert late.status_code == 412, late.json
+    assert late.status_code == 412, late.get_json()
     assert late.mimetype == PROBLEM
-    assert late.json["type"] == "urn:shop:problem:precondition-failed"
-    assert api.call("GET", path, manager_token).json == {**product, "stock": 4}
+    assert late.get_json()["type"] == "urn:shop:problem:precondition-failed"
+    assert api.call("GET", path, manager_token).get_json() == {**product, "stock": 4}
 
 
 @pytest.mark.parametrize(("if_match", "status"), [("*", 200), ('"nonsense"', 412), ('W/"weak"', 412), ("", 412)])
-def test_if_match_star_means_any_and_anything_else_must_match(api, manager_token, create, if_match, status):
+def test_if_match_star_means_any_and_anything_else_must_match(
+    api: Api, manager_token: str, create: Create, if_match: str, status: int
+) -> None:
     product = create("Tea", "10.00", 5)
 
     response = api.call(
         "PATCH", f"/products/{product['id']}/", manager_token, json={"stock": 1}, headers={"If-Match": if_match}
     )
 
-    assert response.status_code == status, response.json
+    assert response.status_code == status, response.get_json()
 
 
-def test_a_delete_based_on_an_outdated_read_is_412_and_the_product_stays(api, manager_token, create):
+def test_a_delete_based_on_an_outdated_read_is_412_and_the_product_stays(
+    api: Api, manager_token: str, create: Create
+) -> None:
     product = create("Tea", "10.00", 5)
     path = f"/products/{product['id']}/"
     etag = api.call("GET", path, manager_token).headers["ETag"]
@@ -370,45 +390,47 @@ def test_a_delete_based_on_an_outdated_read_is_412_and_the_product_stays(api, ma
     assert (refused.status_code, deleted.status_code) == (412, 204)
 
 
-def test_an_update_without_if_match_is_unconditional(api, manager_token, create):
+def test_an_update_without_if_match_is_unconditional(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea", "10.00", 5)
 
     assert api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"stock": 1}).status_code == 200
 
 
-def test_the_api_document_offers_if_match_and_412_on_product_changes(api):
-    spec = api.client.get("/api/schema/").json
+def test_the_api_document_offers_if_match_and_412_on_product_changes(api: Api) -> None:
+    spec = api.client.get("/api/schema/").get_json()
     for method in ("put", "patch", "delete"):
         operation = spec["paths"]["/products/{product_id}/"][method]
         assert any(p["name"] == "If-Match" and p["in"] == "header" for p in operation["parameters"])
         assert "412" in operation["responses"]
 
 
-def test_put_with_every_field(api, manager_token, create):
+def test_put_with_every_field(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea", "10.00", 5)
     body = {"name": "Coffee", "price": "99.99", "stock": 0, "currency": "USD"}
 
     response = api.call("PUT", f"/products/{product['id']}/", manager_token, json=body)
 
     assert response.status_code == 200
-    assert response.json == {"id": product["id"], **body}
+    assert response.get_json() == {"id": product["id"], **body}
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [({"price": "1.234"}, "price"), ({"price": -1}, "price"), ({"stock": -1}, "stock"), ({"stock": "5"}, "stock")],
 )
-def test_invalid_changes_are_400_and_change_nothing(api, manager_token, create, body, field):
+def test_invalid_changes_are_400_and_change_nothing(
+    api: Api, manager_token: str, create: Create, body: dict[str, Any], field: str
+) -> None:
     product = create("Tea", "10.00", 5)
 
     response = api.call("PATCH", f"/products/{product['id']}/", manager_token, json=body)
 
     assert response.status_code == 400
-    assert field in response.json["errors"]
-    assert api.call("GET", f"/products/{product['id']}/", manager_token).json == product
+    assert field in response.get_json()["errors"]
+    assert api.call("GET", f"/products/{product['id']}/", manager_token).get_json() == product
 
 
-def test_an_empty_change_is_400(api, manager_token, create):
+def test_an_empty_change_is_400(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea")
 
     response = api.call("PATCH", f"/products/{product['id']}/", manager_token, json={})
@@ -417,34 +439,36 @@ def test_an_empty_change_is_400(api, manager_token, create):
     assert response.mimetype == PROBLEM
 
 
-def test_renaming_to_a_taken_name_is_409(api, manager_token, create):
+def test_renaming_to_a_taken_name_is_409(api: Api, manager_token: str, create: Create) -> None:
     create("Tea")
     coffee = create("Coffee")
 
     response = api.call("PATCH", f"/products/{coffee['id']}/", manager_token, json={"name": "Tea"})
 
     assert response.status_code == 409
-    assert api.call("GET", f"/products/{coffee['id']}/", manager_token).json["name"] == "Coffee"
+    assert api.call("GET", f"/products/{coffee['id']}/", manager_token).get_json()["name"] == "Coffee"
 
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
-def test_a_customer_cannot_change_a_product(api, customer_token, create, method):
+def test_a_customer_cannot_change_a_product(api: Api, customer_token: str, create: Create, method: str) -> None:
     product = create("Tea", "10.00", 5)
 
     response = api.call(method, f"/products/{product['id']}/", customer_token, json={"stock": 0})
 
     assert response.status_code == 403
-    assert api.call("GET", f"/products/{product['id']}/", customer_token).json["stock"] == 5
+    assert api.call("GET", f"/products/{product['id']}/", customer_token).get_json()["stock"] == 5
 
 
-def test_changing_a_missing_product_is_404(api, manager_token):
+def test_changing_a_missing_product_is_404(api: Api, manager_token: str) -> None:
     assert api.call("PATCH", "/products/999/", manager_token, json={"stock": 1}).status_code == 404
 
 
 # Deleting
 
 
-def test_a_manager_deletes_a_product(api, manager_token, customer_token, catalog):
+def test_a_manager_deletes_a_product(
+    api: Api, manager_token: str, customer_token: str, catalog: list[dict[str, Any]]
+) -> None:
     tea = catalog[0]
 
     response = api.call("DELETE", f"/products/{tea['id']}/", manager_token)
@@ -457,7 +481,7 @@ def test_a_manager_deletes_a_product(api, manager_token, customer_token, catalog
     assert pagination(listed)["total"] == 4
 
 
-def test_deleting_twice_is_404(api, manager_token, create):
+def test_deleting_twice_is_404(api: Api, manager_token: str, create: Create) -> None:
     product = create("Tea")
     api.call("DELETE", f"/products/{product['id']}/", manager_token)
 
@@ -465,7 +489,7 @@ def test_deleting_twice_is_404(api, manager_token, create):
     assert api.call("PATCH", f"/products/{product['id']}/", manager_token, json={"stock": 1}).status_code == 404
 
 
-def test_a_customer_cannot_delete_a_product(api, customer_token, create):
+def test_a_customer_cannot_delete_a_product(api: Api, customer_token: str, create: Create) -> None:
     product = create("Tea")
 
     response = api.call("DELETE", f"/products/{product['id']}/", customer_token)
@@ -474,24 +498,26 @@ def test_a_customer_cannot_delete_a_product(api, customer_token, create):
     assert api.call("GET", f"/products/{product['id']}/", customer_token).status_code == 200
 
 
-def test_a_deleted_product_cannot_be_ordered(api, manager_token, customer_token, create):
+def test_a_deleted_product_cannot_be_ordered(api: Api, manager_token: str, customer_token: str, create: Create) -> None:
     product = create("Tea")
     api.call("DELETE", f"/products/{product['id']}/", manager_token)
 
     response = api.call("POST", "/orders/", customer_token, json={"items": [{"product": product["id"], "quantity": 1}]})
 
     assert response.status_code == 400
-    assert "items.0.product" in response.json["errors"]
+    assert "items.0.product" in response.get_json()["errors"]
 
 
-def test_past_orders_keep_a_deleted_products_name_and_price(api, manager_token, customer_token, create):
+def test_past_orders_keep_a_deleted_products_name_and_price(
+    api: Api, manager_token: str, customer_token: str, create: Create
+) -> None:
     product = create("Tea", "7.25", 5)
     order = api.call("POST", "/orders/", customer_token, json={"items": [{"product": product["id"], "quantity": 2}]})
     api.call("DELETE", f"/products/{product['id']}/", manager_token)
 
-    response = api.call("GET", f"/orders/{order.json['id']}/", customer_token)
+    response = api.call("GET", f"/orders/{order.get_json()['id']}/", customer_token)
 
     assert response.status_code == 200
-    line = response.json["items"][0]
+    line = response.get_json()["items"][0]
     assert line == {"product": product["id"], "name": "Tea", "unit_price": "7.25", "quantity": 2, "line_total": "14.50"}
-    assert response.json["total"] == "14.50"
+    assert response.get_json()["total"] == "14.50"

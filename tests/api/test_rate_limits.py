@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import Any, Protocol
 
 import pytest
+from werkzeug.test import TestResponse
 
 from shop.entrypoints.app import create_app
+from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.fakes import PASSWORD
 
 
+class Limited(Protocol):
+    def __call__(self, **limits: str) -> Api: ...
+
+
 @pytest.fixture
-def limited(settings):
-    def make(**limits) -> Api:
+def limited(settings: Settings) -> Limited:
+    def make(**limits: Any) -> Api:
         return Api(create_app(replace(settings, **limits)).test_client())
 
     return make
 
 
-def login(api: Api, username: str, password: str, address: str = "10.0.0.1"):
+def login(api: Api, username: str, password: str, address: str = "10.0.0.1") -> TestResponse:
     return api.client.post(
         "/api/token/", json={"username": username, "password": password}, environ_base={"REMOTE_ADDR": address}
     )
 
 
-def test_failed_logins_are_limited_per_username(limited):
+def test_failed_logins_are_limited_per_username(limited: Limited) -> None:
     api = limited(ratelimit_login_failures="3 per minute")
     api.signup("carol")
 
@@ -36,11 +43,11 @@ def test_failed_logins_are_limited_per_username(limited):
     assert failures == [401, 401, 401]
     assert blocked.status_code == 429
     assert blocked.headers["Content-Type"] == "application/problem+json"
-    assert blocked.json["status"] == 429
+    assert blocked.get_json()["status"] == 429
     assert int(blocked.headers["Retry-After"]) > 0
 
 
-def test_the_username_limit_does_not_touch_other_users_or_successes(limited):
+def test_the_username_limit_does_not_touch_other_users_or_successes(limited: Limited) -> None:
     api = limited(ratelimit_login_failures="2 per minute")
     api.signup("carol")
     api.signup("dave")
@@ -53,7 +60,7 @@ def test_the_username_limit_does_not_touch_other_users_or_successes(limited):
     assert login(api, "carol", PASSWORD).status_code == 200
 
 
-def test_calls_are_limited_per_client_address(limited):
+def test_calls_are_limited_per_client_address(limited: Limited) -> None:
     api = limited(ratelimit_per_address="3 per minute")
 
     statuses = [
@@ -70,20 +77,20 @@ def test_calls_are_limited_per_client_address(limited):
     assert elsewhere.status_code == 201
 
 
-def test_refresh_is_limited_per_address(limited):
+def test_refresh_is_limited_per_address(limited: Limited) -> None:
     api = limited(ratelimit_per_address="2 per minute")
     statuses = [api.client.post("/api/token/refresh/", json={"refresh": "x"}).status_code for _ in range(3)]
     assert statuses == [401, 401, 429]
 
 
-def test_reads_are_not_limited(limited, manager_token):
+def test_reads_are_not_limited(limited: Limited, manager_token: str) -> None:
     api = limited(ratelimit_per_address="1 per minute")
     api.signup("carol")
-    token = login(api, "carol", PASSWORD).json["access"]
+    token = login(api, "carol", PASSWORD).get_json()["access"]
     assert [api.call("GET", "/products/", token).status_code for _ in range(3)] == [200, 200, 200]
 
 
-def test_limits_hold_across_instances_with_redis(limited):
+def test_limits_hold_across_instances_with_redis(limited: Limited) -> None:
     redis = pytest.importorskip("redis")
     try:
         redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()

@@ -65,19 +65,23 @@ def _interpolate(value: Any, env: dict[str, str]) -> Any:
 
 
 def _raw() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
+    compose: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return compose
 
 
 def _compose(env: dict[str, str] | None = None) -> dict[str, Any]:
-    return _interpolate(_raw(), FAKE_ENV if env is None else env)
+    compose: dict[str, Any] = _interpolate(_raw(), FAKE_ENV if env is None else env)
+    return compose
 
 
 def _services() -> dict[str, dict[str, Any]]:
-    return _compose()["services"]
+    services: dict[str, dict[str, Any]] = _compose()["services"]
+    return services
 
 
 def _scrape_job(name: str) -> dict[str, Any]:
     config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    job: dict[str, Any]
     [job] = [job for job in config["scrape_configs"] if job["job_name"] == name]
     return job
 
@@ -97,7 +101,7 @@ def _check_schema(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_file_follows_the_compose_specification():
+def test_the_file_follows_the_compose_specification() -> None:
     result = _check_schema(COMPOSE)
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -112,7 +116,7 @@ def test_the_file_follows_the_compose_specification():
         ("hostname: rabbitmq", "host_name: rabbitmq"),
     ],
 )
-def test_the_schema_check_catches_mistakes(tmp_path, good, bad):
+def test_the_schema_check_catches_mistakes(tmp_path: Path, good: str, bad: str) -> None:
     text = COMPOSE.read_text()
     assert good in text
     broken = tmp_path / "docker-compose.yml"
@@ -124,7 +128,7 @@ def test_the_schema_check_catches_mistakes(tmp_path, good, bad):
     assert "Schema validation errors were encountered" in result.stdout, result.stdout + result.stderr
 
 
-def test_durations_are_in_compose_syntax():
+def test_durations_are_in_compose_syntax() -> None:
     # The schema only says "string"; compose parses Go durations such as 1m30s.
     durations = [
         (name, key, value)
@@ -141,7 +145,7 @@ def test_durations_are_in_compose_syntax():
         assert re.fullmatch(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+", value), f"{name}.{key} = {value!r}"
 
 
-def test_the_stack_has_its_services_and_the_observability_profile():
+def test_the_stack_has_its_services_and_the_observability_profile() -> None:
     services = _services()
 
     assert set(services) == {"db", "redis", "rabbitmq", "migrate", "api", "relay", "nginx", "prometheus", "grafana"}
@@ -151,7 +155,7 @@ def test_the_stack_has_its_services_and_the_observability_profile():
         assert "profiles" not in services[name], f"{name} must start without a profile"
 
 
-def test_postgres_keeps_its_data_in_a_named_volume_and_reports_health():
+def test_postgres_keeps_its_data_in_a_named_volume_and_reports_health() -> None:
     compose = _compose()
     db = compose["services"]["db"]
 
@@ -162,14 +166,14 @@ def test_postgres_keeps_its_data_in_a_named_volume_and_reports_health():
     assert volume in compose["volumes"]
 
 
-def test_redis_reports_health():
+def test_redis_reports_health() -> None:
     redis = _services()["redis"]
 
     assert redis["image"].startswith("redis:7")
     assert redis["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
 
 
-def test_rabbitmq_keeps_its_data_under_a_fixed_node_name_and_reports_health():
+def test_rabbitmq_keeps_its_data_under_a_fixed_node_name_and_reports_health() -> None:
     compose = _compose()
     rabbitmq = compose["services"]["rabbitmq"]
 
@@ -185,7 +189,7 @@ def test_rabbitmq_keeps_its_data_under_a_fixed_node_name_and_reports_health():
     assert not [port for port in rabbitmq.get("ports", []) if port.endswith(":5672")]
 
 
-def test_migrations_run_once_in_a_one_shot_service_before_any_replica():
+def test_migrations_run_once_in_a_one_shot_service_before_any_replica() -> None:
     services = _services()
     migrate, api = services["migrate"], services["api"]
 
@@ -200,7 +204,7 @@ def test_migrations_run_once_in_a_one_shot_service_before_any_replica():
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
-def test_the_relays_run_after_the_migrations_once_the_broker_is_healthy():
+def test_the_relays_run_after_the_migrations_once_the_broker_is_healthy() -> None:
     services = _services()
     relay, api = services["relay"], services["api"]
 
@@ -216,7 +220,7 @@ def test_the_relays_run_after_the_migrations_once_the_broker_is_healthy():
     assert relay["restart"] == "unless-stopped"
 
 
-def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
+def test_the_relays_get_the_database_and_the_broker_and_no_api_secret() -> None:
     services = _services()
     env = services["relay"]["environment"]
 
@@ -231,7 +235,7 @@ def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
         assert "BROKER_URL" not in services[name]["environment"], name
 
 
-def test_the_broker_url_names_the_rabbitmq_service_its_credentials_and_the_contracts_vhost():
+def test_the_broker_url_names_the_rabbitmq_service_its_credentials_and_the_contracts_vhost() -> None:
     services = _services()
     rabbitmq = services["rabbitmq"]["environment"]
     url = urlsplit(services["relay"]["environment"]["BROKER_URL"])
@@ -246,7 +250,7 @@ def test_the_broker_url_names_the_rabbitmq_service_its_credentials_and_the_contr
     assert unquote(url.path.removeprefix("/")) == vhost
 
 
-def test_the_relays_health_check_asks_for_readiness_on_the_relay_port():
+def test_the_relays_health_check_asks_for_readiness_on_the_relay_port() -> None:
     relay = _services()["relay"]
     check = relay["healthcheck"]["test"]
     port = int(relay["environment"].get("RELAY_PORT", RELAY_PORT))
@@ -255,14 +259,14 @@ def test_the_relays_health_check_asks_for_readiness_on_the_relay_port():
     assert f"http://127.0.0.1:{port}/health/ready" in " ".join(check)
 
 
-def test_the_relays_stop_before_compose_kills_them():
+def test_the_relays_stop_before_compose_kills_them() -> None:
     grace = re.fullmatch(r"(\d+)s", _services()["relay"]["stop_grace_period"])
 
     # They stop within a second of SIGTERM; a stuck publish is sent again by the next leader.
     assert grace is not None and 2 <= int(grace[1]) <= 30
 
 
-def test_the_migrate_service_gets_the_database_and_no_signing_key():
+def test_the_migrate_service_gets_the_database_and_no_signing_key() -> None:
     environment = _services()["migrate"]["environment"]
 
     assert "DATABASE_URL" in environment
@@ -270,7 +274,7 @@ def test_the_migrate_service_gets_the_database_and_no_signing_key():
     assert "METRICS_TOKEN" not in environment
 
 
-def test_the_replicas_run_the_image_command_and_never_migrate():
+def test_the_replicas_run_the_image_command_and_never_migrate() -> None:
     api = _services()["api"]
 
     assert "command" not in api  # the image's: gunicorn alone (test_dockerfile.py)
@@ -278,7 +282,7 @@ def test_the_replicas_run_the_image_command_and_never_migrate():
     assert "migrate" not in yaml.safe_dump({key: value for key, value in api.items() if key != "depends_on"})
 
 
-def test_several_replicas_are_reached_through_nginx_only():
+def test_several_replicas_are_reached_through_nginx_only() -> None:
     services = _services()
     api, nginx = services["api"], services["nginx"]
 
@@ -290,7 +294,7 @@ def test_several_replicas_are_reached_through_nginx_only():
     assert (host, port) == ("api", "8000")
 
 
-def test_the_replicas_health_check_asks_for_readiness():
+def test_the_replicas_health_check_asks_for_readiness() -> None:
     api = _services()["api"]
     check = " ".join(api["healthcheck"]["test"])
 
@@ -298,7 +302,7 @@ def test_the_replicas_health_check_asks_for_readiness():
     assert "http://127.0.0.1:8000/health/ready" in check
 
 
-def test_the_replicas_get_the_production_settings():
+def test_the_replicas_get_the_production_settings() -> None:
     api = _services()["api"]
     env = api["environment"]
 
@@ -313,7 +317,7 @@ def test_the_replicas_get_the_production_settings():
     assert grace is not None and int(grace[1]) > int(env["GRACEFUL_TIMEOUT"])
 
 
-def test_the_database_url_names_the_db_service_and_its_credentials():
+def test_the_database_url_names_the_db_service_and_its_credentials() -> None:
     services = _services()
     db = services["db"]["environment"]
     for service in ("migrate", "api", "relay"):
@@ -327,7 +331,7 @@ def test_the_database_url_names_the_db_service_and_its_credentials():
 
 
 @pytest.mark.parametrize("missing", SECRETS)
-def test_compose_refuses_to_start_without_each_secret(missing):
+def test_compose_refuses_to_start_without_each_secret(missing: str) -> None:
     env = {name: value for name, value in FAKE_ENV.items() if name != missing}
 
     with pytest.raises(MissingVariableError, match=missing):
@@ -336,7 +340,7 @@ def test_compose_refuses_to_start_without_each_secret(missing):
         _compose({**env, missing: ""})
 
 
-def test_secrets_are_only_ever_required_never_defaulted():
+def test_secrets_are_only_ever_required_never_defaulted() -> None:
     uses = _uses(COMPOSE.read_text())
 
     for name in SECRETS:
@@ -346,7 +350,7 @@ def test_secrets_are_only_ever_required_never_defaulted():
     assert all(op in {":?", ":-"} for _, op in uses), uses
 
 
-def test_no_secret_is_written_in_the_file():
+def test_no_secret_is_written_in_the_file() -> None:
     secretish = re.compile(r"SECRET|TOKEN|PASS|_KEY$")
     required = re.compile(r"\$\{[A-Z_]+:\?[^}]*\}")
     checked = 0
@@ -364,7 +368,7 @@ def test_no_secret_is_written_in_the_file():
     assert checked >= 8, checked
 
 
-def test_every_mounted_file_exists_in_the_repository():
+def test_every_mounted_file_exists_in_the_repository() -> None:
     mounts = [volume.split(":")[0] for service in _services().values() for volume in service.get("volumes", [])]
     local = [source for source in mounts if source.startswith("./")]
 
@@ -373,7 +377,7 @@ def test_every_mounted_file_exists_in_the_repository():
         assert (REPO / source).exists(), source
 
 
-def test_nginx_mounts_the_templates_and_sets_every_variable_they_use():
+def test_nginx_mounts_the_templates_and_sets_every_variable_they_use() -> None:
     nginx = _services()["nginx"]
     mounts = dict(volume.split(":")[:2] for volume in nginx["volumes"])
     templates = REPO / next(source for source, target in mounts.items() if target == "/etc/nginx/templates")
@@ -386,7 +390,7 @@ def test_nginx_mounts_the_templates_and_sets_every_variable_they_use():
     assert nginx["environment"]["NGINX_PORT"] == "8000"
 
 
-def test_prometheus_gets_the_metrics_token_as_a_secret_file():
+def test_prometheus_gets_the_metrics_token_as_a_secret_file() -> None:
     compose = _compose()
     prometheus = compose["services"]["prometheus"]
     config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
@@ -400,7 +404,7 @@ def test_prometheus_gets_the_metrics_token_as_a_secret_file():
     assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
 
 
-def test_prometheus_finds_every_replica_by_the_api_service_name():
+def test_prometheus_finds_every_replica_by_the_api_service_name() -> None:
     [discovery] = _scrape_job("shop")["dns_sd_configs"]
 
     assert discovery["names"] == ["api"]
@@ -409,7 +413,7 @@ def test_prometheus_finds_every_replica_by_the_api_service_name():
     assert "api" in _services()
 
 
-def test_prometheus_finds_every_relay_and_sends_it_no_token():
+def test_prometheus_finds_every_relay_and_sends_it_no_token() -> None:
     job = _scrape_job("relay")
     [discovery] = job["dns_sd_configs"]
     relay = _services()["relay"]
@@ -423,7 +427,7 @@ def test_prometheus_finds_every_relay_and_sends_it_no_token():
     assert "bearer_token_file" not in job
 
 
-def test_the_env_example_lists_every_required_variable_without_a_value():
+def test_the_env_example_lists_every_required_variable_without_a_value() -> None:
     lines = (REPO / "deploy" / "env.example").read_text().splitlines()
     settings = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     required = {name for name, op in _uses(COMPOSE.read_text()) if op == ":?"}

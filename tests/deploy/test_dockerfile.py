@@ -88,7 +88,7 @@ def _checks() -> dict[str, list[str]]:
     return checks
 
 
-def test_the_image_runs_gunicorn_with_the_services_configuration_and_nothing_else():
+def test_the_image_runs_gunicorn_with_the_services_configuration_and_nothing_else() -> None:
     [cmd] = _instruction("CMD")
     command = _exec_form(cmd)
 
@@ -106,7 +106,7 @@ def test_the_image_runs_gunicorn_with_the_services_configuration_and_nothing_els
     assert not [line for line in _instruction("RUN") + _instruction("CMD") if "migrate" in line]
 
 
-def test_the_image_listens_on_all_interfaces_as_an_unprivileged_user():
+def test_the_image_listens_on_all_interfaces_as_an_unprivileged_user() -> None:
     [user] = _instruction("USER")
     env = " ".join(_instruction("ENV"))
 
@@ -119,7 +119,7 @@ def test_the_image_listens_on_all_interfaces_as_an_unprivileged_user():
 
 
 @pytest.mark.parametrize("source", ["dockerfile", "compose-api", "compose-relay"])
-def test_the_health_check_passes_only_when_the_service_is_ready(health, source):
+def test_the_health_check_passes_only_when_the_service_is_ready(health: _Health, source: str) -> None:
     command = _checks()[source]
 
     health.status = 200

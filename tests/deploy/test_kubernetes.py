@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]  # ships no types, and none are published
 import pytest
 import yaml
 
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
 # The oldest Kubernetes the manifests promise to work on, and the newest the schemas know.
-VERSIONS = ["1.27", kubernetes_validate.latest_version()]
+VERSIONS: list[str] = ["1.27", kubernetes_validate.latest_version()]
 PORT = 8000
 API, RELAY = "shop-api", "shop-relay"
 SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL"}
@@ -48,7 +48,7 @@ def _one(kind: str, name: str | None = None) -> dict[str, Any]:
 
 
 def _container(workload: dict[str, Any]) -> dict[str, Any]:
-    containers = workload["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = workload["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]
 
@@ -58,7 +58,8 @@ def _workloads() -> list[dict[str, Any]]:
 
 
 def _pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return workload["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
 
 
 def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -81,19 +82,20 @@ def _env_names(workload: dict[str, Any]) -> set[str]:
 def _probe_port(container: dict[str, Any], port: int | str) -> int:
     if isinstance(port, int):
         return port
-    return next(p["containerPort"] for p in container["ports"] if p.get("name") == port)
+    number: int = next(p["containerPort"] for p in container["ports"] if p.get("name") == port)
+    return number
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: p.name)
-def test_every_manifest_is_valid_for_kubernetes(path, version):
+def test_every_manifest_is_valid_for_kubernetes(path: Path, version: str) -> None:
     documents = _documents(path)
     assert documents
     for doc in documents:
         kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_the_validation_is_strict_about_misspelt_fields():
+def test_the_validation_is_strict_about_misspelt_fields() -> None:
     deployment = copy.deepcopy(_one("Deployment", API))
     container = _container(deployment)
     container["livenesProbe"] = container.pop("livenessProbe")
@@ -102,7 +104,7 @@ def test_the_validation_is_strict_about_misspelt_fields():
         kubernetes_validate.validate(deployment, VERSIONS[-1], strict=True)
 
 
-def test_the_kustomization_applies_every_manifest_but_the_example_secret():
+def test_the_kustomization_applies_every_manifest_but_the_example_secret() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
 
     assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
@@ -119,7 +121,7 @@ def test_the_kustomization_applies_every_manifest_but_the_example_secret():
     assert images == {image["name"] for image in kustomization["images"]}
 
 
-def test_the_deployment_serves_port_8000_with_the_health_probes():
+def test_the_deployment_serves_port_8000_with_the_health_probes() -> None:
     container = _container(_one("Deployment", API))
 
     assert [p["containerPort"] for p in container["ports"]] == [PORT]
@@ -130,7 +132,7 @@ def test_the_deployment_serves_port_8000_with_the_health_probes():
     assert {_probe_port(container, probe["port"]) for probe in probes.values()} == {PORT}
 
 
-def test_the_service_sends_port_80_to_the_deployments_pods():
+def test_the_service_sends_port_80_to_the_deployments_pods() -> None:
     service, deployment = _one("Service"), _one("Deployment", API)
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
@@ -141,7 +143,7 @@ def test_the_service_sends_port_80_to_the_deployments_pods():
     assert _probe_port(_container(deployment), port["targetPort"]) == PORT
 
 
-def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
+def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port() -> None:
     policy, deployment = _one("NetworkPolicy", API), _one("Deployment", API)
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
@@ -153,7 +155,7 @@ def test_only_the_proxy_and_prometheus_reach_the_pods_on_the_service_port():
     assert {_probe_port(_container(deployment), port["port"]) for port in rule["ports"]} == {PORT}
 
 
-def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hpa():
+def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hpa() -> None:
     deployment, hpa, pdb = _one("Deployment", API), _one("HorizontalPodAutoscaler"), _one("PodDisruptionBudget", API)
     spec = deployment["spec"]
 
@@ -171,7 +173,7 @@ def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hp
     assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
 
 
-def test_the_pods_shut_down_gracefully():
+def test_the_pods_shut_down_gracefully() -> None:
     deployment = _one("Deployment", API)
     pod = deployment["spec"]["template"]["spec"]
     pre_stop = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
@@ -182,7 +184,7 @@ def test_the_pods_shut_down_gracefully():
     assert pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + graceful + 3
 
 
-def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root():
+def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root() -> None:
     dockerfile_user = re.search(r"^USER (\d+):(\d+)$", (REPO / "Dockerfile").read_text(), re.MULTILINE)
     assert dockerfile_user is not None
     for workload in _workloads():
@@ -201,7 +203,7 @@ def test_the_pods_run_as_the_images_unprivileged_user_on_a_read_only_root():
         assert {mounts[path] for path in WRITABLE} <= empty_dirs
 
 
-def test_prometheus_annotations_point_at_the_metrics_endpoint():
+def test_prometheus_annotations_point_at_the_metrics_endpoint() -> None:
     annotations = _one("Deployment", API)["spec"]["template"]["metadata"]["annotations"]
 
     assert annotations["prometheus.io/scrape"] == "true"
@@ -209,7 +211,7 @@ def test_prometheus_annotations_point_at_the_metrics_endpoint():
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
-def test_every_variable_the_pods_get_is_a_setting_of_the_service():
+def test_every_variable_the_pods_get_is_a_setting_of_the_service() -> None:
     deployment_env = _env_names(_one("Deployment", API))
 
     assert deployment_env <= SERVICE_SETTINGS, deployment_env - SERVICE_SETTINGS
@@ -218,7 +220,7 @@ def test_every_variable_the_pods_get_is_a_setting_of_the_service():
     assert _env_names(_one("Job")) <= SERVICE_SETTINGS
 
 
-def test_every_configmap_and_secret_reference_resolves():
+def test_every_configmap_and_secret_reference_resolves() -> None:
     secret = _one("Secret")
     for workload in _workloads():
         container = _container(workload)
@@ -236,14 +238,14 @@ def test_every_configmap_and_secret_reference_resolves():
                 assert ref["key"] in secret["stringData"]
 
 
-def test_secrets_are_never_in_the_configmap():
+def test_secrets_are_never_in_the_configmap() -> None:
     data = _one("ConfigMap")["data"]
 
     assert not SECRET_KEYS & data.keys()
     assert not [key for key in data if re.search("SECRET|TOKEN|PASSWORD", key)]
 
 
-def test_the_example_secret_holds_only_unusable_placeholders():
+def test_the_example_secret_holds_only_unusable_placeholders() -> None:
     secret = _one("Secret")
     values = secret["stringData"]
 
@@ -260,7 +262,7 @@ def test_the_example_secret_holds_only_unusable_placeholders():
     assert {key for key in SECRET_KEYS if f"--from-literal={key}=" in text} == SECRET_KEYS
 
 
-def test_the_job_migrates_and_the_deployment_does_not():
+def test_the_job_migrates_and_the_deployment_does_not() -> None:
     job, deployment = _one("Job"), _one("Deployment", API)
     job_container, api = _container(job), _container(deployment)
 
@@ -280,7 +282,7 @@ def test_the_job_migrates_and_the_deployment_does_not():
 # The relays: `shop relay`, two replicas, one publishing while the other stands by.
 
 
-def test_the_relays_run_shop_relay_from_the_apis_image():
+def test_the_relays_run_shop_relay_from_the_apis_image() -> None:
     relay, api = _container(_one("Deployment", RELAY)), _container(_one("Deployment", API))
 
     assert relay["command"] == ["shop", "relay"]
@@ -289,7 +291,7 @@ def test_the_relays_run_shop_relay_from_the_apis_image():
     assert relay["imagePullPolicy"] == api["imagePullPolicy"]
 
 
-def test_the_relays_serve_their_probes_on_the_relay_port():
+def test_the_relays_serve_their_probes_on_the_relay_port() -> None:
     deployment = _one("Deployment", RELAY)
     container = _container(deployment)
     port = int(_env(deployment).get("RELAY_PORT", {}).get("value", RELAY_PORT))
@@ -309,7 +311,7 @@ def test_the_relays_serve_their_probes_on_the_relay_port():
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
-def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
+def test_the_relays_get_the_database_and_the_broker_and_no_api_secret() -> None:
     relay = _one("Deployment", RELAY)
     names = _env_names(relay)
     env = _env(relay)
@@ -328,7 +330,7 @@ def test_the_relays_get_the_database_and_the_broker_and_no_api_secret():
         assert "BROKER_URL" not in _env_names(workload)
 
 
-def test_the_relays_keep_one_standing_by_through_rollouts_and_drains():
+def test_the_relays_keep_one_standing_by_through_rollouts_and_drains() -> None:
     deployment, pdb = _one("Deployment", RELAY), _one("PodDisruptionBudget", RELAY)
     spec = deployment["spec"]
     labels = _pod_labels(deployment)
@@ -348,7 +350,7 @@ def test_the_relays_keep_one_standing_by_through_rollouts_and_drains():
     assert "lifecycle" not in _container(deployment)
 
 
-def test_the_api_and_the_relays_select_only_their_own_pods():
+def test_the_api_and_the_relays_select_only_their_own_pods() -> None:
     """Both name their port `http`: a Service or policy selecting both would mix them up."""
     api, relay = _pod_labels(_one("Deployment", API)), _pod_labels(_one("Deployment", RELAY))
     selectors = {
@@ -367,7 +369,7 @@ def test_the_api_and_the_relays_select_only_their_own_pods():
     assert checked == 7
 
 
-def test_only_prometheus_reaches_the_relays_on_the_relay_port():
+def test_only_prometheus_reaches_the_relays_on_the_relay_port() -> None:
     policy, deployment = _one("NetworkPolicy", RELAY), _one("Deployment", RELAY)
 
     assert _selects(policy["spec"]["podSelector"]["matchLabels"], _pod_labels(deployment))

@@ -92,10 +92,11 @@ class Reply:
 
     def seen(self) -> dict[str, Any]:
         """What the stub replica received, from its answer."""
-        return json.loads(self.body)["seen"]
+        seen: dict[str, Any] = json.loads(self.body)["seen"]
+        return seen
 
     def header_seen(self, name: str) -> str:
-        values = self.seen()["headers"].get(name.lower())
+        values: list[str] | None = self.seen()["headers"].get(name.lower())
         assert values is not None and len(values) == 1, f"{name} reached the replica as {values}"
         return values[0]
 
@@ -136,7 +137,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
         replica.server_close()
 
 
-def test_a_valid_client_request_id_reaches_the_replica_and_comes_back(proxy):
+def test_a_valid_client_request_id_reaches_the_replica_and_comes_back(proxy: Proxy) -> None:
     reply = proxy.request("GET", "/orders/", headers={"X-Request-ID": "client-Id_1.2"})
 
     assert reply.status == 200
@@ -145,7 +146,7 @@ def test_a_valid_client_request_id_reaches_the_replica_and_comes_back(proxy):
 
 
 @pytest.mark.parametrize("sent", [None, "has spaces", "x" * 65, "semi;colon"])
-def test_a_missing_or_malformed_request_id_is_replaced_by_nginx(proxy, sent):
+def test_a_missing_or_malformed_request_id_is_replaced_by_nginx(proxy: Proxy, sent: str | None) -> None:
     reply = proxy.request("GET", "/products/", headers={"X-Request-ID": sent} if sent else {})
 
     generated = reply.header_seen("X-Request-ID")
@@ -153,7 +154,7 @@ def test_a_missing_or_malformed_request_id_is_replaced_by_nginx(proxy, sent):
     assert reply.headers.get_all("X-Request-ID") == [generated]
 
 
-def test_the_access_log_is_json_with_the_request_id(proxy):
+def test_the_access_log_is_json_with_the_request_id(proxy: Proxy) -> None:
     proxy.request("GET", '/users/?q="quoted"', headers={"X-Request-ID": "logged-id"})
 
     deadline = time.monotonic() + 2
@@ -165,7 +166,7 @@ def test_the_access_log_is_json_with_the_request_id(proxy):
     assert entry["status"] == 200
 
 
-def test_the_replica_learns_the_client_address_scheme_and_host(proxy):
+def test_the_replica_learns_the_client_address_scheme_and_host(proxy: Proxy) -> None:
     reply = proxy.request("GET", "/users/", headers={"Host": "shop.example:8443", "X-Forwarded-For": "203.0.113.9"})
 
     assert reply.header_seen("Host") == "shop.example:8443"
@@ -175,7 +176,7 @@ def test_the_replica_learns_the_client_address_scheme_and_host(proxy):
     assert reply.header_seen("X-Forwarded-Proto") == "http"
 
 
-def test_a_body_of_exactly_one_mib_is_passed_on(proxy):
+def test_a_body_of_exactly_one_mib_is_passed_on(proxy: Proxy) -> None:
     reply = proxy.request("POST", "/orders/", body=b"x" * MIB, headers={"Content-Type": "application/json"})
 
     assert reply.status == 200
@@ -183,7 +184,7 @@ def test_a_body_of_exactly_one_mib_is_passed_on(proxy):
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_body_over_one_mib_is_refused_by_nginx_and_never_reaches_the_replica(proxy, chunked):
+def test_a_body_over_one_mib_is_refused_by_nginx_and_never_reaches_the_replica(proxy: Proxy, chunked: bool) -> None:
     before = len(proxy.replica.paths)
     body = b"x" * (MIB + 1)
     if chunked:
@@ -197,7 +198,7 @@ def test_a_body_over_one_mib_is_refused_by_nginx_and_never_reaches_the_replica(p
 
 
 @pytest.mark.parametrize("path", ["/big", "/big-problem", "/big-openapi"])
-def test_large_json_answers_are_gzipped_for_clients_that_accept_it(proxy, path):
+def test_large_json_answers_are_gzipped_for_clients_that_accept_it(proxy: Proxy, path: str) -> None:
     # Via: as if a load balancer stood in front; nginx then compresses only with gzip_proxied.
     reply = proxy.request("GET", path, headers={"Accept-Encoding": "gzip", "Via": "1.1 balancer"})
 
@@ -208,7 +209,7 @@ def test_large_json_answers_are_gzipped_for_clients_that_accept_it(proxy, path):
     assert len(reply.body) < len(plain) / 4
 
 
-def test_small_answers_and_clients_without_gzip_get_plain_json(proxy):
+def test_small_answers_and_clients_without_gzip_get_plain_json(proxy: Proxy) -> None:
     small = proxy.request("GET", "/products/1/", headers={"Accept-Encoding": "gzip"})
     large = proxy.request("GET", "/big")
 
@@ -231,14 +232,14 @@ def test_small_answers_and_clients_without_gzip_get_plain_json(proxy):
         "//health/ready",
     ],
 )
-def test_metrics_and_probes_are_not_served_through_nginx(proxy, path):
+def test_metrics_and_probes_are_not_served_through_nginx(proxy: Proxy, path: str) -> None:
     reply = proxy.request("GET", path)
 
     assert reply.status == 404
     assert not [seen for seen in proxy.replica.paths if "etrics" in seen]
 
 
-def test_upstream_connections_are_kept_alive_and_reused(proxy):
+def test_upstream_connections_are_kept_alive_and_reused(proxy: Proxy) -> None:
     proxy.request("GET", "/products/")  # at least one idle connection to the replica now
     before = proxy.replica.connections
 

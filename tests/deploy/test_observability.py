@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ EXPOSED = {**METRICS, **RELAY_METRICS}
 
 
 def _dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text())
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return dashboard
 
 
 def _panels() -> list[dict[str, Any]]:
-    return _dashboard()["panels"]
+    panels: list[dict[str, Any]] = _dashboard()["panels"]
+    return panels
 
 
 def _expressions() -> list[str]:
@@ -56,14 +59,16 @@ def _aggregations(expr: str) -> list[tuple[list[str], str]]:
 def _provisioned(kind: str) -> dict[str, Any]:
     files = list((GRAFANA / "provisioning" / kind).glob("*.yml"))
     assert len(files) == 1
-    return yaml.safe_load(files[0].read_text())
+    provisioned: dict[str, Any] = yaml.safe_load(files[0].read_text())
+    return provisioned
 
 
 def _grafana_service() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]
+    grafana: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["grafana"]
+    return grafana
 
 
-def test_the_dashboard_has_the_panels_the_service_is_watched_with():
+def test_the_dashboard_has_the_panels_the_service_is_watched_with() -> None:
     titles = [panel["title"].lower() for panel in _panels()]
 
     for wanted in (
@@ -83,7 +88,7 @@ def test_the_dashboard_has_the_panels_the_service_is_watched_with():
     assert _dashboard()["uid"] == "shop"
 
 
-def test_every_panel_queries_the_provisioned_prometheus():
+def test_every_panel_queries_the_provisioned_prometheus() -> None:
     [datasource] = _provisioned("datasources")["datasources"]
 
     assert datasource["type"] == "prometheus"
@@ -94,12 +99,12 @@ def test_every_panel_queries_the_provisioned_prometheus():
             assert target["datasource"] == {"type": "prometheus", "uid": datasource["uid"]}
 
 
-def _families(names: Any) -> set[str]:
+def _families(names: Iterable[str]) -> set[str]:
     return {re.sub(r"_(bucket|sum|count)$", "", name) for name in names}
 
 
 @pytest.mark.parametrize("exposed", [METRICS, RELAY_METRICS], ids=["api", "relay"])
-def test_queries_use_only_the_metrics_the_service_exposes(exposed):
+def test_queries_use_only_the_metrics_the_service_exposes(exposed: dict[str, frozenset[str]]) -> None:
     used = {name for expr in _expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
 
     assert used <= EXPOSED.keys(), used - EXPOSED.keys()
@@ -108,7 +113,7 @@ def test_queries_use_only_the_metrics_the_service_exposes(exposed):
 
 
 @pytest.mark.parametrize("expr", _expressions(), ids=[f"q{i}" for i, _ in enumerate(_expressions())])
-def test_queries_use_only_labels_their_metric_has(expr):
+def test_queries_use_only_labels_their_metric_has(expr: str) -> None:
     """Labels of the service's own, or the ones Prometheus puts on every scraped series."""
     assert expr.count("(") == expr.count(")")
     assert expr.count("{") == expr.count("}")
@@ -123,7 +128,7 @@ def test_queries_use_only_labels_their_metric_has(expr):
             assert set(grouping) <= EXPOSED[metric] | TARGET_LABELS, (metric, grouping)
 
 
-def test_latency_quantiles_come_from_the_histogram_buckets():
+def test_latency_quantiles_come_from_the_histogram_buckets() -> None:
     quantiles = [e for e in _expressions() if "histogram_quantile" in e]
     levels = {float(level) for e in quantiles for level in re.findall(r"histogram_quantile\(\s*([0-9.]+)", e)}
 
@@ -134,7 +139,7 @@ def test_latency_quantiles_come_from_the_histogram_buckets():
         assert "le" in grouping
 
 
-def test_the_error_rate_is_the_share_of_5xx_answers():
+def test_the_error_rate_is_the_share_of_5xx_answers() -> None:
     ratios = [e for e in _expressions() if 'status=~"5.."' in e and "/" in e]
 
     assert ratios
@@ -143,19 +148,19 @@ def test_the_error_rate_is_the_share_of_5xx_answers():
         assert re.sub(r'status=~"5..",?', "", numerator).replace("{}", "") == denominator
 
 
-def test_request_panels_leave_out_probes_and_scrapes():
+def test_request_panels_leave_out_probes_and_scrapes() -> None:
     for expr in _expressions():
         for selector in re.findall(r"shop_http_request[a-z_]*(\{[^}]*\})?\[", expr):
             assert 'route!~"/health/.*|/metrics"' in selector, expr
 
 
-def test_counters_are_read_as_rates():
+def test_counters_are_read_as_rates() -> None:
     for expr in _expressions():
         for counter in re.findall(r"\bshop_[a-z0-9_]+(?:_total|_bucket)\b", expr):
             assert re.search(rf"(rate|increase)\({counter}\b", expr), expr
 
 
-def test_grafana_loads_the_dashboard_from_where_compose_mounts_it():
+def test_grafana_loads_the_dashboard_from_where_compose_mounts_it() -> None:
     [provider] = _provisioned("dashboards")["providers"]
     grafana = _grafana_service()
     mounts = dict(volume.split(":")[:2] for volume in grafana["volumes"])
@@ -167,7 +172,7 @@ def test_grafana_loads_the_dashboard_from_where_compose_mounts_it():
     assert home == f"{provider['options']['path']}/{DASHBOARD.name}"
 
 
-def test_prometheus_scrapes_the_replicas_metrics_with_the_token():
+def test_prometheus_scrapes_the_replicas_metrics_with_the_token() -> None:
     config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
     [job] = [job for job in config["scrape_configs"] if job["job_name"] == "shop"]
 
@@ -199,20 +204,21 @@ def _run(*args: str, cwd: Path = PROMETHEUS) -> subprocess.CompletedProcess[str]
 
 
 def _rules() -> dict[str, Any]:
-    return yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    rules: dict[str, Any] = yaml.safe_load((PROMETHEUS / "alerts.yml").read_text())
+    return rules
 
 
 def _alert_expressions() -> list[str]:
     return [rule["expr"] for group in _rules()["groups"] for rule in group["rules"]]
 
 
-def test_the_alert_rules_are_valid():
+def test_the_alert_rules_are_valid() -> None:
     checked = _run("check", "rules", "alerts.yml")
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_each_alert_fires_on_its_case_and_stays_quiet_on_healthy_traffic():
+def test_each_alert_fires_on_its_case_and_stays_quiet_on_healthy_traffic() -> None:
     tested = _run("test", "rules", "alerts.test.yml")
 
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -222,7 +228,7 @@ def test_each_alert_fires_on_its_case_and_stays_quiet_on_healthy_traffic():
     assert fired == {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
 
 
-def test_the_prometheus_config_is_valid_and_loads_the_alerts(tmp_path: Path):
+def test_the_prometheus_config_is_valid_and_loads_the_alerts(tmp_path: Path) -> None:
     """As compose mounts it: the token file and the rules at their paths inside the container."""
     config = (PROMETHEUS / "prometheus.yml").read_text()
     token = tmp_path / "metrics_token"
@@ -240,7 +246,7 @@ def test_the_prometheus_config_is_valid_and_loads_the_alerts(tmp_path: Path):
 
 
 @pytest.mark.parametrize("expr", _alert_expressions())
-def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr):
+def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr: str) -> None:
     for metric, matchers in _selectors(expr):
         if not metric.startswith("shop_"):
             continue
@@ -249,13 +255,13 @@ def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr):
         assert labels <= EXPOSED[metric], (metric, labels)
 
 
-def test_alerts_cover_the_outbox_and_the_relays():
+def test_alerts_cover_the_outbox_and_the_relays() -> None:
     used = {name for expr in _alert_expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
 
     assert {"shop_outbox_oldest_pending_seconds", "shop_relay_leader"} <= used
 
 
-def test_every_alert_says_how_urgent_it_is_and_what_is_wrong():
+def test_every_alert_says_how_urgent_it_is_and_what_is_wrong() -> None:
     rules = [rule for group in _rules()["groups"] for rule in group["rules"]]
 
     assert rules
@@ -266,7 +272,7 @@ def test_every_alert_says_how_urgent_it_is_and_what_is_wrong():
 
 
 @pytest.mark.parametrize("source", ["dashboard", "alerts"])
-def test_outbox_gauges_are_read_with_max(source):
+def test_outbox_gauges_are_read_with_max(source: str) -> None:
     """Every API replica reads the same outbox (a sum would count it once per replica), and the
     relays expose the gauges at 0 (a min or an average would hide a stalled outbox)."""
     expressions = _expressions() if source == "dashboard" else _alert_expressions()
@@ -278,7 +284,7 @@ def test_outbox_gauges_are_read_with_max(source):
         assert "shop_outbox_" not in rest, expr
 
 
-def test_every_dashboard_query_is_valid_promql(tmp_path: Path):
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     """promtool parses each one, as a recording rule; Grafana's $__rate_interval stands for a range."""
     rules = [
         {"record": f"dashboard:q{i}", "expr": expr.replace("$__rate_interval", "1m")}

@@ -44,11 +44,13 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
 
 
 def _compose_relay() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["relay"]
+    relay: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["relay"]
+    return relay
 
 
 def _k8s_relay() -> dict[str, Any]:
     documents = yaml.safe_load_all((REPO / "deploy" / "k8s" / "relay-deployment.yaml").read_text())
+    deployment: dict[str, Any]
     [deployment] = [d for d in documents if d and d["kind"] == "Deployment"]
     return deployment
 
@@ -108,7 +110,7 @@ def _ready(port: int) -> int | None:
         return None
 
 
-def test_the_relays_default_port_is_the_one_the_deployment_files_use():
+def test_the_relays_default_port_is_the_one_the_deployment_files_use() -> None:
     from shop.entrypoints.settings import Settings
 
     settings = Settings.from_env({"DATABASE_URL": "postgresql+psycopg://shop@db/shop"}, signs=False)
@@ -116,7 +118,7 @@ def test_the_relays_default_port_is_the_one_the_deployment_files_use():
     assert settings.relay_port == RELAY_PORT
 
 
-def test_the_kubernetes_probes_paths_answer(relay: Relay):
+def test_the_kubernetes_probes_paths_answer(relay: Relay) -> None:
     container = _k8s_relay()["spec"]["template"]["spec"]["containers"][0]
 
     for kind in ("livenessProbe", "readinessProbe"):
@@ -125,7 +127,7 @@ def test_the_kubernetes_probes_paths_answer(relay: Relay):
     assert _get(relay.port, "/health/nowhere")[0] == 404
 
 
-def test_the_compose_health_check_passes_against_it(relay: Relay):
+def test_the_compose_health_check_passes_against_it(relay: Relay) -> None:
     command = _compose_relay()["healthcheck"]["test"]
     assert command[:2] == ["CMD", "python"]
     argv = [sys.executable, *(re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{relay.port}", arg) for arg in command[2:])]
@@ -133,7 +135,7 @@ def test_the_compose_health_check_passes_against_it(relay: Relay):
     assert subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode == 0
 
 
-def test_the_scraped_path_exposes_the_relay_metrics(relay: Relay):
+def test_the_scraped_path_exposes_the_relay_metrics(relay: Relay) -> None:
     path = _k8s_relay()["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
     status, body = _get(relay.port, path)
 
@@ -148,7 +150,9 @@ def test_the_scraped_path_exposes_the_relay_metrics(relay: Relay):
     assert leader.value == 1
 
 
-def test_sigterm_stops_it_within_the_grace_compose_and_kubernetes_give(database: dict[str, str], tmp_path: Path):
+def test_sigterm_stops_it_within_the_grace_compose_and_kubernetes_give(
+    database: dict[str, str], tmp_path: Path
+) -> None:
     compose = int(_compose_relay()["stop_grace_period"].removesuffix("s"))
     kubernetes = _k8s_relay()["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
 

@@ -8,9 +8,11 @@ per module, in pytest's temporary directory. One WSGI entry point stands for bot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
 import schemathesis
@@ -23,6 +25,10 @@ from shop.adapters.sql.migrations import upgrade
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
+from tests.support import container_of
+
+if TYPE_CHECKING:
+    from schemathesis.specs.openapi.schemas import OpenApiCase  # schemathesis defines it for type checkers only
 
 EXAMPLES = 25
 SECRET = "f" * 48
@@ -40,7 +46,7 @@ class Stack:
     def __init__(self) -> None:
         self.app = _app("sqlite://", Path("/nonexistent"))
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return self.app(environ, start_response)
 
 
@@ -49,8 +55,8 @@ STACK = Stack()
 
 def _login(client: FlaskClient, username: str) -> str:
     response = client.post("/api/token/", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.json
-    return str(response.json["access"])
+    assert response.status_code == 200, response.get_json()
+    return str(response.get_json()["access"])
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str, s
     url = f"sqlite:///{var / 'shop.db'}"
     upgrade(url)
     app = _app(url, var)
-    app.container.make_manager(username="boss", password=PASSWORD)  # type: ignore[attr-defined]
+    container_of(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     assert client.post("/users/", json={"username": "carol", "password": PASSWORD}).status_code == 201
     tokens = {"manager": _login(client, "boss"), "customer": _login(client, "carol")}
@@ -103,18 +109,18 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", STACK, config=CONFIG)
 fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 
 
-def call_as(role: str, case: Any, seeded: tuple[Flask, dict[str, str]]) -> None:
+def call_as(role: str, case: OpenApiCase, seeded: tuple[Flask, dict[str, str]]) -> None:
     _app, tokens = seeded
     case.call_and_validate(headers={"Authorization": f"Bearer {tokens[role]}"})
 
 
 @schema.parametrize()
 @fuzz
-def test_every_operation_conforms_for_a_customer(case: Any, seeded: tuple[Flask, dict[str, str]]) -> None:
+def test_every_operation_conforms_for_a_customer(case: OpenApiCase, seeded: tuple[Flask, dict[str, str]]) -> None:
     call_as("customer", case, seeded)
 
 
 @schema.parametrize()
 @fuzz
-def test_every_operation_conforms_for_a_manager(case: Any, seeded: tuple[Flask, dict[str, str]]) -> None:
+def test_every_operation_conforms_for_a_manager(case: OpenApiCase, seeded: tuple[Flask, dict[str, str]]) -> None:
     call_as("manager", case, seeded)

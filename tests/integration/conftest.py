@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import pytest
+from sqlalchemy import Engine
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
+from shop.application.messagebus import MessageBus
 from shop.application.ports.unit_of_work import UnitOfWork
 
-UowFactory = Callable[..., UnitOfWork]  # (bus=None): a unit of work handing its events to bus
+
+class UowFactory(Protocol):
+    """A unit of work handing its events to bus."""
+
+    def __call__(self, bus: MessageBus | None = None) -> UnitOfWork: ...
+
+
+SqlUowFactory = Callable[[], UnitOfWork]
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -26,6 +36,6 @@ def uow_factory(request: pytest.FixtureRequest) -> Iterator[UowFactory]:
 
 
 @pytest.fixture
-def sql_uow_factory(engine) -> UowFactory:  # type: ignore[no-untyped-def]
+def sql_uow_factory(engine: Engine) -> SqlUowFactory:
     """A real unit of work on SQLite and on PostgreSQL (for concurrency tests)."""
     return lambda: SqlUnitOfWork(engine)

@@ -45,7 +45,7 @@ def entry(kind: str = "order.placed", position: int = 1) -> OutboxEntry:
 
 
 def received(channel: BlockingChannel, queue: str) -> list[tuple[str, pika.BasicProperties, bytes]]:
-    messages = []
+    messages: list[tuple[str, pika.BasicProperties, bytes]] = []
     while True:
         method, properties, body = channel.basic_get(queue, auto_ack=True)
         if method is None:
@@ -53,7 +53,7 @@ def received(channel: BlockingChannel, queue: str) -> list[tuple[str, pika.Basic
         messages.append((method.routing_key, properties, body))
 
 
-def test_a_published_message_carries_the_contract(broker_url, channel, queue) -> None:
+def test_a_published_message_carries_the_contract(broker_url: str, channel: BlockingChannel, queue: str) -> None:
     publisher = AmqpPublisher(broker_url)
     sent = entry("product.changed")
 
@@ -70,7 +70,9 @@ def test_a_published_message_carries_the_contract(broker_url, channel, queue) ->
     assert properties.timestamp == int(OCCURRED.timestamp())
 
 
-def test_messages_arrive_in_the_order_they_were_published(broker_url, channel, queue) -> None:
+def test_messages_arrive_in_the_order_they_were_published(
+    broker_url: str, channel: BlockingChannel, queue: str
+) -> None:
     publisher = AmqpPublisher(broker_url)
     sent = [entry(position=n) for n in range(20)]
     for one in sent:
@@ -80,9 +82,12 @@ def test_messages_arrive_in_the_order_they_were_published(broker_url, channel, q
     assert [body for _key, _props, body in received(channel, queue)] == [one.body for one in sent]
 
 
-def test_a_lost_connection_fails_one_publish_and_the_next_reconnects(broker_url, channel, queue) -> None:
+def test_a_lost_connection_fails_one_publish_and_the_next_reconnects(
+    broker_url: str, channel: BlockingChannel, queue: str
+) -> None:
     publisher = AmqpPublisher(broker_url)
     publisher.publish(entry())
+    assert publisher._connection is not None
     publisher._connection._impl._transport._sock.shutdown(socket.SHUT_RDWR)  # the network goes away under it
 
     with pytest.raises(PublishFailed):

@@ -25,15 +25,18 @@ from shop.domain.users import Role, User
 from tests.fakes import FakeClock, RecordingBus
 
 from ..support import assembled
+from .conftest import SqlUowFactory
+
+RecordProperty = Callable[[str, object], None]
 
 
 @pytest.fixture
-def use(sql_uow_factory) -> Container:
+def use(sql_uow_factory: SqlUowFactory) -> Container:
     """The use cases on the real unit of work, each run on its own connection."""
     return assembled(sql_uow_factory, clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), bus=RecordingBus())
 
 
-def setup(uow_factory, stocks: list[int]) -> tuple[Actor, list[int]]:
+def setup(uow_factory: SqlUowFactory, stocks: list[int]) -> tuple[Actor, list[int]]:
     with uow_factory() as uow:
         user = User(username="buyer", password_hash="h")
         uow.users.add(user)
@@ -41,7 +44,13 @@ def setup(uow_factory, stocks: list[int]) -> tuple[Actor, list[int]]:
         for product in products:
             uow.products.add(product)
         uow.commit()
-    return Actor(user.id, Role.CUSTOMER), [p.id for p in products]
+    return Actor(stored(user.id), Role.CUSTOMER), [stored(p.id) for p in products]
+
+
+def stored(aggregate_id: int | None) -> int:
+    """The id a committed unit of work gave an aggregate."""
+    assert aggregate_id is not None
+    return aggregate_id
 
 
 def run_together(count: int, action: Callable[[int], str]) -> Counter[str]:
@@ -69,12 +78,12 @@ def one_each(use: Container, actor: Actor, product_id: int) -> Callable[[int], s
     return order
 
 
-def stock_of(uow_factory, product_id: int) -> int:
+def stock_of(uow_factory: SqlUowFactory, product_id: int) -> int:
     with uow_factory() as uow:
         return uow.products.get_for_update([product_id], include_deleted=True)[product_id].stock
 
 
-def test_forty_orders_against_stock_ten_sell_exactly_ten(use, sql_uow_factory):
+def test_forty_orders_against_stock_ten_sell_exactly_ten(use: Container, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [10])
 
     order = one_each(use, actor, product)
@@ -85,7 +94,7 @@ def test_forty_orders_against_stock_ten_sell_exactly_ten(use, sql_uow_factory):
     assert stock_of(sql_uow_factory, product) == 0
 
 
-def test_overlapping_multi_item_orders_do_not_deadlock(use, sql_uow_factory):
+def test_overlapping_multi_item_orders_do_not_deadlock(use: Container, sql_uow_factory: SqlUowFactory) -> None:
     actor, (a, b) = setup(sql_uow_factory, [1000, 1000])
 
     def order(i: int) -> str:
@@ -99,7 +108,7 @@ def test_overlapping_multi_item_orders_do_not_deadlock(use, sql_uow_factory):
     assert (stock_of(sql_uow_factory, a), stock_of(sql_uow_factory, b)) == (970, 940)
 
 
-def test_cancel_and_order_at_once_keep_stock_exact(use, sql_uow_factory):
+def test_cancel_and_order_at_once_keep_stock_exact(use: Container, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [20])
     placed = [use.place_order(actor=actor, items=[OrderItem(product, 1)]).order["id"] for _ in range(10)]
 
@@ -116,7 +125,9 @@ def test_cancel_and_order_at_once_keep_stock_exact(use, sql_uow_factory):
     assert stock_of(sql_uow_factory, product) == 20 - 10 - 10 + 10
 
 
-def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(use, sql_uow_factory, record_property):
+def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(
+    use: Container, sql_uow_factory: SqlUowFactory, record_property: RecordProperty
+) -> None:
     actor, (product,) = setup(sql_uow_factory, [50])
 
     order = one_each(use, actor, product)
@@ -134,7 +145,9 @@ def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(use, sql_uow_facto
     assert told == Counter({"order.placed": 50}), "every committed order has its message, no refused one has"
 
 
-def test_same_idempotency_key_at_the_same_moment_places_one_order(use, sql_uow_factory):
+def test_same_idempotency_key_at_the_same_moment_places_one_order(
+    use: Container, sql_uow_factory: SqlUowFactory
+) -> None:
     actor, (product,) = setup(sql_uow_factory, [100])
 
     def order(_: int) -> str:
@@ -151,7 +164,9 @@ def test_same_idempotency_key_at_the_same_moment_places_one_order(use, sql_uow_f
     assert stock_of(sql_uow_factory, product) == 99
 
 
-def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(use, sql_uow_factory):
+def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(
+    use: Container, sql_uow_factory: SqlUowFactory
+) -> None:
     """If-Match's precondition is judged under the row lock: no lost update between two edits."""
     _customer, (product,) = setup(sql_uow_factory, [5])
     manager = Actor(999, Role.MANAGER)

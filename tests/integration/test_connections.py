@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -27,7 +28,7 @@ from tests.fakes import FakeClock
 from ..support import assembled
 
 
-def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
+def test_a_connection_killed_while_idle_is_replaced(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)
     with engine.connect() as conn:
         first_pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
@@ -43,7 +44,7 @@ def test_a_connection_killed_while_idle_is_replaced(pg_url, monkeypatch):
     engine.dispose()
 
 
-def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database_url):
+def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database_url: str) -> None:
     writer = make_engine(database_url)
     reader = make_engine(database_url, read_only=True)
     with SqlUnitOfWork(writer) as uow:
@@ -60,7 +61,7 @@ def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database
     reader.dispose()
 
 
-def take_one(engine, product_id):
+def take_one(engine: Engine, product_id: int) -> None:
     with SqlUnitOfWork(engine) as uow:
         [product] = uow.products.get_for_update([product_id]).values()
         product.take(1)
@@ -68,7 +69,7 @@ def take_one(engine, product_id):
         uow.commit()
 
 
-def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_nothing(database_url):
+def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_nothing(database_url: str) -> None:
     holder_engine = make_engine(database_url)
     waiter_engine = make_engine(database_url, statement_timeout_ms=300)
     with SqlUnitOfWork(holder_engine) as uow:
@@ -95,12 +96,13 @@ def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_no
     waiter_engine.dispose()
 
 
-def show(engine, setting):
+def show(engine: Engine, setting: str) -> str:
     with engine.connect() as conn:
-        return conn.exec_driver_sql(f"SHOW {setting}").scalar_one()
+        value: str = conn.exec_driver_sql(f"SHOW {setting}").scalar_one()
+        return value
 
 
-def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_none(pg_url):
+def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_none(pg_url: str) -> None:
     url = make_url(pg_url).update_query_dict({"options": "-c application_name=shop-test"})
     rendered = url.render_as_string(hide_password=False)
     timed, untimed = make_engine(rendered, statement_timeout_ms=1500), make_engine(rendered, statement_timeout_ms=0)
@@ -111,7 +113,7 @@ def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_
     untimed.dispose()
 
 
-def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(database_url):
+def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(database_url: str) -> None:
     """ORDER_LOCK_TIMEOUT_MS: an order behind a long transaction gives up (Busy, nothing written)
     while other statements keep the engine's longer deadline."""
     engine = make_engine(database_url, statement_timeout_ms=5000)
@@ -135,7 +137,9 @@ def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(da
 
     assert 0.25 < waited < 2, "the order's 300 ms, not the engine's 5 s"
     with SqlUnitOfWork(engine) as uow:
-        assert uow.products.get(1).stock == 5
+        product = uow.products.get(1)
+        assert product is not None
+        assert product.stock == 5
         assert uow.orders.list(OrderQuery()).total == 0
         assert uow.outbox.backlog().pending == 0
     placed = use.place_order(actor=buyer, items=[OrderItem(1, 1)])  # the lock gone, it goes through
@@ -143,7 +147,7 @@ def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(da
     engine.dispose()
 
 
-def test_the_order_lock_timeout_lasts_one_transaction(pg_url):
+def test_the_order_lock_timeout_lasts_one_transaction(pg_url: str) -> None:
     engine = make_engine(pg_url, pool_size=1, max_overflow=0)
     with SqlUnitOfWork(engine, lock_timeout_ms=300) as uow:
         uow.users.get(1)
@@ -154,5 +158,7 @@ def test_the_order_lock_timeout_lasts_one_transaction(pg_url):
     engine.dispose()
 
 
-def show_in(uow, setting):
-    return uow._conn.connection().exec_driver_sql(f"SHOW {setting}").scalar_one()
+def show_in(uow: SqlUnitOfWork, setting: str) -> str:
+    assert uow._conn is not None, "only inside the unit of work"
+    value: str = uow._conn.connection().exec_driver_sql(f"SHOW {setting}").scalar_one()
+    return value

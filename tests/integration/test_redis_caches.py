@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Generic, TypeVar, cast
 
 import pytest
 import redis
@@ -23,9 +25,11 @@ from shop.domain.users import Role
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
+T = TypeVar("T")
+
 
 @pytest.fixture
-def client():
+def client() -> redis.Redis:
     client = redis.Redis.from_url(REDIS_URL)
     try:
         client.ping()
@@ -35,7 +39,7 @@ def client():
 
 
 @pytest.fixture
-def prefix(client):
+def prefix(client: redis.Redis) -> Iterator[str]:
     """Each test gets its own key space, so runs never see each other's entries."""
     prefix = f"shop-test:{uuid.uuid4().hex}:"
     yield prefix
@@ -44,7 +48,7 @@ def prefix(client):
 
 
 @pytest.fixture
-def cache(client, prefix):
+def cache(client: redis.Redis, prefix: str) -> RedisCatalogCache:
     return RedisCatalogCache(client, ttl_seconds=60, prefix=prefix)
 
 
@@ -52,77 +56,83 @@ def tea(stock: int = 5) -> Product:
     return Product(id=1, name="Tea", price=Money(Decimal("2.50"), "TWD"), stock=stock)
 
 
-class Loader:
-    def __init__(self, value):
+def found(product: Product | None) -> Product:
+    """The product a read returned, which must not be missing."""
+    assert product is not None
+    return product
+
+
+class Loader(Generic[T]):
+    def __init__(self, value: T) -> None:
         self.value = value
         self.calls = 0
 
-    def __call__(self):
+    def __call__(self) -> T:
         self.calls += 1
         return self.value
 
 
-def test_a_product_is_loaded_once_then_served_from_redis(cache):
+def test_a_product_is_loaded_once_then_served_from_redis(cache: RedisCatalogCache) -> None:
     load = Loader(tea())
 
-    first = cache.product(1, load)
-    second = cache.product(1, load)
+    first = found(cache.product(1, load))
+    second = found(cache.product(1, load))
 
     assert load.calls == 1
     assert (second.id, second.name, second.price, second.stock) == (1, "Tea", Money(Decimal("2.50"), "TWD"), 5)
     assert first.stock == second.stock
 
 
-def test_invalidation_makes_the_next_read_load_again(cache):
+def test_invalidation_makes_the_next_read_load_again(cache: RedisCatalogCache) -> None:
     cache.product(1, Loader(tea(5)))
     cache.products(ProductQuery(), Loader(Listing([tea(5)], 1)))
 
     cache.invalidate([1])
-    product = cache.product(1, Loader(tea(4)))
+    product = found(cache.product(1, Loader(tea(4))))
     page, total = cache.products(ProductQuery(), Loader(Listing([tea(4)], 1)))
 
     assert product.stock == 4
     assert (page[0].stock, total) == (4, 1)
 
 
-def test_a_reader_that_loaded_before_a_write_cannot_store_stale_data(cache):
-    def load_then_a_write_commits():
+def test_a_reader_that_loaded_before_a_write_cannot_store_stale_data(cache: RedisCatalogCache) -> None:
+    def load_then_a_write_commits() -> Product:
         stale = tea(5)
         cache.invalidate([1])  # the write commits and invalidates while this reader holds old data
         return stale
 
     cache.product(1, load_then_a_write_commits)
 
-    assert cache.product(1, Loader(tea(4))).stock == 4
+    assert found(cache.product(1, Loader(tea(4)))).stock == 4
 
 
-def test_pages_are_cached_per_query(cache):
+def test_pages_are_cached_per_query(cache: RedisCatalogCache) -> None:
     one = cache.products(ProductQuery(page=Page(1, 20)), Loader(Listing([tea()], 1)))
-    other_load = Loader(Listing([], 1))
+    other_load: Loader[Listing[Product]] = Loader(Listing([], 1))
     other = cache.products(ProductQuery(page=Page(2, 20)), other_load)
 
     assert other_load.calls == 1
     assert (len(one[0]), len(other[0])) == (1, 0)
 
 
-def test_a_missing_product_is_cached_as_missing_until_created(cache):
+def test_a_missing_product_is_cached_as_missing_until_created(cache: RedisCatalogCache) -> None:
     assert cache.product(7, Loader(None)) is None
     assert cache.product(7, Loader(tea())) is None
     cache.invalidate([7])
     assert cache.product(7, Loader(tea())) is not None
 
 
-def test_without_redis_every_read_loads_and_writes_still_succeed():
+def test_without_redis_every_read_loads_and_writes_still_succeed() -> None:
     unreachable = RedisCatalogCache(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
     load = Loader(tea())
 
-    assert unreachable.product(1, load).stock == 5
-    assert unreachable.product(1, load).stock == 5
+    assert found(unreachable.product(1, load)).stock == 5
+    assert found(unreachable.product(1, load)).stock == 5
     unreachable.invalidate([1])
     assert load.calls == 2
 
 
-def test_access_state_is_cached_per_token_until_the_user_is_forgotten(client, prefix):
+def test_access_state_is_cached_per_token_until_the_user_is_forgotten(client: redis.Redis, prefix: str) -> None:
     access = RedisAccessCache(client, ttl_seconds=60, prefix=prefix)
     standing = Loader(AccessState(Role.CUSTOMER, True, 0, False))
 
@@ -130,11 +140,12 @@ def test_access_state_is_cached_per_token_until_the_user_is_forgotten(client, pr
     assert access.state(1, "jti", "fam", Loader(None)) == AccessState(Role.CUSTOMER, True, 0, False)
     assert access.state(1, "other", "fam", Loader(None)) is None
     access.forget_user(1)
-    assert access.state(1, "jti", "fam", Loader(AccessState(Role.CUSTOMER, True, 0, True))).revoked
+    state = access.state(1, "jti", "fam", Loader(AccessState(Role.CUSTOMER, True, 0, True)))
+    assert state is not None and state.revoked
     assert standing.calls == 1
 
 
-def test_forgetting_one_user_keeps_the_others(client, prefix):
+def test_forgetting_one_user_keeps_the_others(client: redis.Redis, prefix: str) -> None:
     access = RedisAccessCache(client, ttl_seconds=60, prefix=prefix)
     access.state(1, "a", "f", Loader(AccessState(Role.CUSTOMER, True, 0, False)))
     access.state(2, "b", "f", Loader(AccessState(Role.MANAGER, True, 3, False)))
@@ -155,13 +166,14 @@ def orders_of(user_id: int, *ids: int) -> Listing[Order]:
     return Listing(found, len(found))
 
 
-def test_an_order_listing_comes_back_from_redis_as_it_was_stored(cache):
+def test_an_order_listing_comes_back_from_redis_as_it_was_stored(cache: RedisCatalogCache) -> None:
     query = OrderQuery(page=Page(1, 20), user_id=1)
     stored = orders_of(1, 7, 8)
     stored.items[1].change_status(OrderStatus.CANCELLED, datetime(2026, 11, 30, 13, 0, tzinfo=UTC))
     cache.orders(query, Loader(stored))
 
-    (first, second), total = cache.orders(query, Loader(None))
+    served = cast("Loader[Listing[Order]]", Loader(None))  # holds no listing: the one read must come from Redis
+    (first, second), total = cache.orders(query, served)
 
     assert total == 2
     for read, original in ((first, stored.items[0]), (second, stored.items[1])):
@@ -179,11 +191,11 @@ def test_an_order_listing_comes_back_from_redis_as_it_was_stored(cache):
         )
 
 
-def test_a_listing_is_loaded_once_until_an_order_of_its_owner_changes(cache):
+def test_a_listing_is_loaded_once_until_an_order_of_its_owner_changes(cache: RedisCatalogCache) -> None:
     alices, everyones = OrderQuery(page=Page(1, 20), user_id=1), OrderQuery(page=Page(1, 20))
     cancelled = OrderQuery(page=Page(1, 20), user_id=1, status=OrderStatus.CANCELLED)
     load_alice, load_all = Loader(orders_of(1, 1, 2)), Loader(orders_of(1, 1, 2))
-    load_cancelled = Loader(Listing([], 0))
+    load_cancelled: Loader[Listing[Order]] = Loader(Listing([], 0))
 
     assert [cache.orders(alices, load_alice).total for _ in range(2)] == [2, 2]
     assert [cache.orders(everyones, load_all).total for _ in range(2)] == [2, 2]
@@ -206,7 +218,7 @@ def test_a_listing_is_loaded_once_until_an_order_of_its_owner_changes(cache):
     assert (load_alice.calls, load_cancelled.calls) == (2, 2)
 
 
-def test_a_status_change_alone_leaves_the_catalog_cached(cache):
+def test_a_status_change_alone_leaves_the_catalog_cached(cache: RedisCatalogCache) -> None:
     load = Loader(Listing([tea()], 1))
     cache.products(ProductQuery(), load)
 
@@ -216,7 +228,7 @@ def test_a_status_change_alone_leaves_the_catalog_cached(cache):
     assert load.calls == 1
 
 
-def test_listings_without_redis_are_loaded_each_time():
+def test_listings_without_redis_are_loaded_each_time() -> None:
     unreachable = RedisCatalogCache(redis_client("redis://127.0.0.1:1/0"), ttl_seconds=60)
     load = Loader(orders_of(1, 5))
 

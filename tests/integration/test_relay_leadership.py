@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from shop.adapters.sql.leadership import AdvisoryLock, FileLock, relay_leadership
+from shop.application.ports.broker import Leadership
 
 TEST_KEY = 0x5E57  # not the relay's own key: a relay running on this machine must not interfere
 
 
 @pytest.fixture
-def locks(request: pytest.FixtureRequest, tmp_path: Path):
+def locks(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Leadership]]:
     """Two contenders for the same lock, on the database under test."""
+    made: list[Leadership]
     if request.param == "sqlite":
         made = [FileLock(tmp_path / "shop.db.relay.lock") for _ in range(2)]
     else:
@@ -26,7 +29,7 @@ def locks(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 @pytest.mark.parametrize("locks", ["sqlite", "postgres"], indirect=True)
-def test_one_holds_the_other_waits_and_takes_over_on_release(locks) -> None:
+def test_one_holds_the_other_waits_and_takes_over_on_release(locks: list[Leadership]) -> None:
     first, second = locks
 
     assert first.hold()

@@ -17,7 +17,7 @@ import jsonschema
 import pika
 import pytest
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from shop.adapters.amqp import EXCHANGE, declare
 
@@ -42,7 +42,7 @@ class Consumer:
 
     def drain(self) -> list[tuple[str, Any, dict[str, Any]]]:
         """(routing key, properties, body) of every message waiting, in arrival order."""
-        received = []
+        received: list[tuple[str, Any, dict[str, Any]]] = []
         while True:
             method, properties, body = self._channel.basic_get(self.queue, auto_ack=True)
             if method is None:
@@ -61,27 +61,32 @@ def consumer(broker_url: str) -> Iterator[Consumer]:
     made.close()
 
 
+class Outbox:
+    """The outbox table, read directly."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def ids(self) -> list[str]:
+        with self._engine.connect() as conn:
+            return list(conn.execute(text("SELECT event_id FROM outbox ORDER BY position")).scalars())
+
+    def pending(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one())
+
+    def wait_drained(self) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self.pending():
+            assert time.monotonic() < deadline, f"{self.pending()} events still pending after {DRAIN_TIMEOUT_S}s"
+            time.sleep(0.2)
+        time.sleep(0.5)  # the broker routes a confirmed message to the queue at once; a margin all the same
+
+
 @pytest.fixture
-def outbox(pg_url: str) -> Iterator[Any]:
+def outbox(pg_url: str) -> Iterator[Outbox]:
     engine = create_engine(pg_url)
-
-    class Outbox:
-        def ids(self) -> list[str]:
-            with engine.connect() as conn:
-                return list(conn.execute(text("SELECT event_id FROM outbox ORDER BY position")).scalars())
-
-        def pending(self) -> int:
-            with engine.connect() as conn:
-                return int(conn.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL")).scalar_one())
-
-        def wait_drained(self) -> None:
-            deadline = time.monotonic() + DRAIN_TIMEOUT_S
-            while self.pending():
-                assert time.monotonic() < deadline, f"{self.pending()} events still pending after {DRAIN_TIMEOUT_S}s"
-                time.sleep(0.2)
-            time.sleep(0.5)  # the broker routes a confirmed message to the queue at once; a margin all the same
-
-    yield Outbox()
+    yield Outbox(engine)
     engine.dispose()
 
 
@@ -120,7 +125,12 @@ def order_events(received: list[tuple[str, Any, dict[str, Any]]]) -> dict[int, l
 
 
 def test_a_thousand_orders_survive_a_cut_broker_and_a_killed_relay(
-    start: Starter, start_relay: RelayStarter, consumer: Consumer, outbox: Any, validators: Any, broker_url: str
+    start: Starter,
+    start_relay: RelayStarter,
+    consumer: Consumer,
+    outbox: Outbox,
+    validators: dict[str, jsonschema.Draft7Validator],
+    broker_url: str,
 ) -> None:
     api, _manager, customers, products = shop(start)
     with proxy_to("127.0.0.1", 5672) as proxy:
@@ -178,7 +188,7 @@ def test_a_thousand_orders_survive_a_cut_broker_and_a_killed_relay(
 
 
 def test_two_relays_at_once_send_each_event_once_and_one_takes_over_from_the_other(
-    start: Starter, start_relay: RelayStarter, consumer: Consumer, outbox: Any, broker_url: str
+    start: Starter, start_relay: RelayStarter, consumer: Consumer, outbox: Outbox, broker_url: str
 ) -> None:
     api, _manager, customers, products = shop(start)
     first, second = start_relay(broker_url), start_relay(broker_url)
@@ -208,7 +218,7 @@ def test_two_relays_at_once_send_each_event_once_and_one_takes_over_from_the_oth
 
 
 def test_a_new_event_is_noticed_within_a_second(
-    start: Starter, start_relay: RelayStarter, consumer: Consumer, outbox: Any, broker_url: str
+    start: Starter, start_relay: RelayStarter, consumer: Consumer, outbox: Outbox, broker_url: str
 ) -> None:
     api, manager, _customers, _products = shop(start)
     start_relay(broker_url)

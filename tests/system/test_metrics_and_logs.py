@@ -7,9 +7,10 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
@@ -20,12 +21,17 @@ from tests.system.conftest import Instance, Starter
 pytestmark = pytest.mark.postgres
 
 TOKEN = "scrape-token-for-tests"
-WORKERS = ("shop_workers", frozenset())
-SLOTS = ("shop_request_slots", frozenset())
-LIVE = ("shop_http_requests_total", frozenset({("route", "/health/live"), ("method", "GET"), ("status", "200")}))
+Sample = tuple[str, frozenset[tuple[str, str]]]  # a metric's name and labels
+
+WORKERS: Sample = ("shop_workers", frozenset())
+SLOTS: Sample = ("shop_request_slots", frozenset())
+LIVE: Sample = (
+    "shop_http_requests_total",
+    frozenset({("route", "/health/live"), ("method", "GET"), ("status", "200")}),
+)
 
 
-def scrape(service: Instance) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def scrape(service: Instance) -> dict[Sample, float]:
     reply = service.call("GET", "/metrics", token=TOKEN)
     assert reply.status == 200, service.explain(reply.body[:300])
     return {
@@ -56,10 +62,20 @@ def hit_live(service: Instance, times: int) -> None:
     assert statuses == [200] * times
 
 
+class StaleCounts(Protocol):
+    def write_value(self, key: str, value: float, timestamp: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# prometheus_client's MmapedDict is unannotated: what this test uses of it, typed.
+open_counts: Callable[[str], StaleCounts] = MmapedDict
+
+
 def stale_counts(directory: Path) -> None:
     """What a previous run would have left in a directory that outlives the process (an emptyDir)."""
     directory.mkdir()
-    stale = MmapedDict(str(directory / "counter_999999.db"))
+    stale = open_counts(str(directory / "counter_999999.db"))
     labels = dict(LIVE[1])
     key = mmap_key("shop_http_requests", "shop_http_requests_total", list(labels), list(labels.values()), "")
     stale.write_value(key, 1000.0, 0.0)

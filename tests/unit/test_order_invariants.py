@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.memory.outbox import MemoryOutboxRepository
 from shop.application.actors import Actor
 from shop.application.errors import NotFound
 from shop.application.products import ProductChanges
@@ -193,7 +194,7 @@ class OrderSystem(RuleBasedStateMachine):
         """The outbox holds one message per committed change and none for a refused one."""
         told = Counter(
             (message.type, message.aggregate_id)
-            for message in MemoryUnitOfWork(self.store).outbox.messages()
+            for message in MemoryOutboxRepository(lambda: self.store.state).messages()
             if message.aggregate_type == "order"
         )
         expected: Counter[tuple[str, int]] = Counter()

@@ -24,7 +24,9 @@ def lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, bool]]:
     return [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records]
 
 
-def test_an_outage_is_one_traceback_then_a_count_every_few_seconds(outage, clock, caplog) -> None:
+def test_an_outage_is_one_traceback_then_a_count_every_few_seconds(
+    outage: OutageLog, clock: MonotonicClock, caplog: pytest.LogCaptureFixture
+) -> None:
     for n in range(800):  # an 8-second outage, 100 refused requests a second
         clock.now = 100 + n / 100
         outage.failed(ConnectionRefusedError("connection refused\nis the server running?"))
@@ -36,7 +38,9 @@ def test_an_outage_is_one_traceback_then_a_count_every_few_seconds(outage, clock
     ]  # fmt: skip
 
 
-def test_a_failure_long_after_the_last_is_a_new_outage_with_its_traceback(outage, clock, caplog) -> None:
+def test_a_failure_long_after_the_last_is_a_new_outage_with_its_traceback(
+    outage: OutageLog, clock: MonotonicClock, caplog: pytest.LogCaptureFixture
+) -> None:
     outage.failed(TimeoutError())
     clock.now += QUIET_AFTER_S + 1
     outage.failed(TimeoutError())
@@ -44,7 +48,7 @@ def test_a_failure_long_after_the_last_is_a_new_outage_with_its_traceback(outage
     assert [with_traceback for _level, _message, with_traceback in lines(caplog)] == [True, True]
 
 
-def test_recovery_is_told_once(outage, caplog) -> None:
+def test_recovery_is_told_once(outage: OutageLog, caplog: pytest.LogCaptureFixture) -> None:
     outage.recovered()
     outage.failed(OSError("down"))
     outage.failed(OSError("down"))

@@ -53,20 +53,21 @@ def pending(store: MemoryStore) -> list[OutboxEntry]:
         return uow.outbox.pending(10_000)
 
 
-def relay(store: MemoryStore, broker: FakeBroker, waits: Waits, **kwargs: object) -> Relay:
+def relay(store: MemoryStore, broker: FakeBroker, waits: Waits, *, leadership: FakeLeadership | None = None) -> Relay:
     settings = RelaySettings(batch_size=3, backoff_initial_s=0.1, backoff_max_s=0.4)
     return Relay(
         uow=lambda: MemoryUnitOfWork(store),
         publisher=broker,
-        leadership=kwargs.pop("leadership", FakeLeadership()),  # type: ignore[arg-type]
+        leadership=leadership if leadership is not None else FakeLeadership(),
         clock=FakeClock(),
         wait=waits,
         settings=settings,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 
-def test_a_batch_goes_out_in_commit_order_and_is_marked_sent(store, broker, orders, clock) -> None:
+def test_a_batch_goes_out_in_commit_order_and_is_marked_sent(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]], clock: FakeClock
+) -> None:
     orders(3)
     written = pending(store)
 
@@ -76,7 +77,9 @@ def test_a_batch_goes_out_in_commit_order_and_is_marked_sent(store, broker, orde
     assert pending(store) == []
 
 
-def test_what_the_broker_confirmed_before_a_failure_is_marked_the_rest_waits(store, broker, orders, clock) -> None:
+def test_what_the_broker_confirmed_before_a_failure_is_marked_the_rest_waits(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]], clock: FakeClock
+) -> None:
     orders(3)
     written = pending(store)
     broker.fail_at = 2
@@ -89,7 +92,9 @@ def test_what_the_broker_confirmed_before_a_failure_is_marked_the_rest_waits(sto
     assert pending(store) == written[2:]
 
 
-def test_the_loop_drains_full_batches_at_once_then_looks_again_shortly(store, broker, orders) -> None:
+def test_the_loop_drains_full_batches_at_once_then_looks_again_shortly(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]]
+) -> None:
     orders(7)
     waits = Waits(rounds=4)
 
@@ -99,7 +104,9 @@ def test_the_loop_drains_full_batches_at_once_then_looks_again_shortly(store, br
     assert waits.pauses == [0.0, 0.0, 0.2, 0.2]  # 3, 3, then 1 of 3: nothing more
 
 
-def test_a_broker_outage_backs_off_then_everything_goes_out(store, broker, orders) -> None:
+def test_a_broker_outage_backs_off_then_everything_goes_out(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]]
+) -> None:
     orders(2)
     broker.down = True
     waits = Waits(rounds=6, between=lambda n: setattr(broker, "down", n < 4))
@@ -112,7 +119,9 @@ def test_a_broker_outage_backs_off_then_everything_goes_out(store, broker, order
     assert broker.closed >= 4  # a fresh connection after every failure, and at the end
 
 
-def test_an_outage_is_logged_once_with_its_cause_then_briefly(store, broker, orders, caplog) -> None:
+def test_an_outage_is_logged_once_with_its_cause_then_briefly(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]], caplog: pytest.LogCaptureFixture
+) -> None:
     orders(1)
     broker.down = True
     waits = Waits(rounds=5, between=lambda n: setattr(broker, "down", n < 4))
@@ -131,7 +140,9 @@ def test_an_outage_is_logged_once_with_its_cause_then_briefly(store, broker, ord
     ]
 
 
-def test_a_relay_standing_by_publishes_nothing(store, broker, orders) -> None:
+def test_a_relay_standing_by_publishes_nothing(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]]
+) -> None:
     orders(2)
     leadership = FakeLeadership(leader=False)
     waits = Waits(rounds=2)
@@ -145,7 +156,9 @@ def test_a_relay_standing_by_publishes_nothing(store, broker, orders) -> None:
     assert leadership.released
 
 
-def test_the_loop_reports_its_state_for_the_probes(store, broker, orders) -> None:
+def test_the_loop_reports_its_state_for_the_probes(
+    store: MemoryStore, broker: FakeBroker, orders: Callable[[int], list[int]]
+) -> None:
     orders(1)
     broker.down = True
     failing = relay(store, broker, Waits(rounds=1))

@@ -12,7 +12,7 @@ from shop.entrypoints.settings import Settings, SettingsError
 STRONG = "k" * 32
 
 
-def test_without_a_key_a_development_key_is_generated_once_and_reused(tmp_path):
+def test_without_a_key_a_development_key_is_generated_once_and_reused(tmp_path: Path) -> None:
     first = Settings.from_env(env={}, var_dir=tmp_path)
     second = Settings.from_env(env={}, var_dir=tmp_path)
 
@@ -22,7 +22,7 @@ def test_without_a_key_a_development_key_is_generated_once_and_reused(tmp_path):
     assert (tmp_path / "jwt-secret.dev").stat().st_mode & 0o077 == 0
 
 
-def test_defaults_are_the_documented_ones(tmp_path):
+def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     settings = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
 
     assert settings.database_url == f"sqlite:///{tmp_path / 'shop.db'}"
@@ -37,40 +37,40 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert settings.db_statement_timeout_ms == 10_000
 
 
-def test_production_refuses_the_generated_development_key(tmp_path):
+def test_production_refuses_the_generated_development_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
         Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path)
 
 
-def test_production_refuses_a_short_key(tmp_path):
+def test_production_refuses_a_short_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="32 bytes"):
         Settings.from_env(env={"SHOP_ENV": "production", "JWT_SECRET_KEY": "k" * 31}, var_dir=tmp_path)
 
 
-def test_production_accepts_a_long_key(tmp_path):
+def test_production_accepts_a_long_key(tmp_path: Path) -> None:
     settings = Settings.from_env(env={"SHOP_ENV": "production", "JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
     assert settings.production
     assert not settings.secret_is_generated
 
 
-def test_idempotency_keys_are_kept_at_least_a_day(tmp_path):
+def test_idempotency_keys_are_kept_at_least_a_day(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": STRONG, "IDEMPOTENCY_KEY_TTL_HOURS": "48"}
     assert Settings.from_env(env=env, var_dir=tmp_path).idempotency_key_ttl == timedelta(hours=48)
     with pytest.raises(SettingsError, match="at least 24"):
         Settings.from_env(env={**env, "IDEMPOTENCY_KEY_TTL_HOURS": "1"}, var_dir=tmp_path)
 
 
-def test_malformed_numbers_are_refused(tmp_path):
+def test_malformed_numbers_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="JWT_ACCESS_TOKEN_MINUTES"):
         Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "JWT_ACCESS_TOKEN_MINUTES": "soon"}, var_dir=tmp_path)
 
 
-def test_cors_origins_are_a_comma_separated_list(tmp_path):
+def test_cors_origins_are_a_comma_separated_list(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": STRONG, "CORS_ORIGINS": "https://a.example, https://b.example"}
     assert Settings.from_env(env=env, var_dir=tmp_path).cors_origins == ("https://a.example", "https://b.example")
 
 
-def test_operations_settings(tmp_path):
+def test_operations_settings(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": STRONG, "METRICS_TOKEN": "scrape-me", "PROXY_HOPS": "1", "LOG_LEVEL": "warning"}
     settings = Settings.from_env(env=env, var_dir=tmp_path)
 
@@ -86,17 +86,17 @@ def test_operations_settings(tmp_path):
         ("DB_STATEMENT_TIMEOUT_MS", "50", "0 \\(no deadline\\) or at least 100"),
     ],
 )
-def test_malformed_operations_settings_are_refused(tmp_path, name, value, message):
+def test_malformed_operations_settings_are_refused(tmp_path: Path, name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env={"JWT_SECRET_KEY": STRONG, name: value}, var_dir=tmp_path)
 
 
-def test_a_statement_timeout_of_zero_means_no_deadline(tmp_path):
+def test_a_statement_timeout_of_zero_means_no_deadline(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": STRONG, "DB_STATEMENT_TIMEOUT_MS": "0"}
     assert Settings.from_env(env=env, var_dir=tmp_path).db_statement_timeout_ms == 0
 
 
-def test_secrets_stay_out_of_the_settings_repr(tmp_path):
+def test_secrets_stay_out_of_the_settings_repr(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": STRONG + "-secret", "METRICS_TOKEN": "scrape-token"}
     text = repr(Settings.from_env(env=env, var_dir=tmp_path))
 

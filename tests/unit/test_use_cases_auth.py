@@ -25,7 +25,7 @@ def alice(add_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def do_login(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
 ) -> Callable[..., Session]:
     def run(username: str = "alice", password: str = PASSWORD) -> Session:
         return use.login(username=username, password=password)
@@ -34,7 +34,9 @@ def do_login(
 
 
 @pytest.fixture
-def do_refresh(use, uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds) -> Callable[[TokenClaims], Session]:
+def do_refresh(
+    use: Container, uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds
+) -> Callable[[TokenClaims], Session]:
     return lambda claims: use.refresh(claims=claims)
 
 
@@ -94,7 +96,12 @@ def test_unknown_user_costs_a_dummy_verify(do_login: Callable[..., Session], has
 
 
 def test_deactivated_user_cannot_log_in(
-    use, alice: User, uow: MemoryUnitOfWork, do_login: Callable[..., Session], hasher: FakeHasher, store: MemoryStore
+    use: Container,
+    alice: User,
+    uow: MemoryUnitOfWork,
+    do_login: Callable[..., Session],
+    hasher: FakeHasher,
+    store: MemoryStore,
 ) -> None:
     use.delete_user(actor=Actor(alice.id or 0, Role.CUSTOMER), user_id=alice.id or 0)
     with pytest.raises(AuthenticationFailed):
@@ -123,7 +130,7 @@ def test_login_leaves_a_current_hash_alone(
 
 
 def test_rehash_does_not_undo_a_password_change_made_meanwhile(
-    use,
+    use: Container,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -149,7 +156,7 @@ def test_rehash_does_not_undo_a_password_change_made_meanwhile(
 
 
 def test_rehash_does_not_reactivate_an_account_closed_meanwhile(
-    use,
+    use: Container,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -182,7 +189,7 @@ def test_refresh_rotates_within_the_family(
 
 
 def test_refresh_token_reuse_revokes_the_whole_family(
-    use,
+    use: Container,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -244,7 +251,7 @@ def revoke_everything(event: str, use: Container, user: User) -> None:
 
 
 def test_check_access_returns_the_actor(
-    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork
+    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork
 ) -> None:
     actor = use.check_access(claims=access_claims(do_login()))
     assert actor == Actor(alice.id or 0, Role.CUSTOMER)
@@ -253,7 +260,7 @@ def test_check_access_returns_the_actor(
 
 @pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
 def test_check_access_fails_after_the_user_revoked_every_token(
-    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
+    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
 ) -> None:
     claims = access_claims(do_login())
     revoke_everything(event, use, alice)
@@ -262,19 +269,19 @@ def test_check_access_fails_after_the_user_revoked_every_token(
 
 
 def test_check_access_after_promotion_with_a_new_login(
-    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
+    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
 ) -> None:
     use.make_manager(username="alice", password=None)
     assert use.check_access(claims=access_claims(do_login())).is_manager
 
 
-def test_check_access_fails_for_an_unknown_user(use, uow: MemoryUnitOfWork) -> None:
+def test_check_access_fails_for_an_unknown_user(use: Container, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(AuthenticationFailed):
         use.check_access(claims=TokenClaims(user_id=404, token_version=0, jti="j", family="f"))
 
 
 def test_revoke_ends_the_family_and_the_access_token(
-    use,
+    use: Container,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -299,7 +306,12 @@ def test_revoke_ends_the_family_and_the_access_token(
 
 
 def test_revoke_without_access_token_ends_the_family_only(
-    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+    use: Container,
+    alice: User,
+    do_login: Callable[..., Session],
+    uow: MemoryUnitOfWork,
+    clock: FakeClock,
+    store: MemoryStore,
 ) -> None:
     session = do_login()
     use.revoke(refresh=refresh_claims(session))
@@ -308,7 +320,12 @@ def test_revoke_without_access_token_ends_the_family_only(
 
 
 def test_purge_removes_only_expired_tokens(
-    use, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, clock: FakeClock, store: MemoryStore
+    use: Container,
+    alice: User,
+    do_login: Callable[..., Session],
+    uow: MemoryUnitOfWork,
+    clock: FakeClock,
+    store: MemoryStore,
 ) -> None:
     old = do_login()
     use.revoke(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from shop.adapters.memory import MemoryStore
+from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch
 from shop.application.orders import Idempotency, Placement
@@ -16,7 +16,7 @@ from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem
 from shop.domain.products import Product
-from tests.fakes import START
+from tests.fakes import START, FakeClock, RecordingBus
 
 from ..support import KEY_TTL as TTL
 
@@ -47,7 +47,9 @@ def orders_in(store: MemoryStore) -> list[Order]:
     return list(store.state.orders.values())
 
 
-def test_the_first_request_orders_and_the_retry_replays(place, customer, store):
+def test_the_first_request_orders_and_the_retry_replays(
+    place: Callable[..., Placement], customer: Actor, store: MemoryStore
+) -> None:
     first = place(customer)
     retry = place(customer)
 
@@ -57,7 +59,9 @@ def test_the_first_request_orders_and_the_retry_replays(place, customer, store):
     assert next(iter(store.state.products.values())).stock == 4
 
 
-def test_the_same_key_with_another_request_is_a_mismatch(place, customer, store):
+def test_the_same_key_with_another_request_is_a_mismatch(
+    place: Callable[..., Placement], customer: Actor, store: MemoryStore
+) -> None:
     place(customer, quantity=1)
 
     with pytest.raises(IdempotencyMismatch):
@@ -65,18 +69,28 @@ def test_the_same_key_with_another_request_is_a_mismatch(place, customer, store)
     assert len(orders_in(store)) == 1
 
 
-def test_keys_are_scoped_per_user(place, customer, other_customer, store):
+def test_keys_are_scoped_per_user(
+    place: Callable[..., Placement], customer: Actor, other_customer: Actor, store: MemoryStore
+) -> None:
     assert order_id(place(customer)) == 1
     assert order_id(place(other_customer)) == 2
     assert len(orders_in(store)) == 2
 
 
-def test_a_failure_stores_nothing_so_the_key_can_be_retried(place, customer, store, new_uow, tea):
+def test_a_failure_stores_nothing_so_the_key_can_be_retried(
+    place: Callable[..., Placement],
+    customer: Actor,
+    store: MemoryStore,
+    new_uow: Callable[[], MemoryUnitOfWork],
+    tea: Product,
+) -> None:
     with pytest.raises(InsufficientStock):
         place(customer, quantity=6)
     assert store.state.responses == {}
+    assert tea.id is not None
     with new_uow() as uow:
         restocked = uow.products.get(tea.id)
+        assert restocked is not None
         restocked.change(stock=6, now=START)
         uow.products.save(restocked)
         uow.commit()
@@ -86,7 +100,9 @@ def test_a_failure_stores_nothing_so_the_key_can_be_retried(place, customer, sto
     assert (order_id(retried), retried.replayed) == (1, False)
 
 
-def test_an_expired_key_places_a_new_order(place, customer, clock, store):
+def test_an_expired_key_places_a_new_order(
+    place: Callable[..., Placement], customer: Actor, clock: FakeClock, store: MemoryStore
+) -> None:
     place(customer)
     clock.advance(TTL + timedelta(seconds=1))
 
@@ -96,7 +112,9 @@ def test_an_expired_key_places_a_new_order(place, customer, clock, store):
     assert len(orders_in(store)) == 2
 
 
-def test_a_key_still_held_by_a_running_request_is_a_conflict(place, customer, new_uow, clock):
+def test_a_key_still_held_by_a_running_request_is_a_conflict(
+    place: Callable[..., Placement], customer: Actor, new_uow: Callable[[], MemoryUnitOfWork], clock: FakeClock
+) -> None:
     """Releases before the outbox claimed a key first and completed it at the end: during a rolling
     update, such a claim can be met half-way."""
     with new_uow() as uow:
@@ -107,13 +125,19 @@ def test_a_key_still_held_by_a_running_request_is_a_conflict(place, customer, ne
         place(customer)
 
 
-def test_managers_cannot_use_it_to_order(place, manager, store):
+def test_managers_cannot_use_it_to_order(place: Callable[..., Placement], manager: Actor, store: MemoryStore) -> None:
     with pytest.raises(Forbidden):
         place(manager)
     assert store.state.responses == {}
 
 
-def test_purge_drops_keys_older_than_the_ttl(use, place, customer, clock, new_uow):
+def test_purge_drops_keys_older_than_the_ttl(
+    use: Container,
+    place: Callable[..., Placement],
+    customer: Actor,
+    clock: FakeClock,
+    new_uow: Callable[[], MemoryUnitOfWork],
+) -> None:
     place(customer, key="old")
     clock.advance(TTL + timedelta(seconds=1))
     place(customer, key="new")
@@ -124,7 +148,7 @@ def test_purge_drops_keys_older_than_the_ttl(use, place, customer, clock, new_uo
         assert uow.idempotency.get(customer.user_id, "new") is not None
 
 
-def test_a_replay_tells_nothing_new(place, customer, bus):
+def test_a_replay_tells_nothing_new(place: Callable[..., Placement], customer: Actor, bus: RecordingBus) -> None:
     place(customer)
     place(customer)
 

@@ -95,7 +95,7 @@ def test_insufficient_stock_changes_nothing(
 
 @pytest.mark.parametrize("bad", [404, "deleted"])
 def test_unknown_or_deleted_product_changes_nothing(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -131,7 +131,7 @@ def test_mixed_currencies_are_refused(
 
 
 def test_past_orders_keep_their_lines(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -150,7 +150,7 @@ def test_past_orders_keep_their_lines(
 
 
 def test_customers_see_only_their_orders(
-    use,
+    use: Container,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -173,7 +173,7 @@ def test_customers_see_only_their_orders(
 
 
 def test_manager_lists_every_order_with_filters_and_pages(
-    use,
+    use: Container,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -202,7 +202,7 @@ def test_manager_lists_every_order_with_filters_and_pages(
 
 
 def test_owner_cancels_and_stock_comes_back(
-    use,
+    use: Container,
     customer: Actor,
     apple: Product,
     pear: Product,
@@ -222,7 +222,7 @@ def test_owner_cancels_and_stock_comes_back(
 
 
 def test_manager_may_cancel_any_order(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -237,7 +237,7 @@ def test_manager_may_cancel_any_order(
 
 
 def test_another_customer_cannot_cancel(
-    use,
+    use: Container,
     customer: Actor,
     other_customer: Actor,
     apple: Product,
@@ -255,7 +255,7 @@ def test_another_customer_cannot_cancel(
 
 
 def test_cancel_twice_restocks_once(
-    use,
+    use: Container,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -271,7 +271,7 @@ def test_cancel_twice_restocks_once(
 
 
 def test_cancel_gives_stock_back_to_a_deleted_product(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -289,7 +289,7 @@ def test_cancel_gives_stock_back_to_a_deleted_product(
 
 
 def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -308,7 +308,7 @@ def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
     assert stock_of(new_apple.id) == 1
 
 
-def test_cancel_unknown_order(use, customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_cancel_unknown_order(use: Container, customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
         use.cancel_order(actor=customer, order_id=1)
 
@@ -317,7 +317,7 @@ def test_cancel_unknown_order(use, customer: Actor, uow: MemoryUnitOfWork, clock
 
 
 def test_only_managers_fulfil(
-    use,
+    use: Container,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -332,7 +332,7 @@ def test_only_managers_fulfil(
 
 
 def test_fulfil_keeps_stock_taken_and_closes_the_order(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -357,7 +357,7 @@ def test_fulfil_keeps_stock_taken_and_closes_the_order(
 
 
 def test_a_cancelled_order_cannot_be_fulfilled(
-    use,
+    use: Container,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -373,7 +373,7 @@ def test_a_cancelled_order_cannot_be_fulfilled(
     assert store.state.orders[order.id or 0].status is OrderStatus.CANCELLED
 
 
-def test_fulfil_unknown_order(use, manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_fulfil_unknown_order(use: Container, manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
         use.fulfil_order(actor=manager, order_id=7)
 

@@ -21,7 +21,7 @@ from shop.domain.products import Product
 # create_product
 
 
-def test_manager_creates_a_product(use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+def test_manager_creates_a_product(use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
     product = use.create_product(actor=manager, name="  Lamp ", price="12.5", stock=3)
     assert product.id == 1
     saved = store.state.products[1]
@@ -29,12 +29,12 @@ def test_manager_creates_a_product(use, uow: MemoryUnitOfWork, manager: Actor, s
     assert use.get_product(product_id=1).name == "Lamp"
 
 
-def test_create_in_another_currency(use, uow: MemoryUnitOfWork, manager: Actor) -> None:
+def test_create_in_another_currency(use: Container, uow: MemoryUnitOfWork, manager: Actor) -> None:
     product = use.create_product(actor=manager, name="Lamp", price=Decimal("3"), stock=0, currency="USD")
     assert product.price == Money(Decimal("3.00"), "USD")
 
 
-def test_customer_cannot_create(use, uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
+def test_customer_cannot_create(use: Container, uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
     with pytest.raises(Forbidden):
         use.create_product(actor=customer, name="Lamp", price="1", stock=1)
     assert store.state.products == {}
@@ -52,16 +52,16 @@ def test_customer_cannot_create(use, uow: MemoryUnitOfWork, customer: Actor, sto
     ],
 )
 def test_create_validates(
-    use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
 ) -> None:
     arguments: dict[str, object] = {"name": "Lamp", "price": "1.00", "stock": 1, **kwargs}
     with pytest.raises(InvalidValue) as caught:
-        use.create_product(actor=manager, **arguments)  # type: ignore[arg-type]
+        use.create_product(actor=manager, **arguments)
     assert list(caught.value.errors) == [field]
     assert store.state.products == {}
 
 
-def test_duplicate_name_is_refused(use, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+def test_duplicate_name_is_refused(use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
     use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     with pytest.raises(AlreadyExists) as caught:
         use.create_product(actor=manager, name=" Lamp", price="2", stock=2)
@@ -69,7 +69,7 @@ def test_duplicate_name_is_refused(use, uow: MemoryUnitOfWork, manager: Actor, s
     assert len(store.state.products) == 1
 
 
-def test_a_deleted_product_frees_its_name(use, uow: MemoryUnitOfWork, manager: Actor) -> None:
+def test_a_deleted_product_frees_its_name(use: Container, uow: MemoryUnitOfWork, manager: Actor) -> None:
     old = use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     use.delete_product(actor=manager, product_id=old.id or 0)
     new = use.create_product(actor=manager, name="Lamp", price="2", stock=2)
@@ -80,13 +80,13 @@ def test_a_deleted_product_frees_its_name(use, uow: MemoryUnitOfWork, manager: A
 # get / update / delete
 
 
-def test_get_unknown_product(use, uow: MemoryUnitOfWork) -> None:
+def test_get_unknown_product(use: Container, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(NotFound, match="Product 5"):
         use.get_product(product_id=5)
 
 
 def test_customer_cannot_update_or_delete(
-    use, uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=4)
     with pytest.raises(Forbidden):
@@ -98,7 +98,7 @@ def test_customer_cannot_update_or_delete(
 
 
 def test_empty_changes_are_refused(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp")
     with pytest.raises(InvalidValue) as caught:
@@ -107,7 +107,7 @@ def test_empty_changes_are_refused(
 
 
 def test_update_every_field(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", price="1.00", stock=1)
     changes = ProductChanges(name=" Big lamp ", price="7.5", currency="USD", stock=9)
@@ -118,7 +118,7 @@ def test_update_every_field(
 
 
 def test_an_update_whose_precondition_fails_changes_nothing(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=1)
     seen: list[tuple[str, int]] = []
@@ -139,7 +139,7 @@ def test_an_update_whose_precondition_fails_changes_nothing(
 
 
 def test_an_update_whose_precondition_holds_goes_through(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", stock=1)
 
@@ -151,7 +151,7 @@ def test_an_update_whose_precondition_holds_goes_through(
 
 
 def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", price="1.00", currency="EUR")
     pid = lamp.id or 0
@@ -173,7 +173,7 @@ def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
     ],
 )
 def test_invalid_update_changes_nothing(
-    use,
+    use: Container,
     uow: MemoryUnitOfWork,
     manager: Actor,
     add_product: Callable[..., Product],
@@ -190,7 +190,7 @@ def test_invalid_update_changes_nothing(
 
 
 def test_rename_to_a_taken_name_changes_nothing(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     add_product("Lamp")
     chair = add_product("Chair", stock=2)
@@ -201,7 +201,7 @@ def test_rename_to_a_taken_name_changes_nothing(
 
 
 def test_update_or_delete_unknown_or_deleted_product(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=5)
     use.delete_product(actor=manager, product_id=lamp.id or 0)
@@ -220,7 +220,7 @@ def test_update_or_delete_unknown_or_deleted_product(
 
 
 @pytest.fixture
-def shelf(use, add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
+def shelf(use: Container, add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
     """Apple 10.00 x5 (1), banana 20.00 x0 (2), Cherry 10.00 x3 (3), apple pie 30.00 x1 (4), Apricot deleted (5)."""
     ids = {}
     for name, price, stock in [

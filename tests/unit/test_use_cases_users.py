@@ -12,6 +12,7 @@ from shop.application.ports.users import UserQuery
 from shop.application.users import (
     UserChanges,
 )
+from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
 from tests.fakes import PASSWORD, FakeHasher
@@ -27,7 +28,9 @@ def stored(store: MemoryStore, user_id: int | None) -> User:
 # register_user
 
 
-def test_register_creates_a_customer(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+def test_register_creates_a_customer(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+) -> None:
     user = use.register_user(actor=None, username="carol", password=PASSWORD, email="c@example.com", age=30)
     assert user.id == 1
     saved = stored(store, user.id)
@@ -40,7 +43,9 @@ def test_register_creates_a_customer(use, uow: MemoryUnitOfWork, hasher: FakeHas
     assert hasher.hash_calls == [PASSWORD]
 
 
-def test_register_refuses_a_taken_username(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+def test_register_refuses_a_taken_username(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+) -> None:
     use.register_user(actor=None, username="carol", password=PASSWORD)
     with pytest.raises(AlreadyExists, match="carol") as caught:
         use.register_user(actor=None, username="carol", password="another password")
@@ -54,7 +59,13 @@ def test_register_refuses_a_taken_username(use, uow: MemoryUnitOfWork, hasher: F
     [("bad name", PASSWORD, "username"), ("carol", "short", "password"), ("carol", "CAROL", "password")],
 )
 def test_register_validates_before_storing(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str, field: str
+    use: Container,
+    uow: MemoryUnitOfWork,
+    hasher: FakeHasher,
+    store: MemoryStore,
+    username: str,
+    password: str,
+    field: str,
 ) -> None:
     with pytest.raises(InvalidValue) as caught:
         use.register_user(actor=None, username=username, password=password)
@@ -64,7 +75,7 @@ def test_register_validates_before_storing(
 
 
 def test_anonymous_cannot_register_a_manager(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
 ) -> None:
     with pytest.raises(Forbidden):
         use.register_user(actor=None, username="mallory", password=PASSWORD, is_manager=True)
@@ -72,7 +83,7 @@ def test_anonymous_cannot_register_a_manager(
 
 
 def test_customer_cannot_make_themselves_or_anyone_a_manager(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     with pytest.raises(Forbidden):
         use.register_user(actor=customer, username="mallory", password=PASSWORD, is_manager=True)
@@ -80,7 +91,9 @@ def test_customer_cannot_make_themselves_or_anyone_a_manager(
     assert stored(store, customer.user_id).role is Role.CUSTOMER
 
 
-def test_manager_can_register_a_manager(use, uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor) -> None:
+def test_manager_can_register_a_manager(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor
+) -> None:
     user = use.register_user(actor=manager, username="deputy", password=PASSWORD, is_manager=True)
     assert user.role is Role.MANAGER
 
@@ -88,13 +101,13 @@ def test_manager_can_register_a_manager(use, uow: MemoryUnitOfWork, hasher: Fake
 # list_users / get_user
 
 
-def test_only_managers_list_users(use, uow: MemoryUnitOfWork, customer: Actor) -> None:
+def test_only_managers_list_users(use: Container, uow: MemoryUnitOfWork, customer: Actor) -> None:
     with pytest.raises(Forbidden):
         use.list_users(actor=customer, query=UserQuery())
 
 
 def test_list_users_pages_active_users_in_id_order(
-    use, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     for name in ("u1", "u2", "u3", "u4"):
         add_user(name)
@@ -107,20 +120,22 @@ def test_list_users_pages_active_users_in_id_order(
 
 
 def test_customer_sees_only_their_own_account(
-    use, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
+    use: Container, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
 ) -> None:
     assert use.get_user(actor=customer, user_id=customer.user_id).username == "alice"
     with pytest.raises(Forbidden):
         use.get_user(actor=customer, user_id=other_customer.user_id)
 
 
-def test_manager_sees_any_account(use, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
+def test_manager_sees_any_account(use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
     assert use.get_user(actor=manager, user_id=customer.user_id).username == "alice"
     with pytest.raises(NotFound):
         use.get_user(actor=manager, user_id=999)
 
 
-def test_deactivated_accounts_are_not_found(use, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
+def test_deactivated_accounts_are_not_found(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
+) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
         use.get_user(actor=manager, user_id=customer.user_id)
@@ -131,7 +146,7 @@ def test_deactivated_accounts_are_not_found(use, uow: MemoryUnitOfWork, manager:
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_updates_another_account(
-    use,
+    use: Container,
     request: pytest.FixtureRequest,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
@@ -145,14 +160,14 @@ def test_nobody_updates_another_account(
     assert stored(store, customer.user_id).email is None
 
 
-def test_empty_changes_are_refused(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_empty_changes_are_refused(use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
     with pytest.raises(InvalidValue) as caught:
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges())
     assert list(caught.value.errors) == ["body"]
 
 
 def test_update_profile_fields_keeps_tokens(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     changes = UserChanges(username="alice2", email="a@example.com", age=41, phone="+886 2 1234")
     user = use.update_user(actor=customer, user_id=customer.user_id, changes=changes)
@@ -163,13 +178,15 @@ def test_update_profile_fields_keeps_tokens(
     assert user.username == "alice2"
 
 
-def test_keeping_the_same_username_is_fine(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_keeping_the_same_username_is_fine(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+) -> None:
     changes = UserChanges(username="alice", age=5)
     assert use.update_user(actor=customer, user_id=customer.user_id, changes=changes).age == 5
 
 
 def test_changing_only_the_case_of_ones_own_username_is_fine(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="ALICE"))
 
@@ -177,14 +194,19 @@ def test_changing_only_the_case_of_ones_own_username_is_fine(
 
 
 def test_update_to_a_taken_username_in_another_case_is_refused(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
 ) -> None:
     with pytest.raises(AlreadyExists):
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="Bob"))
 
 
 def test_update_to_a_taken_username_changes_nothing(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor, other_customer: Actor
+    use: Container,
+    uow: MemoryUnitOfWork,
+    hasher: FakeHasher,
+    store: MemoryStore,
+    customer: Actor,
+    other_customer: Actor,
 ) -> None:
     with pytest.raises(AlreadyExists) as caught:
         use.update_user(
@@ -197,14 +219,16 @@ def test_update_to_a_taken_username_changes_nothing(
     assert (saved.username, saved.email) == ("alice", None)
 
 
-def test_update_validates_the_username(use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_update_validates_the_username(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+) -> None:
     with pytest.raises(InvalidValue) as caught:
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="no way"))
     assert list(caught.value.errors) == ["username"]
 
 
 def test_password_change_rehashes_and_revokes_tokens(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(password="new secret!"))
     saved = stored(store, customer.user_id)
@@ -222,7 +246,7 @@ def test_password_change_rehashes_and_revokes_tokens(
     ],
 )
 def test_password_policy_on_update(
-    use,
+    use: Container,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
     store: MemoryStore,
@@ -240,7 +264,7 @@ def test_password_policy_on_update(
 
 
 def test_update_of_a_deactivated_account_is_not_found(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
@@ -252,14 +276,16 @@ def test_update_of_a_deactivated_account_is_not_found(
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_deletes_another_account(
-    use, request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
+    use: Container, request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
 ) -> None:
     with pytest.raises(Forbidden):
         use.delete_user(actor=request.getfixturevalue(who), user_id=customer.user_id)
     assert stored(store, customer.user_id).active
 
 
-def test_delete_deactivates_and_revokes_tokens(use, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor) -> None:
+def test_delete_deactivates_and_revokes_tokens(
+    use: Container, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor
+) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     saved = stored(store, customer.user_id)
     assert not saved.active
@@ -273,7 +299,7 @@ def test_delete_deactivates_and_revokes_tokens(use, uow: MemoryUnitOfWork, store
 
 
 def test_make_manager_promotes_an_existing_user(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     user, created = use.make_manager(username="alice", password=None)
     assert not created
@@ -285,7 +311,9 @@ def test_make_manager_promotes_an_existing_user(
     assert hasher.hash_calls == []
 
 
-def test_make_manager_creates_a_new_manager(use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore) -> None:
+def test_make_manager_creates_a_new_manager(
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+) -> None:
     user, created = use.make_manager(username="root", password=PASSWORD)
     assert created
     saved = stored(store, user.id)
@@ -294,7 +322,7 @@ def test_make_manager_creates_a_new_manager(use, uow: MemoryUnitOfWork, hasher: 
 
 @pytest.mark.parametrize(("username", "password"), [("root", None), ("root", "root"), ("bad name", PASSWORD)])
 def test_make_manager_validates_a_new_account(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
 ) -> None:
     with pytest.raises(InvalidValue):
         use.make_manager(username=username, password=password)
@@ -302,7 +330,7 @@ def test_make_manager_validates_a_new_account(
 
 
 def test_make_manager_refuses_a_deactivated_user(
-    use, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):

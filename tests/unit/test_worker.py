@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-from gunicorn.config import Config
+from gunicorn.config import Config  # type: ignore[import-untyped]  # gunicorn ships no types
 
 from shop.entrypoints.workers import ThreadWorker
 
