@@ -17,7 +17,7 @@ from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, Sy
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
-from shop.application import auth, orders, products, users
+from shop.application import auth, orders, overview, products, users
 from shop.application.handlers import handlers
 from shop.application.messagebus import MessageBus
 from shop.application.ports.broker import Leadership, Publisher
@@ -149,6 +149,7 @@ class Container(containers.DeclarativeContainer):
     get_product = providers.Callable(products.get_product, uow=reader)
     update_product = providers.Callable(products.update_product, uow=uow, clock=clock)
     delete_product = providers.Callable(products.delete_product, uow=uow, clock=clock)
+    adjust_stock = providers.Callable(products.adjust_stock, uow=uow, clock=clock)
 
     place_order = providers.Callable(
         orders.place_order, uow=order_uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
@@ -160,6 +161,8 @@ class Container(containers.DeclarativeContainer):
     purge_idempotency_keys = providers.Callable(
         orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
     )
+
+    overview = providers.Callable(overview.overview, uow=reader, clock=clock)
 
     # The relay: publishes the outbox to the broker (shop relay).
     outbox_backlog = providers.Callable(outbox_backlog, uow=reader)

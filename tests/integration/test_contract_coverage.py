@@ -11,7 +11,7 @@ from typing import get_type_hints
 
 from shop.application.ports.unit_of_work import UnitOfWork
 
-CONTRACT = Path(__file__).with_name("test_repository_contract.py")
+CONTRACTS = sorted(Path(__file__).parent.glob("test_*_contract.py"))
 
 
 def port_methods() -> set[tuple[str, str]]:
@@ -25,13 +25,18 @@ def port_methods() -> set[tuple[str, str]]:
 
 
 def called_in_contract() -> set[tuple[str, str]]:
-    """(repository, method) for every call shaped uow.<repository>.<method>(...) in the contract."""
+    """(repository, method) for every call shaped uow.<repository>.<method>(...) in the contracts."""
     called = set()
-    for node in ast.walk(ast.parse(CONTRACT.read_text())):
-        match node:
-            case ast.Call(func=ast.Attribute(attr=method, value=ast.Attribute(attr=repository))):
-                called.add((repository, method))
+    for contract in CONTRACTS:
+        for node in ast.walk(ast.parse(contract.read_text())):
+            match node:
+                case ast.Call(func=ast.Attribute(attr=method, value=ast.Attribute(attr=repository))):
+                    called.add((repository, method))
     return called
+
+
+def test_the_contracts_are_read_whole() -> None:
+    assert {path.name for path in CONTRACTS} >= {"test_repository_contract.py", "test_console_queries_contract.py"}
 
 
 def test_the_ports_are_read_whole() -> None:

@@ -8,7 +8,7 @@ from typing import Self
 
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.idempotency import IdempotencyRepository
-from shop.application.ports.orders import OrderQuery
+from shop.application.ports.orders import OrderQuery, Sales
 from shop.application.ports.outbox import OutboxRepository
 from shop.application.ports.paging import Listing
 from shop.application.ports.products import ProductQuery
@@ -48,7 +48,13 @@ class _CachedOrders:
         self._inner, self._cache = inner, cache
 
     def list(self, query: OrderQuery) -> Listing[Order]:
+        if query.customer is not None:
+            # Kept under no counter: renaming a user would not invalidate it.
+            return self._inner.orders.list(query)
         return self._cache.orders(query, lambda: self._inner.orders.list(query))
+
+    def sales(self, since: datetime) -> Sales:
+        return self._inner.orders.sales(since)
 
     def get(self, order_id: int) -> Order | None:
         return self._inner.orders.get(order_id)

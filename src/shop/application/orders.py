@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -143,7 +143,7 @@ def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:
 def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> Listing[Order]:
     """Managers see every order; customers only their own."""
     if not actor.is_manager:
-        query = OrderQuery(page=query.page, user_id=actor.user_id, status=query.status)
+        query = replace(query, user_id=actor.user_id, customer=None)
     with uow:
         return uow.orders.list(query)
 

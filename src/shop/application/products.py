@@ -89,6 +89,19 @@ def update_product(
     return product
 
 
+def adjust_stock(*, uow: UnitOfWork, clock: Clock, actor: Actor, product_id: int, by: int) -> Product:
+    """Restock or write off units of a product, relative to its stock when the lock is taken."""
+    _require_manager(actor)
+    with uow:
+        product = uow.products.get_for_update([product_id]).get(product_id)
+        if product is None:
+            raise NotFound("Product", product_id)
+        product.adjust_stock(by, clock.now())
+        uow.products.save(product)
+        uow.commit()
+    return product
+
+
 def delete_product(
     *,
     uow: UnitOfWork,

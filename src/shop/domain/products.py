@@ -79,6 +79,17 @@ class Product:
         if changed:
             self.events.append(ProductChanged(product=self, fields=changed, occurred_at=now))
 
+    def adjust_stock(self, by: int, now: datetime) -> None:
+        """Restock (by > 0) or write off (by < 0) units: relative, so orders that took stock since the
+        manager looked are not undone. The stock stays within its bounds."""
+        if by == 0:
+            raise InvalidValue.single("adjustment", "Give a number of units to add (or, negative, to remove).")
+        if not 0 <= self.stock + by <= STOCK_MAX:
+            raise InvalidValue.single(
+                "adjustment", f"The stock is {self.stock}: it can change by {-self.stock} to {STOCK_MAX - self.stock}."
+            )
+        self.change(stock=self.stock + by, now=now)
+
     def _new_price(self, amount: object, currency: str | None) -> Money:
         if amount is None and currency is None:
             return self.price

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
 import copy
+from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
 
 from shop.adapters.memory.store import MemoryState, page_of, stored
 from shop.application.errors import OrderOutdated
-from shop.application.ports.orders import OrderQuery
+from shop.application.ports.orders import OrderQuery, Sales
 from shop.application.ports.paging import Listing
 from shop.application.unit_of_work import EventCollector
-from shop.domain.orders import Order
+from shop.domain.money import Money
+from shop.domain.orders import Order, OrderStatus
 
 
 class MemoryOrderRepository:
@@ -42,12 +46,26 @@ class MemoryOrderRepository:
         return page_of(self._matching(query), query.page)
 
     def _matching(self, query: OrderQuery) -> Iterator[Order]:
+        state = self._state()
+        customer = None
+        if query.customer is not None:
+            wanted = query.customer.lower()
+            customer = next((u.id for u in state.users.values() if u.username.lower() == wanted), -1)
         return (
             o
-            for _, o in sorted(self._state().orders.items())
+            for _, o in sorted(state.orders.items(), reverse=query.newest_first)
             if (query.user_id is None or o.user_id == query.user_id)
             and (query.status is None or o.status is query.status)
+            and (customer is None or o.user_id == customer)
         )
+
+    def sales(self, since: datetime) -> Sales:
+        placed = [o for o in self._state().orders.values() if o.created_at >= since]
+        revenue: dict[str, Decimal] = defaultdict(Decimal)
+        for order in placed:
+            if order.status is not OrderStatus.CANCELLED:
+                revenue[order.currency] += order.total.amount
+        return Sales(len(placed), tuple(Money.trusted(revenue[c], c) for c in sorted(revenue)))
 
     def save(self, order: Order) -> None:
         assert order.id is not None

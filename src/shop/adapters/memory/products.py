@@ -76,5 +76,6 @@ def _matches(p: Product, query: ProductQuery) -> bool:
         and (query.min_price is None or amount >= query.min_price)
         and (query.max_price is None or amount <= query.max_price)
         and (query.in_stock is None or (p.stock > 0) == query.in_stock)
+        and (query.max_stock is None or p.stock <= query.max_stock)
         and (query.q is None or query.q.casefold() in p.name.casefold())
     )

@@ -40,7 +40,8 @@ class RedisCatalogCache(Versioned):
         """Under a counter per customer, and one for the managers' view of everyone."""
         scope = "all" if query.user_id is None else str(query.user_id)
         status = query.status.value if query.status is not None else "any"
-        prefix = f"{self._prefix}orders:{scope}:{status}:{query.page.number}:{query.page.size}@"
+        order = "newest" if query.newest_first else "oldest"
+        prefix = f"{self._prefix}orders:{scope}:{status}:{order}:{query.page.number}:{query.page.size}@"
         return self._listing(self._orders_counter(scope), prefix, load, _plain_order, _order)
 
     def _listing(
@@ -82,18 +83,8 @@ class RedisCatalogCache(Versioned):
 
 
 def _query_key(query: ProductQuery) -> str:
-    fields = (
-        query.page.number,
-        query.page.size,
-        query.price,
-        query.stock,
-        query.min_price,
-        query.max_price,
-        query.in_stock,
-        query.q,
-        query.sort,
-    )
-    return hashlib.sha256(repr(fields).encode()).hexdigest()[:32]
+    # The dataclass's repr names every field: a filter added to ProductQuery is part of the key.
+    return hashlib.sha256(repr(query).encode()).hexdigest()[:32]
 
 
 def _plain(product: Product) -> dict[str, Any]:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
 
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.rows import from_cents, listing, to_cents
-from shop.adapters.sql.tables import order_lines, orders, products
+from shop.adapters.sql.tables import order_lines, orders, products, username_key, users
 from shop.application.errors import OrderOutdated
-from shop.application.ports.orders import OrderQuery
+from shop.application.ports.orders import OrderQuery, Sales
 from shop.application.ports.paging import Listing
 from shop.application.unit_of_work import EventCollector
 from shop.domain.money import Money
@@ -139,10 +140,23 @@ class SqlOrderRepository:
 
     def list(self, query: OrderQuery) -> Listing[Order]:
         """The total from the (user_id, id) or (status, id) index alone; the page's lines in one query."""
-        statement = select(orders).where(*_conditions(query)).order_by(orders.c.id)
+        order = orders.c.id.desc() if query.newest_first else orders.c.id.asc()
+        statement = select(orders).where(*_conditions(query)).order_by(order)
         found = listing(self._conn, statement, query.page, lambda row: row)
         lines = _lines_of(self._conn, [row.id for row in found.items])
         return Listing([_to_order(row, lines[row.id]) for row in found.items], found.total)
+
+    def sales(self, since: datetime) -> Sales:
+        placed = orders.c.created_at >= since
+        count = self._conn.execute(select(func.count()).where(placed)).scalar_one()
+        revenue = self._conn.execute(
+            select(orders.c.currency, func.sum(order_lines.c.unit_price_cents * order_lines.c.quantity).label("cents"))
+            .select_from(orders.join(order_lines, order_lines.c.order_id == orders.c.id))
+            .where(placed, orders.c.status != OrderStatus.CANCELLED.value)
+            .group_by(orders.c.currency)
+            .order_by(orders.c.currency)
+        )
+        return Sales(count, tuple(Money.trusted(from_cents(row.cents), row.currency) for row in revenue))
 
     def save(self, order: Order) -> None:
         self._conn.execute(update(orders).where(orders.c.id == order.id).values(**self._state(order)))
@@ -165,6 +179,9 @@ def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
         conditions.append(orders.c.user_id == query.user_id)
     if query.status is not None:
         conditions.append(orders.c.status == query.status.value)
+    if query.customer is not None:
+        customer = select(users.c.id).where(username_key == query.customer.lower()).scalar_subquery()
+        conditions.append(orders.c.user_id == customer)
     return conditions
 
 

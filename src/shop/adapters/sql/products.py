@@ -76,6 +76,8 @@ class SqlProductRepository:
             conditions.append(products.c.price_cents <= to_cents(query.max_price))
         if query.in_stock is not None:
             conditions.append(products.c.stock > 0 if query.in_stock else products.c.stock == 0)
+        if query.max_stock is not None:
+            conditions.append(products.c.stock <= query.max_stock)
         if query.q:
             pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             conditions.append(products.c.name.ilike(pattern, escape="\\"))

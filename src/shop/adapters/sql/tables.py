@@ -115,6 +115,7 @@ orders = Table(
     CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
     Index("ix_orders_user_id_id", "user_id", "id"),
     Index("ix_orders_status_id", "status", "id"),
+    Index("ix_orders_created_at", "created_at"),  # the console's sales of today and of the week
 )
 
 order_lines = Table(

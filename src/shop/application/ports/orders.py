@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from shop.application.ports.paging import Listing, Page
+from shop.domain.money import Money
 from shop.domain.orders import Order, OrderStatus
 
 
@@ -12,6 +14,17 @@ class OrderQuery:
     page: Page = Page()
     user_id: int | None = None
     status: OrderStatus | None = None
+    customer: str | None = None  # a username, whatever its case: that user's orders only
+    newest_first: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sales:
+    """The orders placed since a moment: how many, and what those not cancelled bring in, per
+    currency (sorted by currency; none when nothing was sold)."""
+
+    orders: int
+    revenue: tuple[Money, ...]
 
 
 class OrderRepository(Protocol):
@@ -28,7 +41,10 @@ class OrderRepository(Protocol):
     def get_for_update(self, order_id: int) -> Order | None: ...
 
     def list(self, query: OrderQuery) -> Listing[Order]:
-        """The query's page of orders, oldest first, with their lines; pages past the end are empty."""
+        """The query's page of orders, oldest (or newest) first, with their lines; pages past the end
+        are empty. An unknown customer has no orders."""
+
+    def sales(self, since: datetime) -> Sales: ...
 
     def save(self, order: Order) -> None:
         """Write back status and timestamps."""

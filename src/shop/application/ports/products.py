@@ -19,6 +19,7 @@ class ProductQuery:
     min_price: Decimal | None = None
     max_price: Decimal | None = None
     in_stock: bool | None = None
+    max_stock: int | None = None  # at most this many units left
     q: str | None = None  # a piece of the name, whatever its case
     # Keys of PRODUCT_SORT_KEYS, a leading "-" for descending; id is always the last tie-breaker.
     sort: tuple[str, ...] = ()

@@ -14,7 +14,7 @@ from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
-from shop.entrypoints.api.schemas.users import UserCreateSchema, UserSchema, UserUpdateSchema
+from shop.entrypoints.api.schemas.users import UserCreateSchema, UserFilterSchema, UserSchema, UserUpdateSchema
 from shop.entrypoints.api.security import BEARER, current_actor, optional_actor
 
 blp = Blueprint("users", __name__, url_prefix="/users", description="Sign up and manage accounts.")
@@ -35,6 +35,7 @@ class Users(MethodView):
         return register_user(actor=actor, **body)
 
     @blp.authenticated
+    @blp.arguments(UserFilterSchema, location="query", as_kwargs=True)
     @blp.response(200, UserSchema(many=True))
     @blp.paginate()
     @blp.errors(403)
@@ -42,11 +43,12 @@ class Users(MethodView):
     def get(
         self,
         pagination_parameters: PaginationParameters,
+        q: str | None = None,
         list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
     ) -> list[User]:
-        """Every active account (managers only)."""
-        page = Page(pagination_parameters.page, pagination_parameters.page_size)
-        found, pagination_parameters.item_count = list_users(actor=current_actor(), query=UserQuery(page=page))
+        """Every active account, oldest first, or those whose username contains `q` (managers only)."""
+        query = UserQuery(page=Page(pagination_parameters.page, pagination_parameters.page_size), q=q)
+        found, pagination_parameters.item_count = list_users(actor=current_actor(), query=query)
         return found
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from shop.application import representations
 from shop.application.representations import UserView
@@ -64,6 +64,13 @@ class UserUpdateSchema(PartialUpdateSchema):
     email = _email()
     age = integer(0, AGE_MAX, check_age)
     phone = _phone()
+
+
+class UserFilterSchema(StrictSchema):
+    q = fields.String(
+        validate=validate.Length(1, USERNAME_MAX),
+        metadata={"description": "Only accounts whose username contains this text, whatever its case."},
+    )
 
 
 UserSchema = rendered(UserView, representations.user)

@@ -1,0 +1,71 @@
+"""The queries the console asks, over memory, SQLite and PostgreSQL alike: sales since a moment,
+orders newest first and by customer name, products at most this low on stock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from shop.application.ports.orders import OrderQuery, Sales
+from shop.application.ports.paging import Page
+from shop.application.ports.products import ProductQuery
+from shop.domain.money import Money
+from shop.domain.orders import Order, OrderStatus
+
+from .conftest import UowFactory
+from .test_repository_contract import NOW, add_product, add_user, place
+
+
+def cancel(uow_factory: UowFactory, order: Order) -> None:
+    with uow_factory() as uow:
+        stored = uow.orders.get_for_update(order.id or 0)
+        assert stored is not None
+        stored.cancel({}, NOW)  # the stock is not what this test counts
+        uow.orders.save(stored)
+        uow.commit()
+
+
+def test_sales_count_every_order_since_and_the_revenue_of_those_not_cancelled(uow_factory: UowFactory) -> None:
+    alice = add_user(uow_factory)
+    tea = add_product(uow_factory, "Tea", "10.50", stock=50)
+    mug = add_product(uow_factory, "Mug", "3.00", stock=50, currency="USD")
+    place(uow_factory, alice.id or 0, (tea.id or 0, 2))
+    place(uow_factory, alice.id or 0, (tea.id or 0, 1))
+    place(uow_factory, alice.id or 0, (mug.id or 0, 3))
+    cancel(uow_factory, place(uow_factory, alice.id or 0, (tea.id or 0, 5)))
+
+    with uow_factory() as uow:
+        since_before = uow.orders.sales(NOW - timedelta(seconds=1))
+        since_after = uow.orders.sales(NOW + timedelta(microseconds=1))
+
+    assert since_before == Sales(4, (Money(Decimal("31.50"), "TWD"), Money(Decimal("9.00"), "USD")))
+    assert since_after == Sales(0, ())
+
+
+def test_orders_newest_first_and_by_customer_name_whatever_its_case(uow_factory: UowFactory) -> None:
+    alice, bob = add_user(uow_factory, "Alice"), add_user(uow_factory, "bob")
+    tea = add_product(uow_factory, stock=50)
+    first = place(uow_factory, alice.id or 0, (tea.id or 0, 1))
+    second = place(uow_factory, bob.id or 0, (tea.id or 0, 1))
+    third = place(uow_factory, alice.id or 0, (tea.id or 0, 1))
+
+    with uow_factory() as uow:
+        newest = uow.orders.list(OrderQuery(newest_first=True))
+        alices = uow.orders.list(OrderQuery(customer="ALICE", newest_first=True))
+        nobodys = uow.orders.list(OrderQuery(customer="carol"))
+        placed_page_2 = uow.orders.list(OrderQuery(page=Page(2, 2), status=OrderStatus.PLACED, newest_first=True))
+
+    assert ([o.id for o in newest.items], newest.total) == ([third.id, second.id, first.id], 3)
+    assert ([o.id for o in alices.items], alices.total) == ([third.id, first.id], 2)
+    assert (nobodys.items, nobodys.total) == ([], 0)
+    assert [o.id for o in placed_page_2.items] == [first.id]
+
+
+def test_products_at_most_this_low_on_stock_lowest_first(uow_factory: UowFactory) -> None:
+    for name, stock in (("Tea", 5), ("Mug", 0), ("Pot", 6), ("Cup", 2)):
+        add_product(uow_factory, name, stock=stock)
+
+    with uow_factory() as uow:
+        low = uow.products.list(ProductQuery(max_stock=5, sort=("stock",)))
+
+    assert ([p.name for p in low.items], low.total) == (["Mug", "Cup", "Tea"], 3)
