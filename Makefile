@@ -16,10 +16,11 @@ export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 .PHONY: run test quick install migrate manager purge relay events lint typecheck contracts pytest bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/shop/entrypoints/docs/vendor.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python tools/vendor_docs.py
 	@touch $(STAMP)
 
 install: $(STAMP) ## create the virtualenv and install the project with its dev tools
@@ -52,8 +53,8 @@ bench: $(STAMP) ## load-test the API with wrk on a fresh database: make bench [B
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

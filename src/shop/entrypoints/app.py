@@ -20,6 +20,7 @@ from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.ops import init_ops
 from shop.entrypoints.api.schemas.common import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
+from shop.entrypoints.docs import init_docs
 from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings
 
@@ -96,10 +97,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/schema",
         OPENAPI_JSON_PATH="/",
-        OPENAPI_REDOC_PATH="/redoc/",
-        OPENAPI_REDOC_URL="https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js",
-        OPENAPI_SWAGGER_UI_PATH="/swagger-ui/",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        # ReDoc and Swagger UI are served by shop.entrypoints.docs, from no CDN.
         API_SPEC_OPTIONS={
             "components": {
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -114,6 +112,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": ID_MAX})
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    init_docs(app)
     app.config["SHOP_QUERY_PARAMETERS"] = documented_query_parameters(app, api.spec.to_dict())
     # flask-limiter holds its Limiter weakly: the app keeps it alive.
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)

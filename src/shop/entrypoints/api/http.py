@@ -16,6 +16,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.schemas.common import ID_MAX
+from shop.entrypoints.docs import CSP as DOCS_CSP
 
 log = logging.getLogger("shop.http")
 
@@ -23,12 +24,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com data:; img-src 'self' data: https://cdn.redoc.ly; "
-    "worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
-)
 
 
 T = TypeVar("T")

@@ -1,0 +1,46 @@
+"""ReDoc and Swagger UI come from the service itself: no CDN, and a CSP that allows no other script.
+(tests/browser renders them in Chromium with the network blocked.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+PAGES = ["/api/schema/redoc/", "/api/schema/swagger-ui/"]
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    return {name: values for name, *values in (part.split() for part in policy.split(";"))}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_asset_of_a_docs_page_is_served_by_the_service(client: FlaskClient, path: str) -> None:
+    page = client.get(path).get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+
+    assert assets, page
+    for asset in assets:
+        assert asset.startswith("/api/schema/"), asset
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.get_data()) > 100, asset
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_a_docs_page_may_run_our_scripts_only(client: FlaskClient, path: str) -> None:
+    policy = directives(client.get(path).headers["Content-Security-Policy"])
+
+    assert policy["script-src"] == ["'self'"]
+    assert policy["default-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert not [value for values in policy.values() for value in values if "://" in value]
+
+
+def test_the_spec_the_pages_load_is_the_api_document(client: FlaskClient) -> None:
+    page = client.get("/api/schema/redoc/").get_data(as_text=True)
+    spec_url = re.search(r'spec-url="([^"]+)"', page)
+
+    assert spec_url is not None
+    assert client.get(spec_url.group(1)).get_json()["info"]["title"] == "shop"
