@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # each hash (see gunicorn_conf.py), costs no extra page faults.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
-.PHONY: run test quick install migrate manager purge relay events lint typecheck contracts pytest bench clean
+.PHONY: run test quick install migrate manager demote purge relay events lint typecheck contracts pytest bench clean
 
 $(STAMP): pyproject.toml src/shop/entrypoints/docs/vendor.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ manager: $(STAMP) ## create a manager or promote a user: make manager USERNAME=a
 	@test -n "$(USERNAME)" || { echo "usage: make manager USERNAME=name [PASSWORD=secret]"; exit 2; }
 	$(BIN)/shop migrate
 	SHOP_MANAGER_PASSWORD="$(PASSWORD)" $(BIN)/shop manager "$(USERNAME)"
+
+demote: $(STAMP) ## make a manager a customer again (their tokens and console sessions end): make demote USERNAME=alice
+	@test -n "$(USERNAME)" || { echo "usage: make demote USERNAME=name"; exit 2; }
+	$(BIN)/shop demote "$(USERNAME)"
 
 purge: $(STAMP) ## delete expired tokens and idempotency keys, and events sent over OUTBOX_RETENTION_HOURS ago
 	$(BIN)/shop purge

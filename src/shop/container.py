@@ -134,6 +134,7 @@ class Container(containers.DeclarativeContainer):
     update_user = providers.Callable(users.update_user, uow=uow, hasher=hasher, clock=clock)
     delete_user = providers.Callable(users.delete_user, uow=uow, clock=clock)
     make_manager = providers.Callable(users.make_manager, uow=uow, hasher=hasher, clock=clock)
+    demote_manager = providers.Callable(users.demote_manager, uow=uow, clock=clock)
 
     login = providers.Callable(
         auth.login, uow=uow, hasher=hasher, clock=clock, ids=ids, bus=bus, refresh_ttl=config.refresh_token_ttl

@@ -76,3 +76,20 @@ def test_the_relay_needs_a_broker(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "BROKER_URL" in result.output
+
+
+def test_demote_makes_a_manager_a_customer_and_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    env = {"DATABASE_URL": url, "SHOP_VAR_DIR": str(tmp_path), "SHOP_MANAGER_PASSWORD": "a-long-passphrase"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["migrate"], env=env).exit_code == 0
+    assert runner.invoke(main, ["manager", "alice"], env=env).exit_code == 0
+
+    demoted = runner.invoke(main, ["demote", "alice"], env=env)
+    again = runner.invoke(main, ["demote", "alice"], env=env)
+    unknown = runner.invoke(main, ["demote", "nobody"], env=env)
+
+    assert (demoted.exit_code, demoted.output) == (0, "demoted 'alice' (id 1)\n")
+    assert (again.exit_code, again.output) == (0, "already a customer: 'alice' (id 1)\n")
+    assert unknown.exit_code == 1
+    assert "not found" in unknown.output.lower()

@@ -337,3 +337,30 @@ def test_make_manager_refuses_a_deactivated_user(
         use.make_manager(username="alice", password=PASSWORD)
     assert stored(store, customer.user_id).role is Role.CUSTOMER
     assert len(store.state.users) == 1
+
+
+# demote_manager
+
+
+def test_demote_manager_makes_a_customer_and_ends_their_tokens(
+    use: Container, store: MemoryStore, manager: Actor
+) -> None:
+    user, changed = use.demote_manager(username="boss")
+    assert user.id == manager.user_id
+
+    assert changed
+    saved = stored(store, manager.user_id)
+    assert (saved.role, saved.token_version) == (Role.CUSTOMER, 1)
+
+
+def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore, customer: Actor) -> None:
+    user, changed = use.demote_manager(username="alice")
+    assert user.id == customer.user_id
+
+    assert not changed
+    assert stored(store, customer.user_id).token_version == 0
+
+
+def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:
+    with pytest.raises(NotFound):
+        use.demote_manager(username="nobody")

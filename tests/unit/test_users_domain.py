@@ -270,3 +270,13 @@ def test_a_contact_change_is_checked_whole_and_keeps_what_is_not_given() -> None
     assert (alice.email, alice.age, alice.phone) == ("a@example.com", 30, "123")
     alice.change_contact(age=31)
     assert (alice.email, alice.age, alice.phone) == ("a@example.com", 31, "123")
+
+
+def test_demote_makes_a_customer_and_revokes_tokens_once() -> None:
+    boss = User(username="boss", password_hash="h", role=Role.MANAGER, id=7)
+
+    boss.demote(NOW)
+    boss.demote(NOW)
+
+    assert (boss.role, boss.token_version) == (Role.CUSTOMER, 1)
+    assert [type(e) for e in boss.events] == [TokensRevoked]

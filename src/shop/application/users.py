@@ -151,6 +151,19 @@ def delete_user(
         uow.commit()
 
 
+def demote_manager(*, uow: UnitOfWork, clock: Clock, username: str) -> tuple[User, bool]:
+    """Operator command: make a manager a customer again. Returns (user, changed)."""
+    with uow:
+        user = uow.users.get_by_username(username)
+        if user is None or not user.active:
+            raise NotFound("User", username)
+        changed = user.is_manager
+        user.demote(clock.now())
+        uow.users.save(user)
+        uow.commit()
+    return user, changed
+
+
 def make_manager(
     *,
     uow: UnitOfWork,

@@ -183,6 +183,12 @@ class User:
             self.role = Role.MANAGER
             self.revoke_all_tokens(now)
 
+    def demote(self, now: datetime) -> None:
+        """Back to customer: every token (and console session) granted as a manager ends."""
+        if self.role is not Role.CUSTOMER:
+            self.role = Role.CUSTOMER
+            self.revoke_all_tokens(now)
+
     def deactivate(self, now: datetime) -> None:
         self.active = False
         self.revoke_all_tokens(now)

@@ -56,6 +56,19 @@ def manager(username: str, password_env: str) -> None:
 
 
 @main.command()
+@click.argument("username")
+def demote(username: str) -> None:
+    """Make a manager a customer again: their tokens and console sessions end at once."""
+    container = _container(Settings.from_env(signs=False))
+    try:
+        user, changed = container.demote_manager(username=username)
+    except (ApplicationError, DomainError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"{'demoted' if changed else 'already a customer:'} {user.username!r} (id {user.id})")
+
+
+@main.command()
 def purge() -> None:
     """Delete expired refresh tokens, revocation records and idempotency keys, and the outbox's events
     sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet are kept, however old)."""
