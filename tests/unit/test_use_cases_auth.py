@@ -9,7 +9,7 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
 from shop.application.auth import Session, TokenClaims
-from shop.application.errors import AuthenticationFailed
+from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import Role, User
@@ -86,6 +86,26 @@ def test_wrong_password_fails(alice: User, do_login: Callable[..., Session], sto
     with pytest.raises(AuthenticationFailed):
         do_login(password="wrong password")
     assert store.state.refresh_tokens == {}
+
+
+def test_a_managers_only_login_refuses_a_customer_and_opens_no_family(
+    alice: User, use: Container, store: MemoryStore
+) -> None:
+    with pytest.raises(Forbidden):
+        use.login(username="alice", password=PASSWORD, managers_only=True)
+    assert store.state.refresh_tokens == {}
+
+
+def test_a_managers_only_login_checks_the_password_first(alice: User, use: Container) -> None:
+    """A wrong password says only that: whether the account is a manager's is not told."""
+    with pytest.raises(AuthenticationFailed):
+        use.login(username="alice", password="wrong password", managers_only=True)
+
+
+def test_a_managers_only_login_lets_a_manager_in(use: Container, add_user: Callable[..., User]) -> None:
+    add_user("boss", role=Role.MANAGER)
+
+    assert use.login(username="boss", password=PASSWORD, managers_only=True).user.username == "boss"
 
 
 def test_unknown_user_costs_a_dummy_verify(do_login: Callable[..., Session], hasher: FakeHasher) -> None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from shop.application.actors import Actor
-from shop.application.errors import AuthenticationFailed
+from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
 from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
 from shop.application.ports.tokens import RefreshToken
@@ -41,8 +41,12 @@ def login(
     refresh_ttl: timedelta,
     username: str,
     password: str,
+    managers_only: bool = False,
 ) -> Session:
-    """Check the credentials and open a new token family; unknown users cost as much as wrong passwords."""
+    """Check the credentials and open a new token family; unknown users cost as much as wrong passwords.
+
+    managers_only (the console): a customer with the right password is told Forbidden, and gets no token.
+    """
     with uow:
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
@@ -52,6 +56,8 @@ def login(
     if not hasher.verify(user.password_hash, password):
         bus.handle([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
+    if managers_only and not user.is_manager:
+        raise Forbidden("Only managers can sign in to the console.")
     upgraded = hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
     token = _new_refresh(user, family=ids.new_id(), ids=ids, clock=clock, ttl=refresh_ttl)
     with uow:

@@ -20,6 +20,7 @@ from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.ops import init_ops
 from shop.entrypoints.api.schemas.common import ID_MAX, PartialUpdateSchema, ProblemSchema
 from shop.entrypoints.api.security import init_jwt
+from shop.entrypoints.console import init_console
 from shop.entrypoints.docs import init_docs
 from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     configure_logging(settings.log_level)
     container = container or Container()
     container.config.from_dict(asdict(settings))
-    container.wire(packages=["shop.entrypoints.api"])
+    container.wire(packages=["shop.entrypoints.api", "shop.entrypoints.console"])
 
     app = Flask("shop")
     if settings.proxy_hops:
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     init_docs(app)
+    init_console(app, settings)
     app.config["SHOP_QUERY_PARAMETERS"] = documented_query_parameters(app, api.spec.to_dict())
     # flask-limiter holds its Limiter weakly: the app keeps it alive.
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)

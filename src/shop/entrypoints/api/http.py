@@ -74,10 +74,12 @@ def _before() -> None:
     g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
+    allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
+    if allowed is None:
+        return  # not an operation of the API: the console's forms, the probes, the docs pages
     if request.method in {"POST", "PUT", "PATCH"} and _has_body() and not request.is_json:
         raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
-    allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
-    if allowed is not None and (unknown := sorted(set(request.args) - allowed)):
+    if unknown := sorted(set(request.args) - allowed):
         raise InvalidValue({name: ["Unknown query parameter."] for name in unknown})
 
 
@@ -113,8 +115,8 @@ def _after(response: Response) -> Response:
     headers["Referrer-Policy"] = "no-referrer"
     if request.path.startswith(DOCS_PREFIX):
         headers["Content-Security-Policy"] = DOCS_CSP
-    else:
-        headers["Content-Security-Policy"] = API_CSP
+    else:  # the console sets its own policy
+        headers.setdefault("Content-Security-Policy", API_CSP)
         headers["X-Frame-Options"] = "DENY"
     if "Authorization" in request.headers and "Cache-Control" not in headers:
         # Per-user answers: a browser may keep them (and revalidate with an ETag), a shared cache may not.

@@ -1,0 +1,46 @@
+"""Customers in the console: a search by username, and a customer's page with their orders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+from flask import request
+
+from shop.application.ports.orders import OrderQuery
+from shop.application.ports.paging import Listing
+from shop.application.ports.users import UserQuery
+from shop.container import Container
+from shop.domain.orders import Order
+from shop.domain.users import USERNAME_MAX, User
+from shop.entrypoints.console.blueprint import blp, page
+from shop.entrypoints.console.paging import Shown, requested_page
+from shop.entrypoints.console.signin import current_manager, manager_required
+
+
+@blp.get("/customers/")
+@manager_required
+@inject
+def customers(list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider]) -> Any:
+    q = request.args.get("q", "").strip()
+    if len(q) > USERNAME_MAX:
+        errors = {"q": [f"Length must be between 1 and {USERNAME_MAX}."]}
+        return page("customers.html", 400, shown=None, q=q, errors=errors)
+    query = UserQuery(page=requested_page(), q=q or None)
+    found = list_users(actor=current_manager(), query=query)
+    return page("customers.html", shown=Shown.of(found, query.page), q=q, errors={})
+
+
+@blp.get("/customers/<id:user_id>/")
+@manager_required
+@inject
+def customer(
+    user_id: int,
+    get_user: Callable[..., User] = Provide[Container.get_user.provider],
+    list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
+) -> Any:
+    found = get_user(actor=current_manager(), user_id=user_id)
+    query = OrderQuery(page=requested_page(), user_id=user_id, newest_first=True)
+    orders = list_orders(actor=current_manager(), query=query)
+    return page("customer.html", customer=found, shown=Shown.of(orders, query.page))

@@ -1,0 +1,55 @@
+"""Reading the console's forms: field names are the API's, and every rule is the domain's. Only the
+shape of a value (is it a whole number?) is read here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+
+from flask import request
+
+from shop.application import representations
+from shop.application.errors import AlreadyExists
+from shop.domain.errors import InvalidValue
+from shop.domain.products import Product
+
+PRODUCT_FIELDS = ("name", "price", "currency", "stock")
+NOT_AN_INTEGER = "Not a valid integer."  # marshmallow's words, as the API answers
+
+
+def text(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def whole_number(name: str) -> int:
+    raw = text(name)
+    if not raw.lstrip("+-").isdigit() or len(raw) > 12:
+        raise InvalidValue.single(name, NOT_AN_INTEGER)
+    return int(raw)
+
+
+def errors_of(error: InvalidValue | AlreadyExists) -> dict[str, list[str]]:
+    if isinstance(error, AlreadyExists):
+        return {error.field: [str(error)]}
+    return error.errors
+
+
+def version_of(product: Product) -> str:
+    """What the product looks like to a client, as a digest: the console's ETag. A form carries the
+    version it was filled from, and a change applies only while the stored product still has it."""
+    shown = json.dumps(representations.product(product), sort_keys=True)
+    return hashlib.sha256(shown.encode()).hexdigest()[:32]
+
+
+def product_form(product: Product | None = None) -> dict[str, str]:
+    """The values of a product form: the stored product's, or those the manager sent."""
+    if request.method == "POST":
+        return {name: text(name) for name in PRODUCT_FIELDS}
+    if product is None:
+        return {"name": "", "price": "", "currency": "TWD", "stock": "0"}
+    return {name: str(value) for name, value in shown(product).items() if name in PRODUCT_FIELDS}
+
+
+def shown(product: Product) -> Mapping[str, object]:
+    return representations.product(product)

@@ -1,0 +1,20 @@
+"""The console's first page: sales of today and of the week, and what is running out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from dependency_injector.wiring import Provide, inject
+
+from shop.application.overview import LOW_STOCK, Overview
+from shop.container import Container
+from shop.entrypoints.console.blueprint import blp, page
+from shop.entrypoints.console.signin import current_manager, manager_required
+
+
+@blp.get("/")
+@manager_required
+@inject
+def home(overview: Callable[..., Overview] = Provide[Container.overview.provider]) -> Any:
+    return page("home.html", overview=overview(actor=current_manager()), low_stock=LOW_STOCK)

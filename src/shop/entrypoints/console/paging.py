@@ -1,0 +1,41 @@
+"""Pages of a list, as the console shows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from urllib.parse import urlencode
+
+from flask import request
+
+from shop.application.ports.paging import Listing, Page
+
+T = TypeVar("T")
+
+PAGE_SIZE = 20
+
+
+def requested_page() -> Page:
+    """?page=N, any nonsense read as the first page (a link, not a form a person fills in)."""
+    number = request.args.get("page", "1")
+    return Page(int(number) if number.isdigit() and 0 < int(number) < 100_000 else 1, PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class Shown(Generic[T]):
+    items: list[T]
+    total: int
+    page: Page
+
+    @classmethod
+    def of(cls, listing: Listing[T], page: Page) -> Shown[T]:
+        return cls(listing.items, listing.total, page)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page.size))
+
+    def link(self, number: int) -> str:
+        """This page's URL with another page number, the filters kept."""
+        args = {k: v for k, v in request.args.items() if k != "page" and v}
+        return f"{request.path}?{urlencode({**args, 'page': number})}"

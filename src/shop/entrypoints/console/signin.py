@@ -1,0 +1,113 @@
+"""Signing in and out of the console, and who is signed in.
+
+The session cookie holds what an access token holds (user, token version, token family, token id):
+every request checks it with the API's own check_access, so a password change, a demotion, a
+deleted account or a revoked token family ends the console session on the next click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from dependency_injector.wiring import Provide, inject
+from flask import flash, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from shop.application.actors import Actor
+from shop.application.auth import Session, TokenClaims
+from shop.application.errors import AuthenticationFailed, Forbidden
+from shop.container import Container
+from shop.entrypoints.console.blueprint import blp, page
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SIGNED_OUT = "Your session has ended (signed out, password changed or access revoked): sign in again."
+
+
+def _claims() -> TokenClaims | None:
+    try:
+        return TokenClaims(
+            user_id=int(session["uid"]), token_version=int(session["ver"]), jti=session["jti"], family=session["fam"]
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _safe_next(target: str | None) -> str:
+    """Back to the page that asked for a sign-in: a console path only, never another site."""
+    if target and target.startswith("/console/") and not target.startswith("/console//"):
+        return target
+    return url_for("console.home")
+
+
+def current_manager() -> Actor:
+    actor: Actor = g.actor
+    return actor
+
+
+@inject
+def _actor(claims: TokenClaims, check_access: Callable[..., Actor] = Provide[Container.check_access.provider]) -> Actor:
+    return check_access(claims=claims)
+
+
+def manager_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        claims = _claims()
+        if claims is None:
+            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        try:
+            actor = _actor(claims)
+        except AuthenticationFailed:
+            session.clear()
+            flash(SIGNED_OUT)
+            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+        if not actor.is_manager:
+            session.clear()  # demoted since signing in
+            return page("managers_only.html", 403)
+        g.actor = actor
+        g.username = session.get("name", "")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(signed_in: Session) -> None:
+    session.clear()  # nothing of an earlier session (its CSRF token included) survives a sign-in
+    session.permanent = True
+    session.update(
+        uid=signed_in.user.id,
+        ver=signed_in.user.token_version,
+        fam=signed_in.refresh.family,
+        jti=signed_in.refresh.jti,
+        name=signed_in.user.username,
+    )
+
+
+@blp.route("/login", methods=["GET", "POST"])
+@inject
+def login(sign_in: Callable[..., Session] = Provide[Container.login.provider]) -> Any:
+    target = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return page("login.html", next=target)
+    username, password = request.form.get("username", ""), request.form.get("password", "")
+    try:
+        _open(sign_in(username=username, password=password, managers_only=True))
+    except AuthenticationFailed as error:
+        return page("login.html", 401, next=target, username=username, error=str(error))
+    except Forbidden:
+        return page("managers_only.html", 403)
+    return redirect(target)
+
+
+@blp.post("/logout")
+@inject
+def logout(revoke: Callable[..., None] = Provide[Container.revoke.provider]) -> Response:
+    claims = _claims()
+    if claims is not None:
+        revoke(refresh=claims)  # the token family ends: this cookie, if replayed, is worth nothing
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("console.login"))
