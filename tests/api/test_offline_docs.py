@@ -8,6 +8,8 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
+from shop.entrypoints.docs import missing_scripts
+
 PAGES = ["/api/schema/redoc/", "/api/schema/swagger-ui/"]
 
 
@@ -44,3 +46,7 @@ def test_the_spec_the_pages_load_is_the_api_document(client: FlaskClient) -> Non
 
     assert spec_url is not None
     assert client.get(spec_url.group(1)).get_json()["info"]["title"] == "shop"
+
+
+def test_every_script_pinned_in_vendor_json_is_installed() -> None:
+    assert missing_scripts() == []

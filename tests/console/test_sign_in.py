@@ -6,12 +6,14 @@ from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
+from sqlalchemy import create_engine, delete
 
+from shop.adapters.sql.tables import refresh_tokens
 from shop.container import Container
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
-from tests.console.conftest import Console, text_of
+from tests.console.conftest import CSRF, Console, text_of
 from tests.fakes import PASSWORD
 from tests.support import container_of
 
@@ -136,7 +138,7 @@ def test_a_demotion_ends_the_console_session(manager: Console, container: Contai
     assert manager.sign_in("boss").status_code == 403  # and signing in again: managers only
 
 
-def test_the_session_cookie_is_secure_in_production(settings: Settings, container: Container) -> None:
+def test_the_session_cookie_is_secure_in_production(settings: Settings) -> None:
     app = create_app(replace(settings, production=True))
     container_of(app).make_manager(username="boss", password=PASSWORD)
     console = Console(app.test_client())
@@ -144,3 +146,59 @@ def test_the_session_cookie_is_secure_in_production(settings: Settings, containe
     cookie = console.sign_in("boss").headers["Set-Cookie"]
 
     assert "Secure" in {part.strip() for part in cookie.split(";")}
+
+
+def test_over_https_the_forms_ask_browsers_for_a_same_origin_referer(settings: Settings) -> None:
+    """Flask-WTF refuses a form posted over HTTPS without a same-origin Referer: the console's pages
+    must let the browser send one (the API's no-referrer would lock everyone out)."""
+    app = create_app(replace(settings, production=True))
+    container_of(app).make_manager(username="boss", password=PASSWORD)
+    client = app.test_client()
+    login = client.get("/console/login", base_url="https://shop.example")
+    token = CSRF.search(login.get_data(as_text=True))
+    assert token is not None
+    form = {"csrf_token": token.group(1), "username": "boss", "password": PASSWORD}
+
+    without = client.post("/console/login", data=form, base_url="https://shop.example")
+    with_referer = client.post(
+        "/console/login",
+        data=form,
+        base_url="https://shop.example",
+        headers={"Referer": "https://shop.example/console/login"},
+    )
+
+    assert login.headers["Referrer-Policy"] == "same-origin"
+    assert without.status_code == 400
+    assert with_referer.status_code == 302
+
+
+def test_a_session_ends_after_its_lifetime_even_with_a_freshly_signed_cookie(manager: Console) -> None:
+    """The cookie is signed anew whenever the session changes (a flashed message does): its own
+    expiry would restart; the sign-in time does not."""
+    assert manager.get("/console/").status_code == 200
+    with manager.client.session_transaction("/console/") as session:
+        session["since"] -= 8 * 3600 + 1
+
+    assert manager.get("/console/").status_code == 302
+
+
+def test_a_session_whose_refresh_token_was_purged_is_over(manager: Console, settings: Settings) -> None:
+    """Purged means expired: and with no row left, signing out could revoke nothing, so the session
+    must not outlive its row."""
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(delete(refresh_tokens))  # as `shop purge` does once it has expired
+    engine.dispose()
+
+    assert manager.get("/console/").status_code == 302
+
+
+def test_a_form_posted_after_the_session_ended_signs_in_back_to_a_page_not_the_post(
+    manager: Console, container: Container
+) -> None:
+    token = manager.token("/console/")
+    container.demote_manager(username="boss")
+
+    response = manager.client.post("/console/orders/1/cancel", data={"csrf_token": token})
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/console/login")

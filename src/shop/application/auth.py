@@ -127,13 +127,15 @@ def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     return Actor(claims.user_id, state.role)
 
 
-def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> None:
-    """A token is valid while its user may use it and, for a refresh token, until it is rotated."""
-    check_access(uow=uow, claims=claims)
+def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> Actor:
+    """A token is valid while its user may use it and, for a refresh token, until it is rotated or
+    expires (a purged one is gone, hence not usable either)."""
+    actor = check_access(uow=uow, claims=claims)
     if is_refresh:
         with uow:
             if not uow.tokens.is_refresh_usable(claims.jti, clock.now()):
                 raise AuthenticationFailed("Token is invalid or has been revoked.")
+    return actor
 
 
 def purge_expired_tokens(*, uow: UnitOfWork, clock: Clock) -> int:

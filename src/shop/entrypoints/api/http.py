@@ -112,7 +112,7 @@ def _after(response: Response) -> Response:
     headers = response.headers
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers.setdefault("Referrer-Policy", "no-referrer")  # the console's forms need same-origin
     if request.path.startswith(DOCS_PREFIX):
         headers["Content-Security-Policy"] = DOCS_CSP
     else:  # the console sets its own policy

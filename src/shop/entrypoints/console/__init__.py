@@ -37,6 +37,7 @@ def init_console(app: Flask, settings: Settings) -> CSRFProtect:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.production,
         PERMANENT_SESSION_LIFETIME=min(SESSION_LIFETIME, settings.refresh_token_ttl),
+        SESSION_REFRESH_EACH_REQUEST=False,  # the lifetime runs from the sign-in, not the last click
         # Only the console's forms carry CSRF tokens (its blueprint checks them); the API takes
         # bearer tokens, which a browser never sends on its own.
         WTF_CSRF_CHECK_DEFAULT=False,

@@ -80,6 +80,9 @@ def _api_answer(error: Exception) -> Response:
 def _headers(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
+    # Over HTTPS Flask-WTF requires a same-origin Referer on every form post (a second CSRF check):
+    # browsers send it only if the page allows it; other sites still get nothing.
+    response.headers["Referrer-Policy"] = "same-origin"
     if not request.path.startswith(f"{PREFIX}/static/"):
         response.headers["Cache-Control"] = "no-store"  # pages show live stock and orders
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
 from dependency_injector.wiring import Provide, inject
 from flask import request
 
@@ -13,7 +14,8 @@ from shop.application.ports.paging import Listing
 from shop.application.ports.users import UserQuery
 from shop.container import Container
 from shop.domain.orders import Order
-from shop.domain.users import USERNAME_MAX, User
+from shop.domain.users import User
+from shop.entrypoints.api.schemas.users import UserFilterSchema
 from shop.entrypoints.console.blueprint import blp, page
 from shop.entrypoints.console.paging import Shown, requested_page
 from shop.entrypoints.console.signin import current_manager, manager_required
@@ -24,10 +26,11 @@ from shop.entrypoints.console.signin import current_manager, manager_required
 @inject
 def customers(list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider]) -> Any:
     q = request.args.get("q", "").strip()
-    if len(q) > USERNAME_MAX:
-        errors = {"q": [f"Length must be between 1 and {USERNAME_MAX}."]}
-        return page("customers.html", 400, shown=None, q=q, errors=errors)
-    query = UserQuery(page=requested_page(), q=q or None)
+    try:
+        filters = UserFilterSchema().load({"q": q} if q else {})  # the API's own reading of ?q=
+    except ma.ValidationError as error:
+        return page("customers.html", 400, shown=None, q=q, errors=error.messages_dict)
+    query = UserQuery(page=requested_page(), q=filters.get("q"))
     found = list_users(actor=current_manager(), query=query)
     return page("customers.html", shown=Shown.of(found, query.page), q=q, errors={})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 
 from flask import request
@@ -24,7 +25,7 @@ def text(name: str) -> str:
 
 def whole_number(name: str) -> int:
     raw = text(name)
-    if not raw.lstrip("+-").isdigit() or len(raw) > 12:
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}", raw):  # ASCII digits: str.isdigit() also takes "²"
         raise InvalidValue.single(name, NOT_AN_INTEGER)
     return int(raw)
 

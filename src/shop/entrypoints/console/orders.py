@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import marshmallow as ma
 from dependency_injector.wiring import Provide, inject
 from flask import flash, redirect, request, url_for
 
@@ -16,6 +17,7 @@ from shop.container import Container
 from shop.domain.errors import InvalidTransition
 from shop.domain.orders import Order, OrderStatus
 from shop.domain.users import User
+from shop.entrypoints.api.schemas.orders import OrderFilterSchema
 from shop.entrypoints.console.blueprint import blp, page
 from shop.entrypoints.console.paging import Shown, requested_page
 from shop.entrypoints.console.signin import current_manager, manager_required
@@ -28,8 +30,10 @@ STATUSES = [status.value for status in OrderStatus]
 @inject
 def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider]) -> Any:
     status, customer = request.args.get("status", ""), request.args.get("customer", "").strip()
-    errors = {"status": [f"Must be one of: {', '.join(STATUSES)}."]} if status and status not in STATUSES else {}
-    if errors:
+    try:
+        OrderFilterSchema().load({"status": status} if status else {})  # the API's own reading of ?status=
+    except ma.ValidationError as error:
+        errors = error.messages_dict
         return page("orders.html", 400, shown=None, status=status, customer=customer, statuses=STATUSES, errors=errors)
     query = OrderQuery(
         page=requested_page(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
@@ -18,7 +19,7 @@ PAGE_SIZE = 20
 def requested_page() -> Page:
     """?page=N, any nonsense read as the first page (a link, not a form a person fills in)."""
     number = request.args.get("page", "1")
-    return Page(int(number) if number.isdigit() and 0 < int(number) < 100_000 else 1, PAGE_SIZE)
+    return Page(int(number) if re.fullmatch(r"[1-9][0-9]{0,4}", number) else 1, PAGE_SIZE)
 
 
 @dataclass(frozen=True)

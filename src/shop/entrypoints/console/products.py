@@ -11,6 +11,7 @@ from dependency_injector.wiring import Provide, inject
 from flask import flash, redirect, request, url_for
 
 from shop.application.errors import AlreadyExists, PreconditionFailed
+from shop.application.overview import LOW_STOCK
 from shop.application.ports.paging import Listing
 from shop.application.ports.products import PRODUCT_SORT_KEYS, ProductQuery
 from shop.application.products import ProductChanges
@@ -38,11 +39,13 @@ def products(list_products: Callable[..., Listing[Product]] = Provide[Container.
         filters = ProductFilterSchema().load(sent)  # the API's filters, parsed as the API parses them
     except ma.ValidationError as error:
         messages: dict[str, list[str]] = error.messages_dict
-        return page("products.html", 400, shown=None, filters=sent, errors=messages, sorts=SORTS)
+        return page("products.html", 400, shown=None, filters=sent, errors=messages, sorts=SORTS, low_stock=LOW_STOCK)
     sort = filters.pop("sort", None)
     query = ProductQuery(page=requested_page(), sort=tuple(sort.split(",")) if sort else (), **filters)
     found = list_products(query=query)
-    return page("products.html", shown=Shown.of(found, query.page), filters=sent, errors={}, sorts=SORTS)
+    return page(
+        "products.html", shown=Shown.of(found, query.page), filters=sent, errors={}, sorts=SORTS, low_stock=LOW_STOCK
+    )
 
 
 @blp.route("/products/new", methods=["GET", "POST"])

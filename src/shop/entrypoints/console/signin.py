@@ -1,18 +1,20 @@
 """Signing in and out of the console, and who is signed in.
 
-The session cookie holds what an access token holds (user, token version, token family, token id):
-every request checks it with the API's own check_access, so a password change, a demotion, a
-deleted account or a revoked token family ends the console session on the next click.
+The session cookie holds what a refresh token's claims hold (user, token version, token family,
+token id) and when the manager signed in. Every request checks them with the API's own verify: a
+password change, a demotion, a deleted account, a revoked family (signing out) or an expired or
+purged refresh token ends the console session at the next click, and so does SESSION_LIFETIME.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
 from dependency_injector.wiring import Provide, inject
-from flask import flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.application.actors import Actor
@@ -23,7 +25,7 @@ from shop.entrypoints.console.blueprint import blp, page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SIGNED_OUT = "Your session has ended (signed out, password changed or access revoked): sign in again."
+SIGNED_OUT = "Your session has ended (expired, signed out, password changed or access revoked): sign in again."
 
 
 def _claims() -> TokenClaims | None:
@@ -33,6 +35,19 @@ def _claims() -> TokenClaims | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _expired() -> bool:
+    """Past its lifetime since the sign-in: the cookie's own expiry is the browser's to honour."""
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    signed_in = session.get("since")
+    return not isinstance(signed_in, int | float) or time.time() - signed_in > lifetime
+
+
+def _to_login() -> Any:
+    """To the login page; back to this page afterwards if it is one a link can reach (a GET)."""
+    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("console.login", next=target))
 
 
 def _safe_next(target: str | None) -> str:
@@ -48,8 +63,8 @@ def current_manager() -> Actor:
 
 
 @inject
-def _actor(claims: TokenClaims, check_access: Callable[..., Actor] = Provide[Container.check_access.provider]) -> Actor:
-    return check_access(claims=claims)
+def _actor(claims: TokenClaims, verify: Callable[..., Actor] = Provide[Container.verify.provider]) -> Actor:
+    return verify(claims=claims, is_refresh=True)
 
 
 def manager_required(view: F) -> F:
@@ -57,13 +72,15 @@ def manager_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         claims = _claims()
         if claims is None:
-            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         try:
+            if _expired():
+                raise AuthenticationFailed()
             actor = _actor(claims)
         except AuthenticationFailed:
             session.clear()
             flash(SIGNED_OUT)
-            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+            return _to_login()
         if not actor.is_manager:
             session.clear()  # demoted since signing in
             return page("managers_only.html", 403)
@@ -83,6 +100,7 @@ def _open(signed_in: Session) -> None:
         fam=signed_in.refresh.family,
         jti=signed_in.refresh.jti,
         name=signed_in.user.username,
+        since=int(time.time()),
     )
 
 
