@@ -125,3 +125,18 @@ def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, boss: str) 
     page.wait_for_text("Form refused")
     page.screenshot("csrf-refused")
     assert page.live.call("GET", f"/products/{cup['id']}/", boss)[1]["stock"] == 4
+
+
+def test_a_product_is_deleted_after_its_confirmation_page(page: Page, boss: str) -> None:
+    status, vase = page.live.call("POST", "/products/", boss, {"name": "Delete vase", "price": "9.00", "stock": 1})
+    assert status == 201
+    page.sign_in("boss")
+    page.open(f"/console/products/{vase['id']}/")
+
+    page.driver.find_element(By.LINK_TEXT, "Delete this product…").click()
+    page.wait_for_text("Delete Delete vase?")
+    page.screenshot("product-delete")
+    page.click("Delete")
+
+    page.wait_for_text("Delete vase was deleted; past orders keep showing it.")
+    assert page.live.call("GET", f"/products/{vase['id']}/", boss)[0] == 404
