@@ -342,6 +342,8 @@ def test_cancelling_an_order_gives_its_stock_back(
     shown = text_of(manager.get(page))
     assert f"Order {order_id} is cancelled: its stock is back." in shown
     assert "Cancelled 20" in shown
+    assert "A cancelled order can be neither fulfilled nor cancelled." in shown
+    assert "Cancel order" not in shown and "Fulfil" not in shown.replace("fulfilled", "")
 
 
 def test_fulfilling_a_cancelled_order_is_refused_in_the_api_words(
