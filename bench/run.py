@@ -280,12 +280,7 @@ def running_service(
         wait_ready(service, process)
         yield service
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextmanager
@@ -309,12 +304,17 @@ def running_relay(database_url: str, broker_url: str, log: Path) -> Iterator[int
             time.sleep(0.2)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL after STOP_TIMEOUT_S: a graceful stop, bounded."""
+    process.terminate()
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def probe_ok(port: int, path: str) -> bool:

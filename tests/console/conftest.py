@@ -42,8 +42,9 @@ class Console:
         """Open `page`, then post `data` to `action` with the CSRF token of the page's form."""
         return self.client.post(action, data={"csrf_token": self.token(page), **(data or {})}, **kwargs)
 
-    def sign_in(self, username: str, password: str = PASSWORD) -> TestResponse:
-        return self.submit("/console/login", "/console/login", {"username": username, "password": password})
+    def sign_in(self, username: str, password: str = PASSWORD, next: str | None = None) -> TestResponse:
+        form = {"username": username, "password": password, **({"next": next} if next is not None else {})}
+        return self.submit("/console/login", "/console/login", form)
 
 
 def text_of(response: TestResponse) -> str:

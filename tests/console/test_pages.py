@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from werkzeug.test import TestResponse
 
 from shop.container import Container
 from shop.domain.products import Product
@@ -23,6 +24,11 @@ def place_order(api: Api, username: str, *lines: tuple[Product, int]) -> int:
     assert response.status_code == 201, response.get_json()
     order_id: int = response.get_json()["id"]
     return order_id
+
+
+def add_through_the_form(console: Console, form: dict[str, str]) -> TestResponse:
+    """Open the new-product form, and post it with these fields."""
+    return console.submit("/console/products/new", "/console/products/new", form)
 
 
 # Every page
@@ -126,11 +132,7 @@ def test_a_bad_filter_is_told_next_to_its_field_in_the_api_words(manager: Consol
 
 
 def test_a_manager_creates_a_product_through_the_form(manager: Console, api: Api) -> None:
-    response = manager.submit(
-        "/console/products/new",
-        "/console/products/new",
-        {"name": "Teapot", "price": "18.5", "currency": "EUR", "stock": "7"},
-    )
+    response = add_through_the_form(manager, {"name": "Teapot", "price": "18.5", "currency": "EUR", "stock": "7"})
 
     assert response.status_code == 302
     found = api.call("GET", "/products/?q=Teapot", api.login("boss")["access"]).get_json()
@@ -139,11 +141,7 @@ def test_a_manager_creates_a_product_through_the_form(manager: Console, api: Api
 
 
 def test_every_problem_of_a_new_product_is_told_next_to_its_field(manager: Console, api: Api) -> None:
-    response = manager.submit(
-        "/console/products/new",
-        "/console/products/new",
-        {"name": " ", "price": "1.001", "currency": "XXX", "stock": "3"},
-    )
+    response = add_through_the_form(manager, {"name": " ", "price": "1.001", "currency": "XXX", "stock": "3"})
 
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -154,11 +152,7 @@ def test_every_problem_of_a_new_product_is_told_next_to_its_field(manager: Conso
 
 @pytest.mark.parametrize("stock", ["many", "1.5", "", "²", "+-3", "--1", "1" * 13])
 def test_a_stock_that_is_no_whole_number_is_refused_in_the_api_words(manager: Console, stock: str) -> None:
-    response = manager.submit(
-        "/console/products/new",
-        "/console/products/new",
-        {"name": "Cup", "price": "1", "currency": "TWD", "stock": stock},
-    )
+    response = add_through_the_form(manager, {"name": "Cup", "price": "1", "currency": "TWD", "stock": stock})
 
     assert response.status_code == 400
     assert 'id="stock-error">Not a valid integer.' in response.get_data(as_text=True)
@@ -167,11 +161,7 @@ def test_a_stock_that_is_no_whole_number_is_refused_in_the_api_words(manager: Co
 def test_a_taken_name_is_told_next_to_the_name(manager: Console, add_product: Callable[..., Product]) -> None:
     add_product("Lamp")
 
-    response = manager.submit(
-        "/console/products/new",
-        "/console/products/new",
-        {"name": "Lamp", "price": "1", "currency": "TWD", "stock": "1"},
-    )
+    response = add_through_the_form(manager, {"name": "Lamp", "price": "1", "currency": "TWD", "stock": "1"})
 
     assert response.status_code == 400
     assert 'id="name-error">A product named &#39;Lamp&#39; already exists.' in response.get_data(as_text=True)

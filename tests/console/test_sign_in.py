@@ -28,12 +28,8 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(console: Console) -> Non
 
 def test_a_manager_signs_in_and_lands_where_they_were_going(container: Container, console: Console) -> None:
     container.make_manager(username="boss", password=PASSWORD)
-    token = console.token("/console/login")
 
-    response = console.client.post(
-        "/console/login",
-        data={"csrf_token": token, "username": "boss", "password": PASSWORD, "next": "/console/orders/"},
-    )
+    response = console.sign_in("boss", next="/console/orders/")
 
     assert (response.status_code, response.headers["Location"]) == (302, "/console/orders/")
     assert "Orders" in text_of(console.get("/console/orders/"))
@@ -52,12 +48,8 @@ def test_the_session_cookie_is_http_only_same_site_and_scoped_to_the_console(
 
 def test_a_login_page_never_sends_a_manager_to_another_site(container: Container, console: Console) -> None:
     container.make_manager(username="boss", password=PASSWORD)
-    token = console.token("/console/login")
 
-    response = console.client.post(
-        "/console/login",
-        data={"csrf_token": token, "username": "boss", "password": PASSWORD, "next": "//evil.example/console/"},
-    )
+    response = console.sign_in("boss", next="//evil.example/console/")
 
     assert response.headers["Location"] == "/console/"
 

@@ -143,14 +143,22 @@ def read_to_end(sock: socket.socket, data: bytes = b"") -> Exchange:
 
 
 @dataclass
-class Instance:
-    """One gunicorn master and its workers."""
+class Spawned:
+    """A process of the service started for a test: its name, port, environment and log."""
 
     name: str
     port: int
     env: dict[str, str] = field(repr=False)
     log: Path
     process: subprocess.Popen[bytes] = field(init=False, repr=False)
+
+    def log_tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+
+
+@dataclass
+class Instance(Spawned):
+    """One gunicorn master and its workers."""
 
     def launch(self) -> None:
         command = [str(BIN / "gunicorn"), "--config", "python:shop.entrypoints.gunicorn_conf"]
@@ -192,10 +200,6 @@ class Instance:
             return [int(pid) for pid in children.read_text().split()]
         except FileNotFoundError:
             return []
-
-    def log_tail(self) -> str:
-        lines = self.log.read_text(errors="replace").splitlines()
-        return "\n".join(lines[-LOG_TAIL_LINES:])
 
     def explain(self, message: object) -> str:
         return f"{message}\n--- gunicorn {self.name} ({self.log}), last lines:\n{self.log_tail()}"
@@ -343,14 +347,8 @@ def pytest_runtest_makereport(
 
 
 @dataclass
-class RelayProcess:
+class RelayProcess(Spawned):
     """One `shop relay`, with its probes on port."""
-
-    name: str
-    port: int
-    env: dict[str, str] = field(repr=False)
-    log: Path
-    process: subprocess.Popen[bytes] = field(init=False, repr=False)
 
     def launch(self) -> None:
         with self.log.open("ab") as out:
@@ -388,10 +386,6 @@ class RelayProcess:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
-
 
 RelayStarter = Callable[..., RelayProcess]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
 
 from flask import request
 
@@ -49,8 +48,5 @@ def product_form(product: Product | None = None) -> dict[str, str]:
         return {name: text(name) for name in PRODUCT_FIELDS}
     if product is None:
         return {"name": "", "price": "", "currency": "TWD", "stock": "0"}
-    return {name: str(value) for name, value in shown(product).items() if name in PRODUCT_FIELDS}
-
-
-def shown(product: Product) -> Mapping[str, object]:
-    return representations.product(product)
+    shown = representations.product(product)  # as the API shows it: the price with its two decimals
+    return {"name": shown["name"], "price": shown["price"], "currency": shown["currency"], "stock": str(shown["stock"])}
