@@ -1,5 +1,5 @@
 """The queries the console asks, over memory, SQLite and PostgreSQL alike: sales since a moment,
-orders newest first and by customer name, products at most this low on stock."""
+orders newest first, products at most this low on stock."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_sales_count_every_order_since_and_the_revenue_of_those_not_cancelled(uo
     assert since_after == Sales(0, ())
 
 
-def test_orders_newest_first_and_by_customer_name_whatever_its_case(uow_factory: UowFactory) -> None:
+def test_orders_newest_first_for_everyone_or_one_customer(uow_factory: UowFactory) -> None:
     alice, bob = add_user(uow_factory, "Alice"), add_user(uow_factory, "bob")
     tea = add_product(uow_factory, stock=50)
     first = place(uow_factory, alice.id or 0, (tea.id or 0, 1))
@@ -51,13 +51,11 @@ def test_orders_newest_first_and_by_customer_name_whatever_its_case(uow_factory:
 
     with uow_factory() as uow:
         newest = uow.orders.list(OrderQuery(newest_first=True))
-        alices = uow.orders.list(OrderQuery(customer="ALICE", newest_first=True))
-        nobodys = uow.orders.list(OrderQuery(customer="carol"))
+        alices = uow.orders.list(OrderQuery(user_id=alice.id, newest_first=True))
         placed_page_2 = uow.orders.list(OrderQuery(page=Page(2, 2), status=OrderStatus.PLACED, newest_first=True))
 
     assert ([o.id for o in newest.items], newest.total) == ([third.id, second.id, first.id], 3)
     assert ([o.id for o in alices.items], alices.total) == ([third.id, first.id], 2)
-    assert (nobodys.items, nobodys.total) == ([], 0)
     assert [o.id for o in placed_page_2.items] == [first.id]
 
 

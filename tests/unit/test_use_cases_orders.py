@@ -198,6 +198,36 @@ def test_manager_lists_every_order_with_filters_and_pages(
     assert ([o.id for o in orders], total) == ([third], 3)
 
 
+def test_a_manager_lists_one_customers_orders_by_username_whatever_its_case(
+    use: Container,
+    customer: Actor,
+    other_customer: Actor,
+    manager: Actor,
+    apple: Product,
+    order_as: Callable[..., Order],
+) -> None:
+    first = order_as(customer, (apple, 1)).id
+    order_as(other_customer, (apple, 1))
+    third = order_as(customer, (apple, 1)).id
+
+    alices = use.list_orders(actor=manager, query=OrderQuery(newest_first=True), customer="ALICE")
+    nobodys = use.list_orders(actor=manager, query=OrderQuery(), customer="nobody")
+
+    assert ([o.id for o in alices.items], alices.total) == ([third, first], 2)
+    assert (nobodys.items, nobodys.total) == ([], 0)
+
+
+def test_a_customer_asking_for_someone_elses_orders_gets_their_own(
+    use: Container, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order]
+) -> None:
+    mine = order_as(other_customer, (apple, 1)).id
+    order_as(customer, (apple, 1))
+
+    listed = use.list_orders(actor=other_customer, query=OrderQuery(), customer="alice")
+
+    assert [o.id for o in listed.items] == [mine]
+
+
 # cancel_order
 
 

@@ -140,11 +140,17 @@ def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:
     return Placement(stored.order, replayed=True)
 
 
-def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery) -> Listing[Order]:
-    """Managers see every order; customers only their own."""
+def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery, customer: str | None = None) -> Listing[Order]:
+    """Managers see every order, or one customer's (a username, whatever its case: none when no
+    such account); customers only their own, whatever they ask."""
     if not actor.is_manager:
-        query = replace(query, user_id=actor.user_id, customer=None)
+        query = replace(query, user_id=actor.user_id)
     with uow:
+        if actor.is_manager and customer is not None:
+            user = uow.users.get_by_username(customer)
+            if user is None:
+                return Listing([], 0)
+            query = replace(query, user_id=user.id)
         return uow.orders.list(query)
 
 

@@ -39,9 +39,7 @@ class RedisCatalogCache(Versioned):
     def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]:
         """Under a counter per customer, and one for the managers' view of everyone."""
         scope = "all" if query.user_id is None else str(query.user_id)
-        status = query.status.value if query.status is not None else "any"
-        order = "newest" if query.newest_first else "oldest"
-        prefix = f"{self._prefix}orders:{scope}:{status}:{order}:{query.page.number}:{query.page.size}@"
+        prefix = f"{self._prefix}orders:{scope}:{_query_key(query)}@"
         return self._listing(self._orders_counter(scope), prefix, load, _plain_order, _order)
 
     def _listing(
@@ -82,8 +80,8 @@ class RedisCatalogCache(Versioned):
         return f"{self._prefix}orders:{scope}:version"
 
 
-def _query_key(query: ProductQuery) -> str:
-    # The dataclass's repr names every field: a filter added to ProductQuery is part of the key.
+def _query_key(query: ProductQuery | OrderQuery) -> str:
+    # The dataclass's repr names every field: a filter added to a query is part of the key.
     return hashlib.sha256(repr(query).encode()).hexdigest()[:32]
 
 

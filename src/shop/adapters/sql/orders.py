@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, upda
 
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.rows import from_cents, listing, to_cents
-from shop.adapters.sql.tables import order_lines, orders, products, username_key, users
+from shop.adapters.sql.tables import order_lines, orders, products
 from shop.application.errors import OrderOutdated
 from shop.application.ports.orders import OrderQuery, Sales
 from shop.application.ports.paging import Listing
@@ -179,9 +179,6 @@ def _conditions(query: OrderQuery) -> list[ColumnElement[bool]]:
         conditions.append(orders.c.user_id == query.user_id)
     if query.status is not None:
         conditions.append(orders.c.status == query.status.value)
-    if query.customer is not None:
-        customer = select(users.c.id).where(username_key == query.customer.lower()).scalar_subquery()
-        conditions.append(orders.c.user_id == customer)
     return conditions
 
 

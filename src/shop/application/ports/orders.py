@@ -14,7 +14,6 @@ class OrderQuery:
     page: Page = Page()
     user_id: int | None = None
     status: OrderStatus | None = None
-    customer: str | None = None  # a username, whatever its case: that user's orders only
     newest_first: bool = False
 
 
@@ -42,7 +41,7 @@ class OrderRepository(Protocol):
 
     def list(self, query: OrderQuery) -> Listing[Order]:
         """The query's page of orders, oldest (or newest) first, with their lines; pages past the end
-        are empty. An unknown customer has no orders."""
+        are empty."""
 
     def sales(self, since: datetime) -> Sales: ...
 
