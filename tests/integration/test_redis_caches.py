@@ -132,6 +132,27 @@ def test_without_redis_every_read_loads_and_writes_still_succeed() -> None:
     assert load.calls == 2
 
 
+def test_a_cache_outage_is_logged_once_and_its_end_told(
+    cache: RedisCatalogCache, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    working = cache._get_versioned
+
+    def unreachable(**_: object) -> None:
+        raise redis.ConnectionError("connection refused")
+
+    monkeypatch.setattr(cache, "_get_versioned", unreachable)
+    for _ in range(3):
+        assert found(cache.product(1, Loader(tea()))).stock == 5
+    monkeypatch.setattr(cache, "_get_versioned", working)
+    assert found(cache.product(1, Loader(tea()))).stock == 5
+
+    told = [r.getMessage() for r in caplog.records if r.name == "shop.adapters.cache"]
+    assert told == [
+        "cache unreachable; reading from the database: ConnectionError: connection refused",
+        "cache unreachable; reading from the database: working again (2 failures after the first went unlogged)",
+    ]
+
+
 def test_access_state_is_cached_per_token_until_the_user_is_forgotten(client: redis.Redis, prefix: str) -> None:
     access = RedisAccessCache(client, ttl_seconds=60, prefix=prefix)
     standing = Loader(AccessState(Role.CUSTOMER, True, 0, False))

@@ -43,6 +43,8 @@ class Versioned:
         except redis.RedisError as error:
             self._unreachable.failed(error)
             return None
+        if self._unreachable.failing:  # read without a lock: the common case costs nothing
+            self._unreachable.recovered()
         return version.decode() if isinstance(version, bytes) else str(version), value
 
     def _write(self, key: str, value: bytes) -> None:
