@@ -387,6 +387,7 @@ class RelayProcess(Spawned):
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
+
 RelayStarter = Callable[..., RelayProcess]
 
 

@@ -37,6 +37,13 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     assert settings.db_statement_timeout_ms == 10_000
 
 
+def test_the_pool_holds_a_connection_per_request_thread_unless_told_otherwise(tmp_path: Path) -> None:
+    threads = Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "WEB_THREADS": "16"}, var_dir=tmp_path)
+    told = Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "WEB_THREADS": "16", "DB_POOL_SIZE": "4"}, var_dir=tmp_path)
+
+    assert (threads.db_pool_size, told.db_pool_size) == (16, 4)
+
+
 def test_production_refuses_the_generated_development_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
         Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path)

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from shop.domain.errors import DomainError, InvalidValue
+from shop.domain.errors import DomainError, InvalidValue, Problems
 
 # Active ISO 4217 codes (2024 list), funds and precious metals excluded.
 ISO_4217 = frozenset(
@@ -72,18 +72,12 @@ class Money:
     def parse(cls, raw_amount: object, raw_currency: object, *, field: str = "price") -> Money:
         """Money from what a client sent (a string or a number, a currency code): the one place a
         price is read. Problems are reported under `field` and "currency", both at once."""
-        problems: dict[str, list[str]] = {}
-        amount = currency = None
-        try:
-            amount = parse_amount(raw_amount, field)
-        except InvalidValue as error:
-            problems.update(error.errors)
-        try:
-            currency = parse_currency(raw_currency)
-        except InvalidValue as error:
-            problems.update(error.errors)
-        if problems or amount is None or currency is None:
-            raise InvalidValue(problems)
+        problems = Problems()
+        amount = problems.check(lambda: parse_amount(raw_amount, field), None)
+        currency = problems.check(lambda: parse_currency(raw_currency), None)
+        problems.raise_any()
+        assert amount is not None
+        assert currency is not None
         return cls._unchecked(amount, currency)
 
     @classmethod

@@ -95,7 +95,8 @@ class Settings:
             argon2_memory_kib=_int(env, "ARGON2_MEMORY_KIB", 19 * 1024),
             argon2_time_cost=_int(env, "ARGON2_TIME_COST", 2),
             argon2_parallelism=_int(env, "ARGON2_PARALLELISM", 1),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 8),
+            # A connection per request thread: raising WEB_THREADS alone must not leave threads waiting.
+            db_pool_size=_int(env, "DB_POOL_SIZE", _int(env, "WEB_THREADS", 8)),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 2),
             db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
             order_lock_timeout_ms=_lock_timeout_ms(env),
