@@ -24,6 +24,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+RETRY_LATER = frozenset({429, 503})
 
 
 T = TypeVar("T")
@@ -110,6 +111,10 @@ def _after(response: Response) -> Response:
         elif request.method in {"PUT", "PATCH"}:
             response.add_etag()  # the new state's tag: the If-Match of the next change
     headers = response.headers
+    if response.status_code not in RETRY_LATER:
+        # flask-limiter tells every answer of a limited route when its window resets, as Retry-After;
+        # that header means "retry later" (RFC 9110), so only a refusal carries it. X-RateLimit-* stay.
+        headers.pop("Retry-After", None)
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Referrer-Policy", "no-referrer")  # the console's forms need same-origin
