@@ -194,6 +194,15 @@ def test_a_malformed_authorization_header_is_401(api: Api, header: str) -> None:
     assert_unauthorized(api.client.get("/products/", headers={"Authorization": header}))
 
 
+@pytest.mark.parametrize("header", ["Token abc", "Basic dXNlcjpwYXNz", "JWT a.b.c"])
+def test_another_scheme_is_told_to_use_bearer(api: Api, carol: dict[str, Any], header: str) -> None:
+    scheme = header.split()[0]
+    response = api.client.get("/products/", headers={"Authorization": f"{scheme} {carol['access']}"})
+
+    assert_unauthorized(response)
+    assert response.get_json()["detail"] == "Use the Bearer scheme: Authorization: Bearer <access token>."
+
+
 def test_a_refresh_token_is_not_an_access_token(api: Api, carol: dict[str, Any]) -> None:
     assert_unauthorized(me(api, carol["refresh"], carol["id"]))
 

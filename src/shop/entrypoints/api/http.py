@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -25,6 +26,7 @@ _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 RETRY_LATER = frozenset({429, 503})
+PAGINATION = "X-Pagination"
 
 
 T = TypeVar("T")
@@ -115,6 +117,8 @@ def _after(response: Response) -> Response:
         # flask-limiter tells every answer of a limited route when its window resets, as Retry-After;
         # that header means "retry later" (RFC 9110), so only a refusal carries it. X-RateLimit-* stay.
         headers.pop("Retry-After", None)
+    if PAGINATION in headers:
+        headers[PAGINATION] = complete_pagination(headers[PAGINATION], request.args.get("page", 1, type=int))
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Referrer-Policy", "no-referrer")  # the console's forms need same-origin
@@ -130,6 +134,20 @@ def _after(response: Response) -> Response:
     elif "Cache-Control" not in headers:
         headers["Cache-Control"] = "no-store"
     return response
+
+
+def complete_pagination(header: str, page: int) -> str:
+    """flask-smorest's X-Pagination, with page, first_page and last_page on an empty page too (past
+    the end, or of an empty list, which still has its first page); previous_page there is the last
+    page that has items."""
+    metadata = json.loads(header)
+    if "page" in metadata:
+        return header
+    last_page = max(metadata["total_pages"], 1)
+    metadata.update(first_page=1, last_page=last_page, page=page)
+    if page > 1:
+        metadata["previous_page"] = min(page - 1, last_page)
+    return json.dumps(metadata)
 
 
 def init_http(app: Flask) -> None:

@@ -30,6 +30,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 ALGORITHM = "HS256"
 INVALID = "Token is invalid or has been revoked."
 MISSING = "Authentication credentials were not provided: send Authorization: Bearer <access>."
+WRONG_SCHEME = "Use the Bearer scheme: Authorization: Bearer <access token>."
 _REQUIRED = ["exp", "iat", "sub", "jti", "type", "ver", "fam"]
 
 
@@ -81,7 +82,9 @@ def bearer_payload() -> dict[str, Any] | None:
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer":
+        raise AuthenticationFailed(WRONG_SCHEME)
+    if not token.strip():
         raise AuthenticationFailed(INVALID)
     return decode(token.strip(), "access")
 
