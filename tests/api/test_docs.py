@@ -173,3 +173,12 @@ def test_the_documentation_pages_are_html(client: FlaskClient, path: str) -> Non
     assert response.mimetype == "text/html"
     assert "/api/schema/" in response.get_data(as_text=True)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_token_answers_document_their_type_and_lifetime(spec: dict[str, Any]) -> None:
+    for path in ("/api/token/", "/api/token/refresh/"):
+        content = resolve(spec, spec["paths"][path]["post"]["responses"]["200"])["content"]["application/json"]
+        pair = resolve(spec, content["schema"])
+        assert set(pair["required"]) == {"access", "refresh", "token_type", "expires_in"}, path
+        assert pair["properties"]["token_type"]["enum"] == ["Bearer"]
+        assert pair["properties"]["expires_in"]["type"] == "integer"
