@@ -219,7 +219,8 @@ def test_an_empty_list_still_has_its_first_page(
     response = api.call("GET", f"/products/?q=nothing-like-this&page={page}", customer_token)
 
     assert response.get_json() == []
-    assert pagination(response) == {"total": 0, "total_pages": 0, "first_page": 1, "last_page": 1, "page": page} | previous
+    empty = {"total": 0, "total_pages": 0, "first_page": 1, "last_page": 1, "page": page}
+    assert pagination(response) == empty | previous
 
 
 def test_the_default_page_size_is_twenty(api: Api, create: Create, customer_token: str) -> None:
