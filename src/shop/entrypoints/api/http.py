@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.http import generate_etag
@@ -39,6 +39,17 @@ IF_MATCH_PARAMETER = {
     "(412 otherwise, and nothing changes). `*` matches any state. Without it the change is unconditional.",
     "schema": {"type": "string"},
 }
+
+
+LOCATION_HEADER = {
+    "description": "The path of the resource just created, to GET it.",
+    "schema": {"type": "string", "example": "/orders/42/"},
+}
+
+
+def created(body: T, endpoint: str, **ids: int) -> tuple[T, int, dict[str, str]]:
+    """A 201 with the Location of what was made (a path: RFC 9110 allows a relative reference)."""
+    return body, 201, {"Location": url_for(endpoint, **ids)}
 
 
 def etag_of(body: Any) -> str:
@@ -165,6 +176,6 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         app,
         origins=list(origins),
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
-        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After"],
+        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After", "Location"],
         max_age=600,
     )

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, json
+from flask import Response, json, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
@@ -14,6 +14,7 @@ from shop.application.ports.paging import Listing, Page
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.http import LOCATION_HEADER
 from shop.entrypoints.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     REPLAYED_HEADER,
@@ -50,7 +51,7 @@ class Orders(MethodView):
 
     @blp.authenticated
     @blp.arguments(OrderCreateSchema)
-    @blp.response(201, OrderSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
+    @blp.response(201, OrderSchema, headers={"Location": LOCATION_HEADER, "Idempotent-Replayed": REPLAYED_HEADER})
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.errors(403, 409, 422)
     @inject
@@ -69,6 +70,7 @@ class Orders(MethodView):
             idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
         )
         response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        response.headers["Location"] = url_for(".OrderDetail", order_id=placement.order["id"])
         if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response

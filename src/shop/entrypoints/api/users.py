@@ -13,7 +13,7 @@ from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match
 from shop.entrypoints.api.schemas.users import UserCreateSchema, UserFilterSchema, UserSchema, UserUpdateSchema
 from shop.entrypoints.api.security import BEARER, current_actor, optional_actor
 
@@ -23,16 +23,18 @@ blp = Blueprint("users", __name__, url_prefix="/users", description="Sign up and
 @blp.route("/")
 class Users(MethodView):
     @blp.arguments(UserCreateSchema)
-    @blp.response(201, UserSchema)
+    @blp.response(201, UserSchema, headers={"Location": LOCATION_HEADER})
     @blp.errors(401, 403, 409, 429)
     @blp.doc(security=[{}, *BEARER])
     @inject
     def post(
         self, body: dict[str, Any], register_user: Callable[..., User] = Provide[Container.register_user.provider]
-    ) -> User:
+    ) -> tuple[User, int, dict[str, str]]:
         """Sign up. `is_manager: true` needs a manager's access token."""
         actor = optional_actor() if body["is_manager"] else None
-        return register_user(actor=actor, **body)
+        user = register_user(actor=actor, **body)
+        assert user.id is not None
+        return created(user, ".UserDetail", user_id=user.id)
 
     @blp.authenticated
     @blp.arguments(UserFilterSchema, location="query", as_kwargs=True)
