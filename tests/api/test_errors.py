@@ -72,7 +72,8 @@ def test_a_missing_trailing_slash_redirects_to_the_exact_path(api: Api, customer
         ("DELETE", "/products/", {"GET", "POST"}),
         ("POST", "/products/1/", {"GET", "PUT", "PATCH", "DELETE"}),
         ("GET", "/api/token/", {"POST"}),
-        ("PATCH", "/users/1/", {"GET", "PUT", "DELETE"}),
+        ("POST", "/users/1/", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("POST", "/users/me/", {"GET", "PUT", "PATCH", "DELETE"}),
         ("GET", "/orders/1/cancel/", {"POST"}),
     ],
 )

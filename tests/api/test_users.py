@@ -397,3 +397,65 @@ def test_account_changes_honour_if_match(api: Api, carol: dict[str, Any]) -> Non
         ).status_code
         == 200
     )
+
+
+# PATCH and /users/me/
+
+
+def test_patch_is_a_partial_update_like_put(api: Api, carol: dict[str, Any]) -> None:
+    path = f"/users/{carol['id']}/"
+    etag = api.call("GET", path, carol["access"]).headers["ETag"]
+
+    patched = api.call("PATCH", path, carol["access"], json={"age": 41}, headers={"If-Match": etag})
+    outdated = api.call("PATCH", path, carol["access"], json={"age": 42}, headers={"If-Match": etag})
+
+    assert patched.status_code == 200, patched.get_json()
+    assert (patched.get_json()["age"], patched.get_json()["username"]) == (41, "carol")
+    assert outdated.status_code == 412
+    assert patched.headers["ETag"] == api.call("GET", path, carol["access"]).headers["ETag"]
+
+
+def test_me_is_ones_own_account(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    by_id = api.call("GET", f"/users/{carol['id']}/", carol["access"])
+
+    mine = api.call("GET", "/users/me/", carol["access"])
+    managers = api.call("GET", "/users/me/", manager_token)
+
+    assert mine.status_code == 200
+    assert mine.get_json() == by_id.get_json()
+    assert mine.headers["ETag"] == by_id.headers["ETag"]
+    assert (
+        api.call("GET", "/users/me/", carol["access"], headers={"If-None-Match": by_id.headers["ETag"]}).status_code
+        == 304
+    )
+    assert managers.get_json()["username"] == "boss"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_me_changes_ones_own_account_under_if_match(api: Api, carol: dict[str, Any], method: str) -> None:
+    etag = api.call("GET", f"/users/{carol['id']}/", carol["access"]).headers["ETag"]
+
+    changed = api.call(method, "/users/me/", carol["access"], json={"age": 30}, headers={"If-Match": etag})
+    outdated = api.call(method, "/users/me/", carol["access"], json={"age": 31}, headers={"If-Match": etag})
+
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["id"] == carol["id"]
+    assert outdated.status_code == 412
+    assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).get_json()["age"] == 30
+
+
+def test_me_closes_ones_own_account(api: Api, carol: dict[str, Any]) -> None:
+    stale = api.call("DELETE", "/users/me/", carol["access"], headers={"If-Match": '"not-the-tag"'})
+    closed = api.call("DELETE", "/users/me/", carol["access"])
+
+    assert (stale.status_code, closed.status_code) == (412, 204)
+    assert login_status(api, "carol") == 401
+    assert api.call("GET", "/users/me/", carol["access"]).status_code == 401
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_me_needs_a_token(api: Api, method: str) -> None:
+    response = api.client.open("/users/me/", method=method, json={"age": 3})
+
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM

@@ -47,7 +47,7 @@ LOCATION_HEADER = {
 }
 
 
-def created(body: T, endpoint: str, **ids: int) -> tuple[T, int, dict[str, str]]:
+def created(body: T, endpoint: str, **ids: Any) -> tuple[T, int, dict[str, str]]:
     """A 201 with the Location of what was made (a path: RFC 9110 allows a relative reference)."""
     return body, 201, {"Location": url_for(endpoint, **ids)}
 

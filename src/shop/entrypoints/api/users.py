@@ -56,13 +56,17 @@ class Users(MethodView):
 
 @blp.route("/<id:user_id>/")
 class UserDetail(MethodView):
+    """An account by id. The methods take user_id None for /users/me/: the caller's own account."""
+
     @blp.authenticated
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
     @inject
-    def get(self, user_id: int, get_user: Callable[..., User] = Provide[Container.get_user.provider]) -> User:
-        """One's own account; managers may read any."""
-        return get_user(actor=current_actor(), user_id=user_id)
+    def get(
+        self, user_id: int | None = None, get_user: Callable[..., User] = Provide[Container.get_user.provider]
+    ) -> User:
+        """One's own account (also at /users/me/); managers may read any."""
+        return get_user(actor=current_actor(), user_id=_own_or(user_id))
 
     @blp.authenticated
     @blp.arguments(UserUpdateSchema)
@@ -73,22 +77,39 @@ class UserDetail(MethodView):
     def put(
         self,
         body: dict[str, Any],
-        user_id: int,
+        user_id: int | None = None,
         update_user: Callable[..., User] = Provide[Container.update_user.provider],
     ) -> User:
-        """Change one's own account (any subset of fields). A new password revokes every token."""
+        """Change one's own account (also at /users/me/): any subset of its fields, with PUT or PATCH.
+
+        A new password revokes every token of the account. Send `If-Match` with the ETag of your GET
+        so that a change made meanwhile is not silently overwritten: 412 then, and nothing changes.
+        """
         return update_user(
             actor=current_actor(),
-            user_id=user_id,
+            user_id=_own_or(user_id),
             changes=UserChanges(**body),
             precondition=if_match(UserSchema().dump),
         )
+
+    patch = put  # PUT already takes any subset of the fields
 
     @blp.authenticated
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.errors(403, 404, 412)
     @inject
-    def delete(self, user_id: int, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]) -> None:
-        """Close one's own account: logins and every token stop working at once; orders are kept."""
-        delete_user(actor=current_actor(), user_id=user_id, precondition=if_match(UserSchema().dump))
+    def delete(
+        self, user_id: int | None = None, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]
+    ) -> None:
+        """Close one's own account (also at /users/me/): logins and every token stop at once; orders stay."""
+        delete_user(actor=current_actor(), user_id=_own_or(user_id), precondition=if_match(UserSchema().dump))
+
+
+@blp.route("/me/")
+class Me(UserDetail):
+    """/users/{id}/ for the caller's own id: the same answers, ETags and If-Match."""
+
+
+def _own_or(user_id: int | None) -> int:
+    return current_actor().user_id if user_id is None else user_id
