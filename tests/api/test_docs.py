@@ -191,3 +191,9 @@ def test_token_answers_document_their_type_and_lifetime(spec: dict[str, Any]) ->
         assert set(pair["required"]) == {"access", "refresh", "token_type", "expires_in"}, path
         assert pair["properties"]["token_type"]["enum"] == ["Bearer"]
         assert pair["properties"]["expires_in"]["type"] == "integer"
+
+
+def test_contact_fields_may_be_cleared_with_null(spec: dict[str, Any]) -> None:
+    update = spec["components"]["schemas"]["UserUpdate"]["properties"]
+
+    assert [name for name, field in update.items() if field.get("nullable")] == ["email", "age", "phone"]

@@ -231,6 +231,26 @@ def test_update_is_partial(api: Api, carol: dict[str, Any]) -> None:
     assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).get_json()["age"] == 41
 
 
+def test_null_clears_a_contact_field_and_an_omitted_one_stays(api: Api, carol: dict[str, Any]) -> None:
+    path = f"/users/{carol['id']}/"
+    api.call("PUT", path, carol["access"], json={"email": "c@example.com", "age": 41, "phone": "+886 2"})
+
+    cleared = api.call("PATCH", path, carol["access"], json={"email": None, "phone": None})
+
+    assert cleared.status_code == 200, cleared.get_json()
+    assert {k: cleared.get_json()[k] for k in ("email", "age", "phone")} == {"email": None, "age": 41, "phone": None}
+    assert api.call("PUT", path, carol["access"], json={"age": None}).get_json()["age"] is None
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_null_is_no_username_nor_password(api: Api, carol: dict[str, Any], field: str) -> None:
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={field: None})
+
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == [field]
+    assert login_status(api, "carol") == 200
+
+
 def test_update_with_an_empty_body_is_400(api: Api, carol: dict[str, Any]) -> None:
     response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={})
 

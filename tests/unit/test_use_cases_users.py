@@ -178,6 +178,31 @@ def test_update_profile_fields_keeps_tokens(
     assert user.username == "alice2"
 
 
+def test_contact_fields_given_as_none_are_cleared_and_those_not_given_kept(
+    use: Container, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(
+        actor=customer, user_id=customer.user_id, changes=UserChanges(email="a@example.com", age=41, phone="+886 2")
+    )
+
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email=None, age=None))
+
+    saved = stored(store, customer.user_id)
+    assert (saved.email, saved.age, saved.phone) == (None, None, "+886 2")
+
+
+def test_clearing_is_a_change_and_every_problem_is_told_before_hashing(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(phone=None))
+    with pytest.raises(InvalidValue) as caught:
+        use.update_user(
+            actor=customer, user_id=customer.user_id, changes=UserChanges(password="short", email="nope", age=None)
+        )
+    assert sorted(caught.value.errors) == ["email", "password"]
+    assert hasher.hash_calls == []
+
+
 def test_keeping_the_same_username_is_fine(
     use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:

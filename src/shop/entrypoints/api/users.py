@@ -82,7 +82,8 @@ class UserDetail(MethodView):
     ) -> User:
         """Change one's own account (also at /users/me/): any subset of its fields, with PUT or PATCH.
 
-        A new password revokes every token of the account. Send `If-Match` with the ETag of your GET
+        `null` clears email, age or phone; a field left out keeps its value. A new password revokes
+        every token of the account. Send `If-Match` with the ETag of your GET
         so that a change made meanwhile is not silently overwritten: 412 then, and nothing changes.
         """
         return update_user(
