@@ -197,3 +197,11 @@ def test_contact_fields_may_be_cleared_with_null(spec: dict[str, Any]) -> None:
     update = spec["components"]["schemas"]["UserUpdate"]["properties"]
 
     assert [name for name, field in update.items() if field.get("nullable")] == ["email", "age", "phone"]
+
+
+def test_accounts_tell_whether_they_are_closed(spec: dict[str, Any]) -> None:
+    user = spec["components"]["schemas"]["User"]["properties"]
+    parameters = {p["name"]: p for p in spec["paths"]["/users/"]["get"]["parameters"]}
+
+    assert user["active"]["type"] == "boolean"
+    assert parameters["active"]["schema"]["type"] == "boolean"

@@ -11,7 +11,7 @@ from tests.api.conftest import Api
 from tests.fakes import PASSWORD
 
 PROBLEM = "application/problem+json"
-USER_KEYS = {"id", "username", "email", "age", "phone", "role"}
+USER_KEYS = {"id", "username", "email", "age", "phone", "role", "active"}
 
 
 def login_status(api: Api, username: str, password: str = PASSWORD) -> int:
@@ -358,12 +358,29 @@ def test_deleting_ones_account_ends_logins_and_tokens(api: Api, carol: dict[str,
     assert api.client.post("/api/token/verify/", json={"token": carol["access"]}).status_code == 401
 
 
-def test_a_deleted_account_disappears_for_managers(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+def test_a_manager_still_reads_a_closed_account(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    open_account = api.call("GET", f"/users/{carol['id']}/", manager_token).get_json()
     api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
 
-    assert api.call("GET", f"/users/{carol['id']}/", manager_token).status_code == 404
-    names = [u["username"] for u in api.call("GET", "/users/", manager_token).get_json()]
-    assert "carol" not in names
+    closed = api.call("GET", f"/users/{carol['id']}/", manager_token)
+
+    assert closed.status_code == 200
+    assert (open_account["active"], closed.get_json()["active"]) == (True, False)
+    assert closed.get_json() == open_account | {"active": False}
+
+
+def test_closed_accounts_are_listed_only_when_asked(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    api.signup("dan")
+    api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
+
+    default = api.call("GET", "/users/", manager_token)
+    closed = api.call("GET", "/users/?active=false", manager_token)
+    active = api.call("GET", "/users/?active=true", manager_token)
+
+    assert [u["username"] for u in default.get_json()] == ["boss", "dan"] == [u["username"] for u in active.get_json()]
+    assert [(u["username"], u["active"]) for u in closed.get_json()] == [("carol", False)]
+    assert json.loads(closed.headers["X-Pagination"])["total"] == 1
+    assert api.call("GET", "/users/?active=maybe", manager_token).status_code == 400
 
 
 def test_orders_of_a_deleted_account_stay_visible_to_managers(

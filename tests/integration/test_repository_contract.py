@@ -166,6 +166,17 @@ class TestUsers:
         assert [u.username for u in listed] == ["bob"] and total == 1
         assert reloaded is not None and not reloaded.active and reloaded.token_version == 1
 
+    def test_list_gives_closed_accounts_when_asked(self, uow_factory: UowFactory) -> None:
+        for name, active in (("alice", False), ("bob", True), ("Alina", False)):
+            add_user(uow_factory, name, active=active)
+        with uow_factory() as uow:
+            closed = uow.users.list(UserQuery(page=Page(1, 10), active=False))
+            closed_ali = uow.users.list(UserQuery(page=Page(1, 10), active=False, q="ALI"))
+            second = uow.users.list(UserQuery(page=Page(2, 1), active=False))
+        assert ([u.username for u in closed.items], closed.total) == (["alice", "Alina"], 2)
+        assert [u.username for u in closed_ali.items] == ["alice", "Alina"]
+        assert ([u.username for u in second.items], second.total) == (["Alina"], 2)
+
     def test_list_finds_a_piece_of_the_username_whatever_its_case(self, uow_factory: UowFactory) -> None:
         for name in ("Alice", "malika", "bob", "Ali_1"):
             add_user(uow_factory, name)

@@ -133,12 +133,26 @@ def test_manager_sees_any_account(use: Container, uow: MemoryUnitOfWork, manager
         use.get_user(actor=manager, user_id=999)
 
 
-def test_deactivated_accounts_are_not_found(
+def test_a_manager_sees_a_closed_account_its_owner_does_not(
     use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
+    closed = use.get_user(actor=manager, user_id=customer.user_id)
+    assert (closed.username, closed.active) == ("alice", False)
     with pytest.raises(NotFound):
-        use.get_user(actor=manager, user_id=customer.user_id)
+        use.get_user(actor=customer, user_id=customer.user_id)
+
+
+def test_managers_list_closed_accounts_when_they_ask(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("u1")
+    add_user("gone", active=False)
+    add_user("left", active=False)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False))
+    assert ([u.username for u in closed], total) == (["gone", "left"], 2)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False, q="LEF"))
+    assert ([u.username for u in closed], total) == (["left"], 1)
 
 
 # update_user

@@ -76,11 +76,12 @@ def list_users(*, uow: UnitOfWork, actor: Actor, query: UserQuery) -> Listing[Us
 
 
 def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """One's own account; managers read any, closed ones too (their orders stay)."""
     if not actor.is_manager and actor.user_id != user_id:
         raise Forbidden("You can only see your own account.")
     with uow:
         user = uow.users.get(user_id)
-    if user is None or not user.active:
+    if user is None or not (user.active or actor.is_manager):
         raise NotFound("User", user_id)
     return user
 

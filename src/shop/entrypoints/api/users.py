@@ -45,11 +45,14 @@ class Users(MethodView):
     def get(
         self,
         pagination_parameters: PaginationParameters,
+        active: bool,
         q: str | None = None,
         list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
     ) -> list[User]:
-        """Every active account, oldest first, or those whose username contains `q` (managers only)."""
-        query = UserQuery(page=Page(pagination_parameters.page, pagination_parameters.page_size), q=q)
+        """Every active account (or, with `active=false`, every closed one), oldest first, or those
+        whose username contains `q` (managers only)."""
+        page = Page(pagination_parameters.page, pagination_parameters.page_size)
+        query = UserQuery(page=page, q=q, active=active)
         found, pagination_parameters.item_count = list_users(actor=current_actor(), query=query)
         return found
 

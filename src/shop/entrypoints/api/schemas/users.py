@@ -73,6 +73,10 @@ class UserFilterSchema(StrictSchema):
         validate=validate.Length(1, USERNAME_MAX),
         metadata={"description": "Only accounts whose username contains this text, whatever its case."},
     )
+    active = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: the closed accounts instead of the active ones."},
+    )
 
 
 UserSchema = rendered(UserView, representations.user)
