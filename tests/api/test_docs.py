@@ -205,3 +205,13 @@ def test_accounts_tell_whether_they_are_closed(spec: dict[str, Any]) -> None:
 
     assert user["active"]["type"] == "boolean"
     assert parameters["active"]["schema"]["type"] == "boolean"
+
+
+def test_the_order_list_documents_its_sort_and_customer_filter(spec: dict[str, Any]) -> None:
+    parameters = {p["name"]: p for p in spec["paths"]["/orders/"]["get"]["parameters"]}
+
+    assert {"status", "sort", "customer", "page", "page_size"} <= set(parameters)
+    assert parameters["sort"]["schema"]["default"] == "-created_at"
+    assert "newest first" in parameters["sort"]["description"]
+    assert "managers" in parameters["customer"]["description"].lower()
+    assert "403" in spec["paths"]["/orders/"]["get"]["responses"]

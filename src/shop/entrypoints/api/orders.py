@@ -33,6 +33,7 @@ class Orders(MethodView):
     @blp.arguments(OrderFilterSchema, location="query")
     @blp.response(200, OrderSchema(many=True))
     @blp.paginate()
+    @blp.errors(403)
     @inject
     def get(
         self,
@@ -40,13 +41,15 @@ class Orders(MethodView):
         pagination_parameters: PaginationParameters,
         list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
     ) -> list[Order]:
-        """Managers see every order, customers their own; oldest first."""
+        """Managers see every order (or one customer's), customers their own; newest first unless `sort` says."""
         status = filters.get("status")
         query = OrderQuery(
             page=Page(pagination_parameters.page, pagination_parameters.page_size),
             status=OrderStatus(status) if status else None,
+            sort=tuple(filters["sort"].split(",")),
         )
-        found, pagination_parameters.item_count = list_orders(actor=current_actor(), query=query)
+        listing = list_orders(actor=current_actor(), query=query, customer=filters.get("customer"))
+        found, pagination_parameters.item_count = listing
         return found
 
     @blp.authenticated
