@@ -264,6 +264,8 @@ def running_service(
         "WORKER_CLASS": worker_class,
         "DATABASE_URL": database_url,
         "SHOP_ENV": "production",
+        "TRUSTED_HOSTS": HOST,
+        "METRICS_PUBLIC": "true",  # the bench scrapes nothing; the port is this machine's
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "SHOP_VAR_DIR": str(VAR),
         "RATELIMIT_ENABLED": "false",

@@ -184,7 +184,7 @@ def test_the_session_cookie_is_secure_in_production(settings: Settings) -> None:
 def test_over_https_the_forms_ask_browsers_for_a_same_origin_referer(settings: Settings) -> None:
     """Flask-WTF refuses a form posted over HTTPS without a same-origin Referer: the console's pages
     must let the browser send one (the API's no-referrer would lock everyone out)."""
-    app = create_app(replace(settings, production=True))
+    app = create_app(replace(settings, production=True, trusted_hosts=("shop.example",)))
     container_of(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     login = client.get("/console/login", base_url="https://shop.example")

@@ -8,11 +8,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from urllib.parse import urlsplit, urlunsplit
+
 from flask import Flask, Response, current_app, g, request
 from flask_cors import CORS
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.wsgi import host_is_trusted
 
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.schemas.common import ID_MAX
@@ -72,6 +75,9 @@ class IdConverter(BaseConverter):
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.
+    if request.blueprint != "ops" and not host_is_trusted(request.host, current_app.config["SHOP_TRUSTED_HOSTS"]):
+        raise BadRequest("This service does not answer for the host named in the Host header.")
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
     allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
@@ -102,6 +108,8 @@ def _has_body() -> bool:
 
 
 def _after(response: Response) -> Response:
+    if response.location:
+        _drop_own_host(response)
     if response.status_code == 200 and not response.is_streamed:
         if request.method == "GET":
             # A strong ETag over the body; If-None-Match with it answers 304 without the body.
@@ -127,7 +135,17 @@ def _after(response: Response) -> Response:
     return response
 
 
-def init_http(app: Flask) -> None:
+def _drop_own_host(response: Response) -> None:
+    """werkzeug's redirects (a missing trailing slash) name the request's host: a path is enough, and
+    then no redirect ever carries a host the client chose."""
+    target = urlsplit(response.location)
+    if target.netloc == request.host:
+        response.location = urlunsplit(("", "", target.path, target.query, target.fragment))
+
+
+def init_http(app: Flask, trusted_hosts: tuple[str, ...]) -> None:
+    """trusted_hosts: the names (".example.com": and its subdomains) the Host header may carry."""
+    app.config["SHOP_TRUSTED_HOSTS"] = list(trusted_hosts)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = True
     app.before_request(_before)
