@@ -3,13 +3,18 @@ never a 500, and numbers for money arrive exact."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from shop.entrypoints.app import create_app
+from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.api.test_errors import assert_problem
+from tests.console.conftest import Console
 from tests.fakes import PASSWORD
+from tests.support import container_of
 
 LONE_SURROGATE = b'"x\\ud800"'
 
@@ -147,3 +152,50 @@ def test_an_integer_where_a_number_with_decimals_was_read_stays_an_integer(api: 
     problem = assert_problem(post(api, "/orders/", body, customer_token), 400)
 
     assert list(problem["errors"]) == ["items.1.product"]
+
+
+# NUL: no text of the service may hold it (PostgreSQL's text can't, and failed with a 500)
+
+
+@pytest.fixture
+def on_both(settings: Settings, database_url: str) -> Api:
+    """The whole stack on SQLite, then on PostgreSQL."""
+    app = create_app(replace(settings, database_url=database_url))
+    container_of(app).make_manager(username="boss", password=PASSWORD)
+    return Api(app.test_client())
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/token/", b'{"username": "bo\\u0000ss", "password": "x"}'),
+        ("/users/", b'{"username": "carol", "password": "correct\\u0000horse"}'),
+        ("/users/", b'{"username": "carol", "password": "correct-horse", "\\u0000": 1}'),
+    ],
+)
+def test_a_nul_character_in_a_body_is_a_400_naming_the_body(on_both: Api, path: str, body: bytes) -> None:
+    assert "NUL" in body_error(post(on_both, path, body))
+
+
+def test_a_nul_character_in_a_product_name_is_a_400(on_both: Api) -> None:
+    token = on_both.login("boss")["access"]
+
+    assert "NUL" in body_error(post(on_both, "/products/", b'{"name": "Tea\\u0000", "price": "1", "stock": 1}', token))
+
+
+@pytest.mark.parametrize("query", ["/products/?q=%00", "/users/?q=te%00a", "/products/?sort=%00"])
+def test_a_nul_character_in_a_query_is_a_400_naming_the_parameter(on_both: Api, query: str) -> None:
+    token = on_both.login("boss")["access"]
+
+    problem = assert_problem(on_both.call("GET", query, token), 400)
+
+    assert list(problem["errors"]) == [query.split("?")[1].split("=")[0]]
+
+
+def test_a_nul_character_in_a_console_form_or_query_is_refused(on_both: Api) -> None:
+    console = Console(on_both.client)
+
+    assert console.sign_in("bo\x00ss").status_code == 400
+    assert console.sign_in("boss").status_code == 302
+    assert console.get("/console/products/?q=%00").status_code == 400
+    assert console.get("/console/customers/?q=%00").status_code == 400

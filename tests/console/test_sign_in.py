@@ -60,7 +60,7 @@ def test_a_login_page_never_sends_a_manager_to_another_site(container: Container
     [
         "/console/\r\nSet-Cookie: x=1",
         "/console/orders/\n",
-        "/console/\x00",
+        "/console/\x01",
         "/console/\x7f",
         "/console/caf\u00e9",
         "/console/\\evil.example",

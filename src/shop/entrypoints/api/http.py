@@ -7,7 +7,6 @@ import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
-
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, g, request
@@ -15,9 +14,10 @@ from flask_cors import CORS
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
-from werkzeug.wsgi import host_is_trusted
+from werkzeug.sansio.utils import host_is_trusted
 
 from shop.domain.errors import InvalidValue
+from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
 from shop.entrypoints.docs import CSP as DOCS_CSP
 
@@ -78,6 +78,8 @@ def _before() -> None:
     # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.
     if request.blueprint != "ops" and not host_is_trusted(request.host, current_app.config["SHOP_TRUSTED_HOSTS"]):
         raise BadRequest("This service does not answer for the host named in the Host header.")
+    if nul := sorted(name for name, value in _texts() if "\x00" in name or "\x00" in value):
+        raise InvalidValue({name: [NUL_REFUSED] for name in nul})
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
     allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
@@ -87,6 +89,16 @@ def _before() -> None:
         raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
     if unknown := sorted(set(request.args) - allowed):
         raise InvalidValue({name: ["Unknown query parameter."] for name in unknown})
+
+
+def _texts() -> list[tuple[str, str]]:
+    """The query's parameters and, on a form post (the console's), its fields. PostgreSQL's text can't
+    hold a NUL character, and no field of the service needs one: refused wherever it comes from
+    (JSON bodies: api/jsonfast.py)."""
+    texts = list(request.args.items(multi=True))
+    if request.method == "POST" and request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        texts += request.form.items(multi=True)
+    return texts
 
 
 def documented_query_parameters(app: Flask, spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:

@@ -2,7 +2,8 @@
 
 `read_json` is the one reader of every request body: Flask's (`request.get_json`) and the schemas'
 (`blueprint.Parser`). It takes plain JSON only: no NaN or Infinity, no number beyond a double, no
-integer beyond 64 bits, no lone surrogate, valid UTF-8, and no nesting deeper than MAX_DEPTH.
+integer beyond 64 bits, no lone surrogate, valid UTF-8, no nesting deeper than MAX_DEPTH, and no NUL
+character in a string (PostgreSQL's text can't hold one, and no field of the API needs it).
 Numbers with a fraction or an exponent arrive as Decimal, exactly as written, never as a float: a
 price of 1.999999999999999999999 must be refused, not rounded to 2.0 on the way in.
 """
@@ -20,6 +21,9 @@ MAX_DEPTH = 32  # no body of this API nests deeper than 4
 INT_MIN, INT_MAX = -(2**63), 2**64 - 1  # orjson's own integers: beyond them it would make a float
 
 
+NUL_REFUSED = "Text must not contain the NUL character (U+0000)."
+
+
 class InvalidJson(ValueError):
     """A body this service does not read as JSON; the message says what and where."""
 
@@ -34,15 +38,15 @@ def read_json(data: bytes | str) -> Any:
         if error.msg == "number is infinity when parsed as double":
             raise InvalidJson(f"Number out of range ({where}): larger than a double can hold.") from None
         raise InvalidJson(f"Not valid JSON: {error.msg} ({where}).") from None
-    if _has_fractions(value):
+    if _checked(value):
         text = data.decode() if isinstance(data, bytes) else data  # valid UTF-8: orjson read it
         return json.loads(text, parse_float=Decimal, parse_int=_integer, parse_constant=_not_json)
     return value
 
 
-def _has_fractions(value: Any) -> bool:
-    """Whether a float stands for a number with a fraction or an exponent, or for an integer orjson
-    could not hold; refuses nesting deeper than MAX_DEPTH (walked without recursion)."""
+def _checked(value: Any) -> bool:
+    """Refuses nesting deeper than MAX_DEPTH and NUL characters (walked without recursion); True when
+    a float stands for a number with a fraction or an exponent, or an integer orjson could not hold."""
     fractions = False
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
@@ -50,9 +54,15 @@ def _has_fractions(value: Any) -> bool:
         if isinstance(item, dict | list):
             if depth == MAX_DEPTH:
                 raise _too_deep()
-            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+            if isinstance(item, dict):
+                pending.extend((key, depth) for key in item)
+                pending.extend((child, depth + 1) for child in item.values())
+            else:
+                pending.extend((child, depth + 1) for child in item)
         elif isinstance(item, float):
             fractions = True
+        elif isinstance(item, str) and "\x00" in item:
+            raise InvalidJson(NUL_REFUSED)
     return fractions
 
 
