@@ -163,3 +163,19 @@ def test_limits_hold_across_instances_with_redis(settings: Settings) -> None:
         "401",
         "429",
     ]
+
+
+def test_only_a_refusal_carries_retry_after(limited: Limited) -> None:
+    api = limited(ratelimit_login_failures="1 per minute")
+
+    signed_up = api.client.post(
+        "/users/", json={"username": "carol", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    logged_in = login(api, "carol", PASSWORD)
+    failed = login(api, "carol", "wrong-password")
+    refused = login(api, "carol", PASSWORD)
+
+    assert [r.status_code for r in (signed_up, logged_in, failed, refused)] == [201, 200, 401, 429]
+    assert [("Retry-After" in r.headers) for r in (signed_up, logged_in, failed)] == [False, False, False]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert logged_in.headers["X-RateLimit-Remaining"]  # the budget left is still told, on every answer

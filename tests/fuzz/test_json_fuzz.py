@@ -9,6 +9,7 @@ manager; bounded in examples, so `make test` stays fast.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, replace
@@ -30,8 +31,8 @@ from tests.support import container_of
 EXAMPLES = 25
 PROBLEM = "application/problem+json"
 ROLES = ("anonymous", "customer", "manager")
-# Path ids that exist: product 1, order 1, and the account of a third user, so that neither the
-# customer nor the manager ever changes (and so revokes) their own account.
+# Path ids that exist: product 1, order 1, and dave's account, nobody's own (a caller changes theirs
+# through /users/me/ only).
 PATH_IDS = {"user_id": "3", "product_id": "1", "order_id": "1"}
 
 
@@ -71,9 +72,8 @@ OPERATIONS = _operations()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[FlaskClient, dict[str, str]]:
-    """A seeded stack on a SQLite file: a manager, two customers, two products, an order; the
-    tokens of each role (none for the anonymous caller)."""
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """A seeded stack on a SQLite file: a manager, two customers, two products, an order."""
     var = tmp_path_factory.mktemp("json-fuzz")
     url = f"sqlite:///{var / 'shop.db'}"
     upgrade(url)
@@ -82,17 +82,33 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[FlaskClient, dict[s
     client = app.test_client()
     for name in ("carol", "dave"):
         assert client.post("/users/", json={"username": name, "password": PASSWORD}).status_code == 201
-
-    def token(username: str) -> str:
-        return str(client.post("/api/token/", json={"username": username, "password": PASSWORD}).get_json()["access"])
-
-    tokens = {"anonymous": "", "customer": token("carol"), "manager": token("boss")}
+    manager = _auth(_token(client, "boss"))
     for name in ("Tea", "Coffee"):
         product = {"name": name, "price": "5.00", "stock": 1000}
-        assert client.post("/products/", json=product, headers=_auth(tokens["manager"])).status_code == 201
+        assert client.post("/products/", json=product, headers=manager).status_code == 201
     order = {"items": [{"product": 1, "quantity": 1}]}
-    assert client.post("/orders/", json=order, headers=_auth(tokens["customer"])).status_code == 201
-    return client, tokens
+    assert client.post("/orders/", json=order, headers=_auth(_token(client, "carol"))).status_code == 201
+    return app
+
+
+def _token(client: FlaskClient, username: str) -> str:
+    return str(client.post("/api/token/", json={"username": username, "password": PASSWORD}).get_json()["access"])
+
+
+def caller(app: Flask, role: str) -> str:
+    """A token of a new account of the role for each test (none for the anonymous caller): a body that
+    changes one's own account (/users/me/) then spoils that test's token only."""
+    if role == "anonymous":
+        return ""
+    username = f"{role}{next(_callers)}"
+    if role == "manager":
+        container_of(app).make_manager(username=username, password=PASSWORD)
+    else:
+        container_of(app).register_user(actor=None, username=username, password=PASSWORD)
+    return _token(app.test_client(), username)
+
+
+_callers = itertools.count(1)
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -151,10 +167,8 @@ fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
-def test_every_body_gets_a_success_or_a_4xx_problem(
-    operation: Operation, role: str, stack: tuple[FlaskClient, dict[str, str]]
-) -> None:
-    client, tokens = stack
+def test_every_body_gets_a_success_or_a_4xx_problem(operation: Operation, role: str, stack: Flask) -> None:
+    client, token = stack.test_client(), caller(stack, role)
 
     @fuzz
     @given(body=bodies(operation))
@@ -164,7 +178,7 @@ def test_every_body_gets_a_success_or_a_4xx_problem(
             method=operation.method,
             data=body,
             content_type="application/json",
-            headers=_auth(tokens[role]),
+            headers=_auth(token),
         )
         assert response.status_code < 500, (body[:300], response.get_data(as_text=True)[:500])
         if response.status_code >= 400:

@@ -134,12 +134,26 @@ def test_manager_sees_any_account(use: Container, uow: MemoryUnitOfWork, manager
         use.get_user(actor=manager, user_id=999)
 
 
-def test_deactivated_accounts_are_not_found(
+def test_a_manager_sees_a_closed_account_its_owner_does_not(
     use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
+    closed = use.get_user(actor=manager, user_id=customer.user_id)
+    assert (closed.username, closed.active) == ("alice", False)
     with pytest.raises(NotFound):
-        use.get_user(actor=manager, user_id=customer.user_id)
+        use.get_user(actor=customer, user_id=customer.user_id)
+
+
+def test_managers_list_closed_accounts_when_they_ask(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("u1")
+    add_user("gone", active=False)
+    add_user("left", active=False)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False))
+    assert ([u.username for u in closed], total) == (["gone", "left"], 2)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False, q="LEF"))
+    assert ([u.username for u in closed], total) == (["left"], 1)
 
 
 # update_user
@@ -177,6 +191,31 @@ def test_update_profile_fields_keeps_tokens(
     assert saved.token_version == 0
     assert saved.password_hash == "plain$" + PASSWORD
     assert user.username == "alice2"
+
+
+def test_contact_fields_given_as_none_are_cleared_and_those_not_given_kept(
+    use: Container, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(
+        actor=customer, user_id=customer.user_id, changes=UserChanges(email="a@example.com", age=41, phone="+886 2")
+    )
+
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email=None, age=None))
+
+    saved = stored(store, customer.user_id)
+    assert (saved.email, saved.age, saved.phone) == (None, None, "+886 2")
+
+
+def test_clearing_is_a_change_and_every_problem_is_told_before_hashing(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(phone=None))
+    with pytest.raises(InvalidValue) as caught:
+        use.update_user(
+            actor=customer, user_id=customer.user_id, changes=UserChanges(password="short", email="nope", age=None)
+        )
+    assert sorted(caught.value.errors) == ["email", "password"]
+    assert hasher.hash_calls == []
 
 
 def test_keeping_the_same_username_is_fine(

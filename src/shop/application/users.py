@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
@@ -12,21 +12,23 @@ from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserQuery
 from shop.application.throttling import password_change_key, take
 from shop.domain.errors import InvalidValue
-from shop.domain.users import Role, User, check_account
+from shop.domain.users import KEEP, Role, Unchanged, User, check_account, or_none
 
 
 @dataclass(frozen=True, slots=True)
 class UserChanges:
-    """Fields to change; None leaves a field as it is."""
+    """Fields to change. username, password: None leaves them. email, age, phone: KEEP (not given)
+    leaves them, None clears them."""
 
     username: str | None = None
     password: str | None = None
-    email: str | None = None
-    age: int | None = None
-    phone: str | None = None
+    email: str | Unchanged | None = KEEP
+    age: int | Unchanged | None = KEEP
+    phone: str | Unchanged | None = KEEP
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
+        contact = (self.email, self.age, self.phone)
+        return self.username is None and self.password is None and all(value is KEEP for value in contact)
 
 
 def _taken(username: str) -> AlreadyExists:
@@ -76,11 +78,12 @@ def list_users(*, uow: UnitOfWork, actor: Actor, query: UserQuery) -> Listing[Us
 
 
 def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """One's own account; managers read any, closed ones too (their orders stay)."""
     if not actor.is_manager and actor.user_id != user_id:
         raise Forbidden("You can only see your own account.")
     with uow:
         user = uow.users.get(user_id)
-    if user is None or not user.active:
+    if user is None or not (user.active or actor.is_manager):
         raise NotFound("User", user_id)
     return user
 
@@ -133,9 +136,9 @@ def _check_fields(changes: UserChanges, *, known_as: str) -> None:
     check_account(
         username=changes.username,
         password=changes.password,
-        email=changes.email,
-        age=changes.age,
-        phone=changes.phone,
+        email=or_none(changes.email),
+        age=or_none(changes.age),
+        phone=or_none(changes.phone),
         known_as=known_as,
     )
 

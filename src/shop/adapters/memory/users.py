@@ -35,10 +35,8 @@ class MemoryUserRepository:
 
     def list(self, query: UserQuery) -> Listing[User]:
         needle = query.q.lower() if query.q else ""
-        return page_of(
-            (u for _, u in sorted(self._state().users.items()) if u.active and needle in u.username.lower()),
-            query.page,
-        )
+        users = (u for _, u in sorted(self._state().users.items()))
+        return page_of((u for u in users if u.active is query.active and needle in u.username.lower()), query.page)
 
     def save(self, user: User) -> None:
         assert user.id is not None

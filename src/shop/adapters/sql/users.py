@@ -42,7 +42,7 @@ class SqlUserRepository:
         return self._to_user(row) if row is not None else None
 
     def list(self, query: UserQuery) -> Listing[User]:
-        statement = select(users).where(users.c.active)
+        statement = select(users).where(users.c.active == query.active)
         if query.q:
             statement = statement.where(username_key.contains(query.q.lower(), autoescape=True))
         return listing(self._conn, statement.order_by(users.c.id), query.page, self._to_user)

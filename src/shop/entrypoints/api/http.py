@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, url_for
 from flask_cors import CORS
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.http import generate_etag
@@ -27,6 +28,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+RETRY_LATER = frozenset({429, 503})
+PAGINATION = "X-Pagination"
 
 
 T = TypeVar("T")
@@ -39,6 +42,17 @@ IF_MATCH_PARAMETER = {
     "(412 otherwise, and nothing changes). `*` matches any state. Without it the change is unconditional.",
     "schema": {"type": "string"},
 }
+
+
+LOCATION_HEADER = {
+    "description": "The path of the resource just created, to GET it.",
+    "schema": {"type": "string", "example": "/orders/42/"},
+}
+
+
+def created(body: T, endpoint: str, **ids: Any) -> tuple[T, int, dict[str, str]]:
+    """A 201 with the Location of what was made (a path: RFC 9110 allows a relative reference)."""
+    return body, 201, {"Location": url_for(endpoint, **ids)}
 
 
 def etag_of(body: Any) -> str:
@@ -130,6 +144,12 @@ def _after(response: Response) -> Response:
         elif request.method in {"PUT", "PATCH"}:
             response.add_etag()  # the new state's tag: the If-Match of the next change
     headers = response.headers
+    if response.status_code not in RETRY_LATER:
+        # flask-limiter tells every answer of a limited route when its window resets, as Retry-After;
+        # that header means "retry later" (RFC 9110), so only a refusal carries it. X-RateLimit-* stay.
+        headers.pop("Retry-After", None)
+    if PAGINATION in headers:
+        headers[PAGINATION] = complete_pagination(headers[PAGINATION], request.args.get("page", 1, type=int))
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Referrer-Policy", "no-referrer")  # the console's forms need same-origin
@@ -155,6 +175,20 @@ def _drop_own_host(response: Response) -> None:
         response.location = urlunsplit(("", "", target.path, target.query, target.fragment))
 
 
+def complete_pagination(header: str, page: int) -> str:
+    """flask-smorest's X-Pagination, with page, first_page and last_page on an empty page too (past
+    the end, or of an empty list, which still has its first page); previous_page there is the last
+    page that has items."""
+    metadata = json.loads(header)
+    if "page" in metadata:
+        return header
+    last_page = max(metadata["total_pages"], 1)
+    metadata.update(first_page=1, last_page=last_page, page=page)
+    if page > 1:
+        metadata["previous_page"] = min(page - 1, last_page)
+    return json.dumps(metadata)
+
+
 def init_http(app: Flask, trusted_hosts: tuple[str, ...]) -> None:
     """trusted_hosts: the names (".example.com": and its subdomains) the Host header may carry."""
     app.config["SHOP_TRUSTED_HOSTS"] = list(trusted_hosts)
@@ -172,6 +206,6 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         app,
         origins=list(origins),
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
-        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After"],
+        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After", "Location"],
         max_age=600,
     )

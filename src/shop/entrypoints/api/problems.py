@@ -11,6 +11,7 @@ from flask import Flask, Response, g, json, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
 from shop.application.errors import (
     AlreadyExists,
@@ -30,6 +31,7 @@ log = logging.getLogger("shop.errors")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:shop:problem:"
+NO_ROUTE = "Nothing is found at this address."
 
 
 def problem(
@@ -105,6 +107,10 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status >= 500:
         return _internal_error(error)
     detail = data.get("message") or error.description or HTTPStatus(status).phrase
+    if isinstance(error, WerkzeugNotFound) and detail == WerkzeugNotFound.description:
+        # No route: an unknown path, or an id no resource can have (zero, beyond 32 bits). Werkzeug's
+        # text ("If you entered the URL manually...") speaks to a person at a browser.
+        detail = NO_ROUTE
     headers = dict(data.get("headers") or {})
     response = error.get_response()
     for name in ("Allow", "Retry-After"):

@@ -1,7 +1,7 @@
 """attempts: what the failed-login and password-change limits count, shared by every worker
 
 Revision ID: 0009_login_attempts
-Revises: 0006
+Revises: 0010
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_login_attempts"
-down_revision: str | None = "0006"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
