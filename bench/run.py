@@ -516,6 +516,8 @@ def running_service(target: Target, workers: int) -> Iterator[Service]:
         "WEB_THREADS": str(target.server.threads),
         "DATABASE_URL": target.database_url,
         "SHOP_ENV": "production",
+        "TRUSTED_HOSTS": HOST,
+        "METRICS_PUBLIC": "true",  # the bench scrapes nothing; the port is this machine's
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "SHOP_VAR_DIR": str(target.logs),
         "RATELIMIT_ENABLED": "false",

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.errors import AlreadyExists, Forbidden, NotFound, PreconditionFailed, TooManyAttempts
 from shop.application.ports.paging import Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import (
@@ -15,7 +16,7 @@ from shop.application.users import (
 from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
-from tests.fakes import PASSWORD, FakeHasher
+from tests.fakes import PASSWORD, FakeClock, FakeHasher
 
 from .conftest import actor_of
 
@@ -403,3 +404,70 @@ def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore,
 def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:
     with pytest.raises(NotFound):
         use.demote_manager(username="nobody")
+
+
+# password changes: every check before the hash, and a limit of their own
+
+
+def test_a_stale_if_match_refuses_a_password_change_before_hashing(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    with pytest.raises(PreconditionFailed):
+        use.update_user(
+            actor=customer,
+            user_id=customer.user_id,
+            changes=UserChanges(password="a-brand-new-secret"),
+            precondition=lambda _current: False,
+        )
+    assert hasher.hash_calls == []
+    assert stored(store, customer.user_id).token_version == 0
+
+
+def test_a_taken_username_refuses_a_password_change_before_hashing(
+    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor
+) -> None:
+    with pytest.raises(AlreadyExists):
+        use.update_user(
+            actor=customer, user_id=customer.user_id, changes=UserChanges(username="bob", password="a-new-secret")
+        )
+    assert hasher.hash_calls == []
+
+
+def test_a_change_made_while_the_password_was_hashed_is_not_overwritten(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    """If-Match is checked again under the row lock: the hash takes long enough for someone to act."""
+
+    def meanwhile(_password: str) -> None:
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email="meanwhile@example.com"))
+
+    hasher.on_hash = meanwhile
+
+    with pytest.raises(PreconditionFailed):
+        use.update_user(
+            actor=customer,
+            user_id=customer.user_id,
+            changes=UserChanges(password="a-brand-new-secret"),
+            precondition=lambda current: current.email is None,
+        )
+    saved = stored(store, customer.user_id)
+    assert (saved.email, saved.password_hash) == ("meanwhile@example.com", "plain$" + PASSWORD)
+
+
+def test_password_changes_are_limited_per_account_before_hashing(
+    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor, clock: FakeClock
+) -> None:
+    def change(actor: Actor, n: int) -> None:
+        use.update_user(actor=actor, user_id=actor.user_id, changes=UserChanges(password=f"new-secret-{n}"))
+
+    for n in range(5):
+        change(customer, n)
+    with pytest.raises(TooManyAttempts) as refused:
+        change(customer, 5)
+    change(other_customer, 0)  # the limit is the account's
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email="still@example.com"))
+
+    assert len(hasher.hash_calls) == 6
+    assert refused.value.retry_after_seconds == 3600
+    clock.advance(timedelta(hours=1))
+    change(customer, 6)

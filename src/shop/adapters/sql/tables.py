@@ -198,3 +198,16 @@ outbox = Table(
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
 )
+
+# Attempts counted by the limits on failed logins and password changes (adapters/sql/attempts.py):
+# one row per attempt until its window ends, under the SHA-256 of a key such as "login:alice" (what
+# people type as a username is sometimes their password: it is not kept).
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_attempts_key_expires_at", "key", "expires_at"),
+    Index("ix_attempts_expires_at", "expires_at"),
+)

@@ -8,14 +8,17 @@ import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, g, request, url_for
 from flask_cors import CORS
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.sansio.utils import host_is_trusted
 
 from shop.domain.errors import InvalidValue
+from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
 from shop.entrypoints.docs import CSP as DOCS_CSP
 
@@ -86,6 +89,11 @@ class IdConverter(BaseConverter):
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.
+    if request.blueprint != "ops" and not host_is_trusted(request.host, current_app.config["SHOP_TRUSTED_HOSTS"]):
+        raise BadRequest("This service does not answer for the host named in the Host header.")
+    if nul := sorted(name for name, value in _texts() if "\x00" in name or "\x00" in value):
+        raise InvalidValue({name: [NUL_REFUSED] for name in nul})
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
     allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
@@ -95,6 +103,16 @@ def _before() -> None:
         raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
     if unknown := sorted(set(request.args) - allowed):
         raise InvalidValue({name: ["Unknown query parameter."] for name in unknown})
+
+
+def _texts() -> list[tuple[str, str]]:
+    """The query's parameters and, on a form post (the console's), its fields. PostgreSQL's text can't
+    hold a NUL character, and no field of the service needs one: refused wherever it comes from
+    (JSON bodies: api/jsonfast.py)."""
+    texts = list(request.args.items(multi=True))
+    if request.method == "POST" and request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        texts += request.form.items(multi=True)
+    return texts
 
 
 def documented_query_parameters(app: Flask, spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
@@ -116,6 +134,8 @@ def _has_body() -> bool:
 
 
 def _after(response: Response) -> Response:
+    if response.location:
+        _drop_own_host(response)
     if response.status_code == 200 and not response.is_streamed:
         if request.method == "GET":
             # A strong ETag over the body; If-None-Match with it answers 304 without the body.
@@ -147,6 +167,14 @@ def _after(response: Response) -> Response:
     return response
 
 
+def _drop_own_host(response: Response) -> None:
+    """werkzeug's redirects (a missing trailing slash) name the request's host: a path is enough, and
+    then no redirect ever carries a host the client chose."""
+    target = urlsplit(response.location)
+    if target.netloc == request.host:
+        response.location = urlunsplit(("", "", target.path, target.query, target.fragment))
+
+
 def complete_pagination(header: str, page: int) -> str:
     """flask-smorest's X-Pagination, with page, first_page and last_page on an empty page too (past
     the end, or of an empty list, which still has its first page); previous_page there is the last
@@ -161,7 +189,9 @@ def complete_pagination(header: str, page: int) -> str:
     return json.dumps(metadata)
 
 
-def init_http(app: Flask) -> None:
+def init_http(app: Flask, trusted_hosts: tuple[str, ...]) -> None:
+    """trusted_hosts: the names (".example.com": and its subdomains) the Host header may carry."""
+    app.config["SHOP_TRUSTED_HOSTS"] = list(trusted_hosts)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = True
     app.before_request(_before)

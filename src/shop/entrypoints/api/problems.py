@@ -22,6 +22,7 @@ from shop.application.errors import (
     IdempotencyMismatch,
     NotFound,
     PreconditionFailed,
+    TooManyAttempts,
 )
 from shop.application.outages import OutageLog
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
@@ -183,6 +184,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:
         return problem(409, str(error))
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(error: TooManyAttempts) -> Response:
+        return problem(429, str(error), headers={"Retry-After": str(error.retry_after_seconds)})
 
     @app.errorhandler(Busy)
     def _busy(error: Busy) -> Response:

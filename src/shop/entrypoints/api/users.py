@@ -75,7 +75,7 @@ class UserDetail(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.errors(403, 404, 409, 412)
+    @blp.errors(403, 404, 409, 412, 429)
     @inject
     def put(
         self,
