@@ -135,3 +135,15 @@ def test_a_process_that_signs_nothing_gets_no_key(tmp_path: Path) -> None:
     settings = Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path, signs=False)
     assert settings.jwt_secret_key == ""
     assert not (tmp_path / "jwt-secret.dev").exists()
+
+
+def test_the_pooler_is_none_unless_pgbouncer_is_named(tmp_path: Path) -> None:
+    default = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+    env = {"JWT_SECRET_KEY": STRONG, "DB_POOLER": "PgBouncer", "RELAY_DATABASE_URL": "postgresql://u:pa55word@db/shop"}
+    behind = Settings.from_env(env=env, var_dir=tmp_path)
+
+    assert (default.db_pooler, default.relay_database_url) == ("", "")
+    assert (behind.db_pooler, behind.relay_database_url) == ("pgbouncer", env["RELAY_DATABASE_URL"])
+    assert "pa55word" not in repr(behind)
+    with pytest.raises(SettingsError, match="DB_POOLER must be empty or pgbouncer, got 'pgpool'"):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "DB_POOLER": "pgpool"}, var_dir=tmp_path)

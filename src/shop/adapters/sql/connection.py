@@ -81,6 +81,8 @@ class LazyConnection:
                 self.opened.commit()
             return
         connection = self.connection()
+        if not connection.in_transaction():
+            connection.begin()  # what the engine sets at BEGIN (behind PgBouncer: the deadline) comes first
         raw = connection.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         deferred, self.deferred = self.deferred, []
