@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from shop.adapters.sql.engine import PGBOUNCER, make_engine
 from shop.adapters.sql.migrations import upgrade
 from shop.adapters.sql.tables import metadata
-from tests.servers import PgBouncer, required
+from tests.servers import PG_BIN, PgBouncer, PostgresServer, required
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 # The URLs that lead through the test PgBouncer: engines for them are made as DB_POOLER=pgbouncer makes them.
@@ -107,6 +107,40 @@ def engine(database_url: str, request: pytest.FixtureRequest) -> Iterator[Engine
     engine = engine_for(database_url)
     yield engine
     engine.dispose()
+
+
+class StreamingPair:
+    """A PostgreSQL of the test's own and its streaming replicas, removed when the test ends."""
+
+    def __init__(self) -> None:
+        self.primary = PostgresServer.initdb("primary").start()
+        self.servers = [self.primary]
+
+    def replica(self, *, apply_delay_ms: int = 0) -> PostgresServer:
+        """A new streaming replica of the primary (pg_basebackup -R); apply_delay_ms sets
+        recovery_min_apply_delay, for a replica that lags behind on purpose."""
+        replica = self.primary.replica(f"replica{len(self.servers)}", apply_delay_ms=apply_delay_ms)
+        self.servers.append(replica)
+        return replica
+
+    def remove(self) -> None:
+        for server in reversed(self.servers):
+            server.remove()
+
+
+@pytest.fixture
+def streaming_pair() -> Iterator[StreamingPair]:
+    """A primary started for the test (initdb into a temporary directory, a free port), ready to
+    give replicas. Skipped when PostgreSQL's server binaries are not installed, except where
+    SHOP_REQUIRE_PG_BIN=1 (CI)."""
+    reason = required("SHOP_REQUIRE_PG_BIN", [str(PG_BIN / "initdb"), str(PG_BIN / "pg_basebackup")], "postgresql-15")
+    if reason:
+        pytest.skip(reason)
+    pair = StreamingPair()
+    try:
+        yield pair
+    finally:
+        pair.remove()
 
 
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")

@@ -297,7 +297,8 @@ class PostgresServer:
         on its own port. apply_delay_ms: recovery_min_apply_delay, for a replica that lags on purpose."""
         home = private_dir(name)
         data = home / "data"
-        run([str(PG_BIN / "pg_basebackup"), "-h", HOST, "-p", str(self.port), "-U", "postgres", "-D", str(data), "-R"])
+        source = ["-h", HOST, "-p", str(self.port), "-U", "postgres"]
+        run([str(PG_BIN / "pg_basebackup"), *source, "-D", str(data), "-R", "--checkpoint=fast"])
         replica = PostgresServer(name, data, free_port())
         replica.configure({"hot_standby": "on", "recovery_min_apply_delay": f"{apply_delay_ms}ms"})
         return replica.start()
