@@ -61,6 +61,10 @@ class LazyConnection:
             if self._gave_up_waiting(error.orig):
                 raise Busy(LOCKED) from None
             raise
+        except DBAPIError as error:
+            if self.opened is not None and error.orig is not None and _on_a_standby(self.opened, error.orig):
+                raise OperationalError(error.statement, None, error.orig, connection_invalidated=True) from None
+            raise
 
     def defer(
         self, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, many: bool = False
@@ -141,6 +145,8 @@ class LazyConnection:
         broken = raw.broken or (isinstance(error, psycopg.OperationalError) and raw.closed)
         if broken:
             connection.invalidate()
+        elif _on_a_standby(connection, error):
+            return OperationalError("COMMIT (pipelined)", None, error, connection_invalidated=True)
         else:
             try:
                 raw.rollback()
@@ -154,6 +160,26 @@ class LazyConnection:
             return KeyInUse()
         wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
         return wrapper("COMMIT (pipelined)", None, error, connection_invalidated=broken)
+
+
+def _on_a_standby(connection: Connection, error: BaseException | None) -> bool:
+    """A write refused as read-only by a server in recovery: the proxy in front still sends this
+    connection to a standby (its checks lag a failover, or it just started). The database is
+    unavailable for writes, as when it is down: the connection is dropped, never pooled again. A
+    write refused by our own read-only guard, on a primary, stays the bug it is."""
+    if not isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        return False
+    raw = _driver(connection)
+    try:
+        raw.rollback()
+        row = raw.execute("SELECT pg_is_in_recovery()").fetchone()
+        standby = bool(row and row[0])
+        raw.rollback()
+    except psycopg.Error:
+        standby = True  # broken as well: useless either way
+    if standby:
+        connection.invalidate()
+    return standby
 
 
 def _driver(connection: Connection) -> Any:
