@@ -20,7 +20,7 @@ import psycopg.errors
 from sqlalchemy import Connection, CursorResult, Engine, Executable, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shop.application.errors import Busy, KeyInUse, OrderOutdated
+from shop.application.errors import Busy, KeyInUse, OrderOutdated, OutcomeUnknown
 
 # The SQLSTATE of shop_order_outdated() (migration 0005).
 ORDER_OUTDATED = "SH409"
@@ -82,7 +82,12 @@ class LazyConnection:
         """Send what was deferred, then COMMIT, in one round trip; translate what the database refused."""
         if not self.deferred:
             if self.opened is not None:
-                self.opened.commit()
+                try:
+                    self.opened.commit()
+                except OperationalError as error:
+                    if error.connection_invalidated:
+                        raise OutcomeUnknown() from error
+                    raise
             return
         connection = self.connection()
         if not connection.in_transaction():
@@ -145,13 +150,13 @@ class LazyConnection:
         broken = raw.broken or (isinstance(error, psycopg.OperationalError) and raw.closed)
         if broken:
             connection.invalidate()
-        elif _on_a_standby(connection, error):
+            return OutcomeUnknown()  # sent together, the writes and COMMIT may all have been done, or none
+        if _on_a_standby(connection, error):
             return OperationalError("COMMIT (pipelined)", None, error, connection_invalidated=True)
-        else:
-            try:
-                raw.rollback()
-            except psycopg.Error:
-                connection.invalidate()
+        try:
+            raw.rollback()
+        except psycopg.Error:
+            connection.invalidate()
         if error.sqlstate == ORDER_OUTDATED:
             return OrderOutdated(str(error))
         if self._gave_up_waiting(error):
@@ -159,7 +164,7 @@ class LazyConnection:
         if isinstance(error, psycopg.errors.UniqueViolation) and error.diag.constraint_name == "pk_idempotency_keys":
             return KeyInUse()
         wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
-        return wrapper("COMMIT (pipelined)", None, error, connection_invalidated=broken)
+        return wrapper("COMMIT (pipelined)", None, error)
 
 
 def _on_a_standby(connection: Connection, error: BaseException | None) -> bool:

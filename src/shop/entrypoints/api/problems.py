@@ -20,6 +20,7 @@ from shop.application.errors import (
     Forbidden,
     IdempotencyMismatch,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
 )
 from shop.application.outages import OutageLog
@@ -182,6 +183,11 @@ def register(app: Flask) -> None:
     def _busy(error: Busy) -> Response:
         # Not an outage: a row was locked too long, or kept changing. The access line tells it.
         return problem(503, str(error), kind="busy", title="Busy, retry shortly", headers={"Retry-After": "1"})
+
+    @app.errorhandler(OutcomeUnknown)
+    def _outcome_unknown(error: OutcomeUnknown) -> Response:
+        database_outage.failed(error)
+        return problem(503, str(error), kind="outcome-unknown", title="Outcome unknown", headers={"Retry-After": "1"})
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
