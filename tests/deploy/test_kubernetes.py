@@ -173,6 +173,13 @@ def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hp
     assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
 
 
+def test_the_pods_stay_ready_through_a_database_failover() -> None:
+    """Readiness fails with the database; a failover must not take every pod out of the Service."""
+    probe = _container(_one("Deployment", API))["readinessProbe"]
+
+    assert probe["periodSeconds"] * probe["failureThreshold"] > 15  # the failover budget, docs/scaling.md
+
+
 def test_the_pods_shut_down_gracefully() -> None:
     deployment = _one("Deployment", API)
     pod = deployment["spec"]["template"]["spec"]
