@@ -155,8 +155,9 @@ class LazyConnection:
             return OperationalError("COMMIT (pipelined)", None, error, connection_invalidated=True)
         try:
             raw.rollback()
-        except psycopg.Error:
+        except psycopg.Error:  # the connection died with the COMMIT sent
             connection.invalidate()
+            return OutcomeUnknown()
         if error.sqlstate == ORDER_OUTDATED:
             return OrderOutdated(str(error))
         if self._gave_up_waiting(error):
