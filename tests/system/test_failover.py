@@ -159,7 +159,7 @@ class Failover:
     number: int
     killed: str
     promoted_after_s: float
-    outage_s: float  # from the first request refused to the first order served after it
+    outage_s: float  # from the start of the first request refused to the end of the last one
     last_failure_after_s: float  # from the kill to the end of the last request refused
     refused: Counter[int]
     orders_during: int  # orders answered 201 between the kill and the end of the outage
@@ -220,16 +220,15 @@ def fail_over(cluster: HaCluster, load: Load, number: int) -> Failover:
     after = load.since(killed_at)
     refused = [a for a in after if not a.served]
     assert refused, "the kill refused nothing: the test did not see the failover"
-    first_refused = min(a.started for a in refused)
-    back = min(a.ended for a in after if a.kind == "order" and a.served and a.started > first_refused)
+    first_refused, last_refused = min(a.started for a in refused), max(a.ended for a in refused)
     return Failover(
         number=number,
         killed=leader.name,
         promoted_after_s=promoted,
-        outage_s=back - first_refused,
-        last_failure_after_s=max(a.ended for a in refused) - killed_at,
+        outage_s=last_refused - first_refused,
+        last_failure_after_s=last_refused - killed_at,
         refused=Counter(a.status for a in refused),
-        orders_during=sum(1 for a in after if a.kind == "order" and a.status == 201 and a.ended <= back),
+        orders_during=sum(1 for a in after if a.kind == "order" and a.status == 201 and a.ended <= last_refused),
     )
 
 
