@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shop.adapters.sql.engine import make_engine
@@ -78,3 +79,22 @@ def test_a_write_that_reaches_a_standby_is_an_unavailable_database_not_a_bug(str
         assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first, "that one was dropped"
     on_standby.dispose()
     reader_on_primary.dispose()
+
+
+def test_a_write_refused_as_read_only_by_a_server_promoted_since_is_unavailable_too(
+    streaming_pair: StreamingPair,
+) -> None:
+    """Patroni answers GET /primary a moment before its node's recovery ends, so a write can be refused
+    as read-only by a server that is a primary when asked right after. Here a writer whose server is
+    read-only for another reason stands in for that instant: on the writer's connections a read-only
+    refusal always means the database can't take writes yet."""
+    primary = streaming_pair.primary
+    upgrade(primary.url())
+    url = make_url(primary.url()).update_query_dict({"options": "-c default_transaction_read_only=on"})
+    writer = make_engine(url.render_as_string(hide_password=False))
+
+    with SqlUnitOfWork(writer) as uow, pytest.raises(OperationalError) as refused:
+        uow.users.add(User(username="alice", password_hash="h"))
+
+    assert refused.value.connection_invalidated
+    writer.dispose()

@@ -20,6 +20,7 @@ import psycopg.errors
 from sqlalchemy import Connection, CursorResult, Engine, Executable, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from shop.adapters.sql.engine import READS_ONLY
 from shop.application.errors import Busy, KeyInUse, OrderOutdated, OutcomeUnknown
 
 # The SQLSTATE of shop_order_outdated() (migration 0005).
@@ -62,7 +63,7 @@ class LazyConnection:
                 raise Busy(LOCKED) from None
             raise
         except DBAPIError as error:
-            if self.opened is not None and error.orig is not None and _on_a_standby(self.opened, error.orig):
+            if self.opened is not None and error.orig is not None and self._not_writable_yet(self.opened, error.orig):
                 raise OperationalError(error.statement, None, error.orig, connection_invalidated=True) from None
             raise
 
@@ -136,6 +137,19 @@ class LazyConnection:
         self._busy_timeout_before = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
         raw.execute(f"PRAGMA busy_timeout = {min(int(timeout_ms), self._busy_timeout_before)}")
 
+    def _not_writable_yet(self, connection: Connection, error: BaseException | None) -> bool:
+        """A writer's statement refused as read-only: the server is a standby, or was a moment ago.
+        The proxy in front sends connections to a node its checks call the primary; HAProxy counts
+        every server up until its first checks, and Patroni calls a node the primary a moment before
+        its recovery ends. The database can't take writes yet, as when it is down: the connection is
+        dropped, never pooled again. Through the reader's own guard, the refusal is the bug it is."""
+        if not isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+            return False
+        if self._engine.get_execution_options().get(READS_ONLY, False):
+            return False
+        connection.invalidate()
+        return True
+
     def _gave_up_waiting(self, error: BaseException | None) -> bool:
         """A wait for a lock ended by this unit of work's timeout: PostgreSQL's lock_timeout or its
         statement deadline, SQLite's busy timeout for its write lock."""
@@ -151,7 +165,7 @@ class LazyConnection:
         if broken:
             connection.invalidate()
             return OutcomeUnknown()  # sent together, the writes and COMMIT may all have been done, or none
-        if _on_a_standby(connection, error):
+        if self._not_writable_yet(connection, error):
             return OperationalError("COMMIT (pipelined)", None, error, connection_invalidated=True)
         try:
             raw.rollback()
@@ -166,26 +180,6 @@ class LazyConnection:
             return KeyInUse()
         wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
         return wrapper("COMMIT (pipelined)", None, error)
-
-
-def _on_a_standby(connection: Connection, error: BaseException | None) -> bool:
-    """A write refused as read-only by a server in recovery: the proxy in front still sends this
-    connection to a standby (its checks lag a failover, or it just started). The database is
-    unavailable for writes, as when it is down: the connection is dropped, never pooled again. A
-    write refused by our own read-only guard, on a primary, stays the bug it is."""
-    if not isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
-        return False
-    raw = _driver(connection)
-    try:
-        raw.rollback()
-        row = raw.execute("SELECT pg_is_in_recovery()").fetchone()
-        standby = bool(row and row[0])
-        raw.rollback()
-    except psycopg.Error:
-        standby = True  # broken as well: useless either way
-    if standby:
-        connection.invalidate()
-    return standby
 
 
 def _driver(connection: Connection) -> Any:

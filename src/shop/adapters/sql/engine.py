@@ -23,6 +23,8 @@ PG_CONNECT_TIMEOUT_S = 5
 # A request thread that finds every pooled connection taken waits no longer than this (a 503): with
 # a pool as large as the threads, that means connections leak, not that the service is busy.
 POOL_TIMEOUT_S = 5
+# The execution option that marks the engine of read-only units of work (read_only=True).
+READS_ONLY = "shop_reads_only"
 # DB_POOLER: what stands between the service and PostgreSQL. "" for nothing (direct connections).
 PGBOUNCER = "pgbouncer"
 POOLERS = ("", PGBOUNCER)
@@ -47,6 +49,21 @@ def make_engine(
     """
     if pooler not in POOLERS:
         raise ValueError(f"unknown pooler {pooler!r}: one of {POOLERS}")
+    engine = _make_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        read_only=read_only,
+        statement_timeout_ms=statement_timeout_ms,
+        pooler=pooler,
+    )
+    engine.update_execution_options(**{READS_ONLY: read_only})
+    return engine
+
+
+def _make_engine(
+    url: str, *, pool_size: int, max_overflow: int, read_only: bool, statement_timeout_ms: int, pooler: str
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         busy_timeout_ms = statement_timeout_ms or SQLITE_NO_DEADLINE_MS
