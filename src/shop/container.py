@@ -92,10 +92,10 @@ def make_publisher(broker_url: str) -> Publisher:
     return AmqpPublisher(broker_url)
 
 
-def make_leadership(database_url: str) -> Leadership:
+def make_leadership(database_url: str, pooler: str, relay_database_url: str) -> Leadership:
     from shop.adapters.sql.leadership import relay_leadership
 
-    return relay_leadership(database_url)
+    return relay_leadership(database_url, pooler=pooler, direct_url=relay_database_url)
 
 
 def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
@@ -120,6 +120,7 @@ def _pooled_engine(config: providers.Configuration, *, read_only: bool) -> provi
             max_overflow=config.db_max_overflow,
             read_only=read_only,
             statement_timeout_ms=config.db_statement_timeout_ms,
+            pooler=config.db_pooler,
         ),
         "reader" if read_only else "writer",
     )
@@ -222,5 +223,7 @@ class Container(containers.DeclarativeContainer):
         purge_sent_messages, uow=uow, clock=clock, retention=config.outbox_retention
     )
     publisher = providers.ThreadSafeSingleton(make_publisher, config.broker_url)
-    relay_leadership = providers.ThreadSafeSingleton(make_leadership, config.database_url)
+    relay_leadership = providers.ThreadSafeSingleton(
+        make_leadership, config.database_url, config.db_pooler, config.relay_database_url
+    )
     relay = providers.Factory(Relay, uow=uow.provider, publisher=publisher, leadership=relay_leadership, clock=clock)

@@ -30,6 +30,8 @@ SERVICE_SETTINGS = frozenset(
         "DB_POOL_SIZE",
         "DB_MAX_OVERFLOW",
         "DB_STATEMENT_TIMEOUT_MS",
+        "DB_POOLER",
+        "RELAY_DATABASE_URL",
         "CORS_ORIGINS",
         "JWT_ACCESS_TOKEN_MINUTES",
         "JWT_REFRESH_TOKEN_DAYS",

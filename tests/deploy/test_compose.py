@@ -328,6 +328,8 @@ def test_the_database_url_names_the_db_service_and_its_credentials() -> None:
         assert url.username == db["POSTGRES_USER"]
         assert url.password == db["POSTGRES_PASSWORD"] == FAKE_ENV["POSTGRES_PASSWORD"]
         assert url.path == f"/{db['POSTGRES_DB']}"
+    # The relays' lock always connects to PostgreSQL itself, even once DATABASE_URL leads to a pooler.
+    assert urlsplit(services["relay"]["environment"]["RELAY_DATABASE_URL"]).hostname == "db"
 
 
 @pytest.mark.parametrize("missing", SECRETS)

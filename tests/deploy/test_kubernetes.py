@@ -28,7 +28,7 @@ MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomizatio
 VERSIONS: list[str] = ["1.27", kubernetes_validate.latest_version()]
 PORT = 8000
 API, RELAY = "shop-api", "shop-relay"
-SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL"}
+SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL", "RELAY_DATABASE_URL"}
 # The only places the service writes to, in the container: emptyDirs on a read-only root.
 WRITABLE = ("/tmp", "/app/var")  # noqa: S108
 
@@ -173,6 +173,13 @@ def test_the_deployment_rolls_out_without_losing_capacity_and_scales_with_the_hp
     assert pdb["spec"]["selector"]["matchLabels"].items() <= spec["template"]["metadata"]["labels"].items()
 
 
+def test_the_pods_stay_ready_through_a_database_failover() -> None:
+    """Readiness fails with the database; a failover must not take every pod out of the Service."""
+    probe = _container(_one("Deployment", API))["readinessProbe"]
+
+    assert probe["periodSeconds"] * probe["failureThreshold"] > 15  # the failover budget, docs/scaling.md
+
+
 def test_the_pods_shut_down_gracefully() -> None:
     deployment = _one("Deployment", API)
     pod = deployment["spec"]["template"]["spec"]
@@ -256,6 +263,7 @@ def test_the_example_secret_holds_only_unusable_placeholders() -> None:
         assert len(values[key].encode()) < 32  # the service refuses such a key in production
     assert urlsplit(values["DATABASE_URL"]).password == "CHANGE-ME"
     assert urlsplit(values["BROKER_URL"]).password == "CHANGE-ME"
+    assert urlsplit(values["RELAY_DATABASE_URL"]).password == "CHANGE-ME"
     text = (K8S / "secret.example.yaml").read_text()
     assert "kubectl" in text
     # The command that creates the real Secret names every key the pods take from it.
@@ -323,11 +331,13 @@ def test_the_relays_get_the_database_and_the_broker_and_no_api_secret() -> None:
     assert "envFrom" not in _container(relay)
     assert "REDIS_URL" not in names
     # Credentials come from the Secret, never as a literal.
-    for name in ("DATABASE_URL", "BROKER_URL"):
+    for name in ("DATABASE_URL", "BROKER_URL", "RELAY_DATABASE_URL"):
         assert env[name]["valueFrom"]["secretKeyRef"]["key"] == name
-    # Only the relays talk to the broker.
+    # Behind PgBouncer the relays need both: the pooler told, and their lock's direct connection.
+    assert env["DB_POOLER"]["valueFrom"]["configMapKeyRef"]["key"] == "DB_POOLER"
+    # Only the relays talk to the broker, and hold the lock.
     for workload in (_one("Deployment", API), _one("Job")):
-        assert "BROKER_URL" not in _env_names(workload)
+        assert not {"BROKER_URL", "RELAY_DATABASE_URL"} & _env_names(workload)
 
 
 def test_the_relays_keep_one_standing_by_through_rollouts_and_drains() -> None:

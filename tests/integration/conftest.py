@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import Engine
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
-from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application.messagebus import MessageBus
 from shop.application.ports.unit_of_work import UnitOfWork
+from tests.conftest import DATABASE_FIXTURES, engine_for
 
 
 class UowFactory(Protocol):
@@ -22,15 +22,16 @@ class UowFactory(Protocol):
 SqlUowFactory = Callable[[], UnitOfWork]
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "pgbouncer"])
 def uow_factory(request: pytest.FixtureRequest) -> Iterator[UowFactory]:
-    """The same repository contract, run against the fake and both real databases."""
+    """The same repository contract, run against the fake and both real databases, PostgreSQL also
+    through PgBouncer."""
     if request.param == "memory":
         store = MemoryStore()
         yield lambda bus=None: MemoryUnitOfWork(store, bus)
         return
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    engine = make_engine(url)
+    url = request.getfixturevalue(DATABASE_FIXTURES[request.param])
+    engine = engine_for(url)
     yield lambda bus=None: SqlUnitOfWork(engine, bus)
     engine.dispose()
 

@@ -96,6 +96,21 @@ def test_the_relay_needs_a_broker(tmp_path: Path) -> None:
     assert "BROKER_URL" in result.output
 
 
+def test_the_relay_behind_pgbouncer_needs_a_direct_connection_for_its_lock(tmp_path: Path) -> None:
+    """Its lock lives as long as a database session; PgBouncer's transaction pooling has none to give."""
+    env = {
+        "DATABASE_URL": "postgresql+psycopg://shop@pgbouncer:6432/shop",
+        "DB_POOLER": "pgbouncer",
+        "BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/%2F",
+        "SHOP_VAR_DIR": str(tmp_path),
+    }
+
+    result = CliRunner().invoke(main, ["relay"], env=env)
+
+    assert result.exit_code == 2
+    assert "RELAY_DATABASE_URL" in result.output
+
+
 def test_demote_makes_a_manager_a_customer_and_says_so(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'd.db'}"
     env = {"DATABASE_URL": url, "SHOP_VAR_DIR": str(tmp_path), "SHOP_MANAGER_PASSWORD": "a-long-passphrase"}

@@ -23,6 +23,7 @@ from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import Role, User
+from tests.conftest import engine_for
 from tests.fakes import FakeClock
 
 from ..support import assembled
@@ -45,8 +46,8 @@ def test_a_connection_killed_while_idle_is_replaced(pg_url: str, monkeypatch: py
 
 
 def test_a_read_only_unit_of_work_reads_committed_data_and_cannot_write(database_url: str) -> None:
-    writer = make_engine(database_url)
-    reader = make_engine(database_url, read_only=True)
+    writer = engine_for(database_url)
+    reader = engine_for(database_url, read_only=True)
     with SqlUnitOfWork(writer) as uow:
         uow.users.add(User(username="alice", password_hash="h"))
         uow.commit()
@@ -70,8 +71,8 @@ def take_one(engine: Engine, product_id: int) -> None:
 
 
 def test_a_statement_waiting_for_a_lock_gives_up_after_the_timeout_and_writes_nothing(database_url: str) -> None:
-    holder_engine = make_engine(database_url)
-    waiter_engine = make_engine(database_url, statement_timeout_ms=300)
+    holder_engine = engine_for(database_url)
+    waiter_engine = engine_for(database_url, statement_timeout_ms=300)
     with SqlUnitOfWork(holder_engine) as uow:
         uow.products.add(Product(name="Lamp", price=Money(Decimal("9.99"), "EUR"), stock=5))
         uow.commit()
@@ -116,7 +117,7 @@ def test_the_statement_timeout_joins_the_urls_own_server_options_and_zero_sends_
 def test_an_order_waits_for_its_products_lock_only_as_long_as_its_own_timeout(database_url: str) -> None:
     """ORDER_LOCK_TIMEOUT_MS: an order behind a long transaction gives up (Busy, nothing written)
     while other statements keep the engine's longer deadline."""
-    engine = make_engine(database_url, statement_timeout_ms=5000)
+    engine = engine_for(database_url, statement_timeout_ms=5000)
     with SqlUnitOfWork(engine) as uow:
         uow.users.add(User(username="buyer", password_hash="h"))
         uow.products.add(Product(name="Lamp", price=Money(Decimal("9.99"), "EUR"), stock=5))

@@ -66,3 +66,17 @@ def test_a_relay_whose_session_dies_loses_the_lock_to_the_other(pg_url: str) -> 
 def test_the_database_url_chooses_the_lock(tmp_path: Path) -> None:
     assert isinstance(relay_leadership(f"sqlite:///{tmp_path / 'shop.db'}"), FileLock)
     assert isinstance(relay_leadership("postgresql+psycopg://postgres@127.0.0.1:5432/test"), AdvisoryLock)
+
+
+def test_behind_pgbouncer_the_lock_is_taken_on_the_direct_connection() -> None:
+    """A session advisory lock taken through transaction pooling stays on whichever server connection
+    ran it, held for no one (and never let go when the relay dies): the lock needs a session."""
+    pooled, direct = "postgresql+psycopg://shop@pgbouncer:6432/shop", "postgresql+psycopg://shop@db:5432/shop"
+    with pytest.raises(ValueError, match="RELAY_DATABASE_URL"):
+        relay_leadership(pooled, pooler="pgbouncer")
+
+    lock = relay_leadership(pooled, pooler="pgbouncer", direct_url=direct)
+
+    assert isinstance(lock, AdvisoryLock)
+    assert lock.url == direct
+    assert isinstance(relay_leadership(pooled, direct_url=direct), AdvisoryLock)

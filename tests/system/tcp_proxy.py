@@ -1,5 +1,6 @@
 """A TCP proxy the test controls: forwards to a target until told to cut every connection and refuse
-new ones for a while, as a network partition or a broker restart would."""
+new ones for a while, as a network partition or a broker restart would, or to lose one request, or
+the answer to it, with the connection that carried it, as a server dying at that moment would."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ class TcpProxy:
         self._down_until = 0.0
         self.cuts = 0
         self._closed = False
+        self._marker: bytes | None = None
+        self._forward_marked = True
+        self._muted: set[socket.socket] = set()
+        self.lost = 0
         threading.Thread(target=self._accept, name="proxy", daemon=True).start()
 
     def cut(self, seconds: float) -> None:
@@ -29,6 +34,12 @@ class TcpProxy:
             self.cuts += 1
             for sock in self._open:
                 _shut(sock)
+
+    def lose(self, marker: bytes, *, after_sending: bool) -> None:
+        """The next request whose bytes hold `marker` dies with its connection: after reaching the
+        target with its answer lost (after_sending), or before reaching it at all."""
+        with self._lock:
+            self._marker, self._forward_marked = marker, after_sending
 
     def close(self) -> None:
         self._closed = True
@@ -61,7 +72,20 @@ class TcpProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while chunk := source.recv(65536):
-                sink.sendall(chunk)
+                with self._lock:
+                    marked = self._marker is not None and self._marker in chunk
+                    if marked:
+                        self._marker = None
+                        self.lost += 1
+                        self._muted.add(source)
+                    muted = sink in self._muted  # the answer to a lost request: never delivered
+                if marked and not self._forward_marked:
+                    break
+                if not muted:
+                    sink.sendall(chunk)
+                if marked:
+                    time.sleep(0.5)  # the target has done what was asked; the answer is held back
+                    break
         for sock in (source, sink):
             _shut(sock)
         with self._lock:

@@ -206,3 +206,14 @@ def test_limits_read_like_flask_limiters(tmp_path: Path) -> None:
     settings = Settings.from_env(env=env, var_dir=tmp_path)
 
     assert (settings.ratelimit_login_failures, settings.ratelimit_password_changes) == ("3/minute", "2 per day")
+
+def test_the_pooler_is_none_unless_pgbouncer_is_named(tmp_path: Path) -> None:
+    default = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+    env = {"JWT_SECRET_KEY": STRONG, "DB_POOLER": "PgBouncer", "RELAY_DATABASE_URL": "postgresql://u:pa55word@db/shop"}
+    behind = Settings.from_env(env=env, var_dir=tmp_path)
+
+    assert (default.db_pooler, default.relay_database_url) == ("", "")
+    assert (behind.db_pooler, behind.relay_database_url) == ("pgbouncer", env["RELAY_DATABASE_URL"])
+    assert "pa55word" not in repr(behind)
+    with pytest.raises(SettingsError, match="DB_POOLER must be empty or pgbouncer, got 'pgpool'"):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "DB_POOLER": "pgpool"}, var_dir=tmp_path)

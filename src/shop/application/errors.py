@@ -52,6 +52,17 @@ class Busy(ApplicationError):
     than the service waits, or kept changing under it. Worth retrying in a moment."""
 
 
+class OutcomeUnknown(ApplicationError):
+    """The connection to the database died while it committed (the primary lost at that moment): the
+    change may stand or not. A retry with the same Idempotency-Key replays it or makes it, once."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database connection was lost while this change was being saved: it may or may not have "
+            "been made. Retry with the same Idempotency-Key, or check before repeating it."
+        )
+
+
 class OrderOutdated(ApplicationError):
     """A product changed between the moment an order was decided and the moment it was written (its
     name, price or currency, deleted, or its stock no longer enough): nothing was written."""

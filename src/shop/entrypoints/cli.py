@@ -92,6 +92,13 @@ def relay() -> None:
     if not settings.broker_url:
         click.echo("error: set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", err=True)
         sys.exit(2)
+    if settings.db_pooler and not settings.relay_database_url:
+        click.echo(
+            f"error: behind {settings.db_pooler} (DB_POOLER) the relay's lock needs a database session of its own: "
+            "set RELAY_DATABASE_URL to PostgreSQL itself (or to a session-pooling PgBouncer)",
+            err=True,
+        )
+        sys.exit(2)
     configure_logging(settings.log_level)
     from shop.entrypoints.relay import run
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from shop.adapters.sql.engine import STATEMENT_TIMEOUT_MS
+from shop.adapters.sql.engine import POOLERS, STATEMENT_TIMEOUT_MS
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class Settings:
     db_pool_size: int = 8
     db_max_overflow: int = 2
     db_statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+    db_pooler: str = ""  # "pgbouncer": PgBouncer in transaction pooling between the service and PostgreSQL
+    relay_database_url: str = field(default="", repr=False)  # the relay lock's session, past any pooler
     order_lock_timeout_ms: int = 2000
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
@@ -116,6 +118,8 @@ class Settings:
             db_pool_size=_int(env, "DB_POOL_SIZE", _int(env, "WEB_THREADS", 8)),
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 2),
             db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
+            db_pooler=_pooler(env),
+            relay_database_url=env.get("RELAY_DATABASE_URL", ""),
             order_lock_timeout_ms=_lock_timeout_ms(env),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             redis_url=env.get("REDIS_URL", ""),
@@ -203,6 +207,13 @@ def _timeout_ms(env: dict[str, str], name: str, default: int) -> int:
     if value != 0 and value < 100:
         raise SettingsError(f"{name} must be 0 (no deadline) or at least 100, got {value}")
     return value
+
+
+def _pooler(env: dict[str, str]) -> str:
+    pooler = env.get("DB_POOLER", "").strip().lower()
+    if pooler not in POOLERS:
+        raise SettingsError(f"DB_POOLER must be empty or pgbouncer, got {env['DB_POOLER']!r}")
+    return pooler
 
 
 def _lock_timeout_ms(env: dict[str, str]) -> int:

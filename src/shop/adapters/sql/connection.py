@@ -20,7 +20,8 @@ import psycopg.errors
 from sqlalchemy import Connection, CursorResult, Engine, Executable, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shop.application.errors import Busy, KeyInUse, OrderOutdated
+from shop.adapters.sql.engine import READS_ONLY
+from shop.application.errors import Busy, KeyInUse, OrderOutdated, OutcomeUnknown
 
 # The SQLSTATE of shop_order_outdated() (migration 0005).
 ORDER_OUTDATED = "SH409"
@@ -61,6 +62,10 @@ class LazyConnection:
             if self._gave_up_waiting(error.orig):
                 raise Busy(LOCKED) from None
             raise
+        except DBAPIError as error:
+            if self.opened is not None and error.orig is not None and self._not_writable_yet(self.opened, error.orig):
+                raise OperationalError(error.statement, None, error.orig, connection_invalidated=True) from None
+            raise
 
     def defer(
         self, sql: str, parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]], *, many: bool = False
@@ -78,9 +83,16 @@ class LazyConnection:
         """Send what was deferred, then COMMIT, in one round trip; translate what the database refused."""
         if not self.deferred:
             if self.opened is not None:
-                self.opened.commit()
+                try:
+                    self.opened.commit()
+                except OperationalError as error:
+                    if error.connection_invalidated:
+                        raise OutcomeUnknown() from error
+                    raise
             return
         connection = self.connection()
+        if not connection.in_transaction():
+            connection.begin()  # what the engine sets at BEGIN (behind PgBouncer: the deadline) comes first
         raw = connection.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         deferred, self.deferred = self.deferred, []
@@ -125,6 +137,19 @@ class LazyConnection:
         self._busy_timeout_before = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
         raw.execute(f"PRAGMA busy_timeout = {min(int(timeout_ms), self._busy_timeout_before)}")
 
+    def _not_writable_yet(self, connection: Connection, error: BaseException | None) -> bool:
+        """A writer's statement refused as read-only: the server is a standby, or was a moment ago.
+        The proxy in front sends connections to a node its checks call the primary; HAProxy counts
+        every server up until its first checks, and Patroni calls a node the primary a moment before
+        its recovery ends. The database can't take writes yet, as when it is down: the connection is
+        dropped, never pooled again. Through the reader's own guard, the refusal is the bug it is."""
+        if not isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+            return False
+        if self._engine.get_execution_options().get(READS_ONLY, False):
+            return False
+        connection.invalidate()
+        return True
+
     def _gave_up_waiting(self, error: BaseException | None) -> bool:
         """A wait for a lock ended by this unit of work's timeout: PostgreSQL's lock_timeout or its
         statement deadline, SQLite's busy timeout for its write lock."""
@@ -139,11 +164,14 @@ class LazyConnection:
         broken = raw.broken or (isinstance(error, psycopg.OperationalError) and raw.closed)
         if broken:
             connection.invalidate()
-        else:
-            try:
-                raw.rollback()
-            except psycopg.Error:
-                connection.invalidate()
+            return OutcomeUnknown()  # sent together, the writes and COMMIT may all have been done, or none
+        if self._not_writable_yet(connection, error):
+            return OperationalError("COMMIT (pipelined)", None, error, connection_invalidated=True)
+        try:
+            raw.rollback()
+        except psycopg.Error:  # the connection died with the COMMIT sent
+            connection.invalidate()
+            return OutcomeUnknown()
         if error.sqlstate == ORDER_OUTDATED:
             return OrderOutdated(str(error))
         if self._gave_up_waiting(error):
@@ -151,7 +179,7 @@ class LazyConnection:
         if isinstance(error, psycopg.errors.UniqueViolation) and error.diag.constraint_name == "pk_idempotency_keys":
             return KeyInUse()
         wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
-        return wrapper("COMMIT (pipelined)", None, error, connection_invalidated=broken)
+        return wrapper("COMMIT (pipelined)", None, error)
 
 
 def _driver(connection: Connection) -> Any:

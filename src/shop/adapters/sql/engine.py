@@ -1,4 +1,5 @@
-"""Engines for PostgreSQL (psycopg 3) and SQLite: deadlines, pools, pings, SQLite's write lock."""
+"""Engines for PostgreSQL (psycopg 3) and SQLite: deadlines, pools, pings, SQLite's write lock, and
+PostgreSQL behind PgBouncer in transaction pooling."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from sqlalchemy.exc import DisconnectionError
 # The longest one statement (a lock wait included) may take before the database gives up on it:
 # the request then fails as a 503 and its transaction is rolled back. Well below gunicorn's
 # worker TIMEOUT (30 s), so a request stuck on a lock is answered instead of its worker killed.
-# 0 means no deadline: operator commands (a large purge) and PgBouncer setups, where the
-# timeout belongs on the role (ALTER ROLE ... SET statement_timeout) since it rejects startup options.
+# 0 means no deadline: operator commands (a large purge).
 STATEMENT_TIMEOUT_MS = 10_000
 SQLITE_NO_DEADLINE_MS = 600_000  # SQLite's busy timeout can't be infinite; 0 would not wait at all
 # A pooled connection idle for longer than this is pinged before use; busy ones are not.
@@ -23,6 +23,11 @@ PG_CONNECT_TIMEOUT_S = 5
 # A request thread that finds every pooled connection taken waits no longer than this (a 503): with
 # a pool as large as the threads, that means connections leak, not that the service is busy.
 POOL_TIMEOUT_S = 5
+# The execution option that marks the engine of read-only units of work (read_only=True).
+READS_ONLY = "shop_reads_only"
+# DB_POOLER: what stands between the service and PostgreSQL. "" for nothing (direct connections).
+PGBOUNCER = "pgbouncer"
+POOLERS = ("", PGBOUNCER)
 
 
 def make_engine(
@@ -32,6 +37,7 @@ def make_engine(
     max_overflow: int = 2,
     read_only: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    pooler: str = "",
 ) -> Engine:
     """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes.
 
@@ -39,11 +45,37 @@ def make_engine(
     ROLLBACK round trips around a single SELECT) and the database itself refuses any write.
     statement_timeout_ms: PostgreSQL's statement_timeout, SQLite's busy timeout (there it bounds
     only the wait for the write lock); 0 for none.
+    pooler: "pgbouncer" for PostgreSQL behind PgBouncer in transaction pooling (see _behind_pgbouncer).
     """
+    if pooler not in POOLERS:
+        raise ValueError(f"unknown pooler {pooler!r}: one of {POOLERS}")
+    engine = _make_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        read_only=read_only,
+        statement_timeout_ms=statement_timeout_ms,
+        pooler=pooler,
+    )
+    engine.update_execution_options(**{READS_ONLY: read_only})
+    return engine
+
+
+def _make_engine(
+    url: str, *, pool_size: int, max_overflow: int, read_only: bool, statement_timeout_ms: int, pooler: str
+) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         busy_timeout_ms = statement_timeout_ms or SQLITE_NO_DEADLINE_MS
         return _sqlite_engine(url, read_only=read_only, busy_timeout_ms=busy_timeout_ms)
+    if pooler == PGBOUNCER:
+        return _behind_pgbouncer(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            read_only=read_only,
+            statement_timeout_ms=statement_timeout_ms,
+        )
     # Server settings go in libpq's startup `options`, after any the URL itself carries.
     from_url = parsed.query.get("options")
     server_options = [from_url] if isinstance(from_url, str) and from_url else []
@@ -66,6 +98,43 @@ def make_engine(
         hide_parameters=True,
         **options,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _behind_pgbouncer(
+    url: str, *, pool_size: int, max_overflow: int, read_only: bool, statement_timeout_ms: int
+) -> Engine:
+    """In transaction pooling a server connection is ours from BEGIN to COMMIT only, and the next
+    transaction of the same client may run on another one. So nothing is set for the session: no
+    startup options (PgBouncer refuses them), no server-side prepared statements (psycopg prepares a
+    query it has run 5 times, on a server connection the next transaction may not have), and the
+    deadline and the read-only guard are set by the first statement of every transaction, for it
+    alone (set_config's is_local). The reader runs short transactions instead of autocommit: each
+    autocommit statement would run alone, with no transaction to carry the guard.
+
+    The pool in front of PgBouncer stays: a client connection costs PgBouncer nothing while idle, and
+    opening one per unit of work would cost a connection handshake each time (1.0-1.3 ms here)."""
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=POOL_TIMEOUT_S,
+        connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S, "prepare_threshold": None},
+        hide_parameters=True,
+    )
+    settings = []
+    if statement_timeout_ms:
+        settings.append(f"set_config('statement_timeout', '{int(statement_timeout_ms)}ms', true)")
+    if read_only:
+        settings.append("set_config('transaction_read_only', 'on', true)")
+    if settings:
+        for_this_transaction = "SELECT " + ", ".join(settings)
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(for_this_transaction)
+
     _ping_when_idle(engine)
     return engine
 

@@ -2,8 +2,10 @@
 
 PostgreSQL: a session-level advisory lock on a connection kept for it alone. The lock lives exactly
 as long as that session: a relay that dies, or loses its connection, loses the lock with it, and a
-relay standing by takes it within a second. SQLite (one machine by nature): an exclusive lock on a
-file next to the database, released by the kernel when the process dies.
+relay standing by takes it within a second. Behind PgBouncer in transaction pooling there is no
+session to hold it (the lock would stay on whichever server connection took it, held for nobody), so
+the lock connects to PostgreSQL directly: RELAY_DATABASE_URL. SQLite (one machine by nature): an
+exclusive lock on a file next to the database, released by the kernel when the process dies.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ RELAY_LOCK_KEY = 0x73686F7072656C61
 
 class AdvisoryLock:
     def __init__(self, url: str, key: int = RELAY_LOCK_KEY) -> None:
+        self.url = url
         # Its own engine without a pool: this one connection must never be swapped for another.
         self._engine: Engine = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         self._key = key
@@ -86,8 +89,12 @@ class FileLock:
             os.close(fd)
 
 
-def relay_leadership(url: str) -> AdvisoryLock | FileLock:
+def relay_leadership(url: str, *, pooler: str = "", direct_url: str = "") -> AdvisoryLock | FileLock:
+    """url: DATABASE_URL; direct_url: RELAY_DATABASE_URL, a session straight to PostgreSQL, needed
+    when a pooler stands in between."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return FileLock(Path(f"{parsed.database}.relay.lock"))
-    return AdvisoryLock(url)
+    if pooler and not direct_url:
+        raise ValueError(f"behind {pooler} the relay lock needs RELAY_DATABASE_URL, a direct connection")
+    return AdvisoryLock(direct_url or url)

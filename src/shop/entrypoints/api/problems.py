@@ -8,7 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, json, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
@@ -21,6 +21,7 @@ from shop.application.errors import (
     Forbidden,
     IdempotencyMismatch,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
     TooManyAttempts,
 )
@@ -194,9 +195,22 @@ def register(app: Flask) -> None:
         # Not an outage: a row was locked too long, or kept changing. The access line tells it.
         return problem(503, str(error), kind="busy", title="Busy, retry shortly", headers={"Retry-After": "1"})
 
+    @app.errorhandler(OutcomeUnknown)
+    def _outcome_unknown(error: OutcomeUnknown) -> Response:
+        database_outage.failed(error)
+        return problem(503, str(error), kind="outcome-unknown", title="Outcome unknown", headers={"Retry-After": "1"})
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        # A connection lost mid-statement surfaces under whatever class the driver chose; SQLAlchemy
+        # tells them all by connection_invalidated. On a live connection, the error is a bug.
+        if error.connection_invalidated:
+            return _database_unavailable(error)
+        return _internal_error(error)
+
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(OperationalError)
-    def _database_unavailable(error: OperationalError | PoolTimeout) -> Response:
+    def _database_unavailable(error: DBAPIError | PoolTimeout) -> Response:
         database_outage.failed(error)  # the access line, at WARNING, tells each refused request
         return problem(
             503,
