@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, insert
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import IntegrityError
 
+from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.migrations import alembic_config, current_revision, head_revision, upgrade
 from shop.adapters.sql.tables import metadata, products, users
+from shop.adapters.sql.unit_of_work import SqlUnitOfWork
+from shop.application.errors import AlreadyExists
+from shop.application.ports.products import ProductQuery
+from shop.domain.money import Money
+from shop.domain.products import Product
+from shop.domain.users import User
+from tests.conftest import PG_URL
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, never migrated: a SQLite file, or a PostgreSQL schema of its own (so the
+    shared test database stays at the head for the other tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (CI always sets it)")
+    schema = f"migrating_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def run(url: str, statement: str, rows: list[dict[str, Any]] | dict[str, Any] | None = None) -> list[Any]:
+    """One statement on its own connection, as another process (the release before) would send it."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement), rows or {})
+            return list(result) if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 # SQLite can't reflect the expression index on lower(username): the tests below check it instead.
@@ -49,13 +96,84 @@ def test_the_case_migration_stops_on_names_that_clash_and_names_them(tmp_path: P
         upgrade(url)
 
 
-def test_every_migration_can_be_undone_and_done_again(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'round_trip.db'}"
-    upgrade(url)
-    command.downgrade(alembic_config(url), "base")
-    upgrade(url)
+def test_every_migration_can_be_undone_and_done_again(blank_url: str) -> None:
+    upgrade(blank_url)
+    command.downgrade(alembic_config(blank_url), "base")
+    upgrade(blank_url)
 
-    engine = create_engine(url)
+    engine = create_engine(blank_url)
     with engine.connect() as conn:
         assert current_revision(conn) == head_revision()
     engine.dispose()
+
+
+OLD_PRODUCT = (
+    "INSERT INTO products (name, price_cents, currency, stock, deleted) VALUES (:name, 100, 'TWD', 5, :deleted)"
+)
+OLD_USER = "INSERT INTO users (username, password_hash, role) VALUES (:name, 'h', 'customer')"
+
+
+def test_the_key_migration_keeps_every_twin_and_only_new_names_are_refused(blank_url: str) -> None:
+    upgrade(blank_url, "0006")
+    names = ["Matcha", "MATCHA", "Matcha\u200b", "matcha", "Tea"]
+    run(blank_url, OLD_PRODUCT, [{"name": n, "deleted": n == "matcha"} for n in names])
+    run(blank_url, OLD_USER, [{"name": n} for n in ("alice", "Bob")])
+
+    upgrade(blank_url)
+
+    stored = run(blank_url, "SELECT name, name_key FROM products ORDER BY id")
+    assert [tuple(row) for row in stored] == [
+        ("Matcha", "matcha"),
+        ("MATCHA", "matcha\x1f"),  # a twin: kept, with a key of its own
+        ("Matcha\u200b", "matcha\x1f\x1f"),
+        ("matcha", "matcha"),  # deleted: its key needs no mark
+        ("Tea", "tea"),
+    ]
+    assert [tuple(row) for row in run(blank_url, "SELECT username_key FROM users ORDER BY id")] == [
+        ("alice",),
+        ("bob",),
+    ]
+    engine = make_engine(blank_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            twins = uow.products.list(ProductQuery(q="MATCHA")).items
+            assert [p.name for p in twins] == ["Matcha", "MATCHA", "Matcha\u200b"]
+            for twin in twins:
+                twin.change(stock=7, now=NOW)  # a twin is saved as any product is
+                uow.products.save(twin)
+            uow.commit()
+        with pytest.raises(AlreadyExists), SqlUnitOfWork(engine) as uow:
+            uow.products.add(Product(name="matcha", price=Money(Decimal(1), "TWD"), stock=1))
+        with pytest.raises(AlreadyExists), SqlUnitOfWork(engine) as uow:
+            uow.users.add(User(username="BOB", password_hash="h"))
+    finally:
+        engine.dispose()
+
+
+def test_rows_the_previous_release_writes_get_their_keys(blank_url: str) -> None:
+    upgrade(blank_url)
+    run(blank_url, OLD_PRODUCT, {"name": "Green Tea", "deleted": False})
+    run(blank_url, OLD_USER, {"name": "Carol"})
+    engine = make_engine(blank_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            assert [p.name for p in uow.products.list(ProductQuery(q="GREEN")).items] == ["Green Tea"]
+            carol = uow.users.get_by_username("CAROL")
+        assert carol is not None and carol.username == "Carol"
+        with pytest.raises(AlreadyExists), SqlUnitOfWork(engine) as uow:
+            uow.products.add(Product(name="green tea", price=Money(Decimal(1), "TWD"), stock=1))
+
+        run(
+            blank_url,
+            "UPDATE products SET name = 'Matcha Latte', price_cents = 100, stock = 5 WHERE name = 'Green Tea'",
+        )
+        run(blank_url, "UPDATE users SET username = 'Caroline' WHERE username = 'Carol'")
+
+        with SqlUnitOfWork(engine) as uow:
+            assert [p.name for p in uow.products.list(ProductQuery(q="latte")).items] == ["Matcha Latte"]
+            assert uow.products.list(ProductQuery(q="green")).items == []
+            assert uow.users.get_by_username("caroline") is not None
+        with pytest.raises(AlreadyExists), SqlUnitOfWork(engine) as uow:
+            uow.products.add(Product(name="MATCHA LATTE", price=Money(Decimal(1), "TWD"), stock=1))
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Column, ColumnElement, Row, Select, and_, bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from shop.adapters.sql.connection import LazyConnection
@@ -24,6 +24,13 @@ def to_cents(amount: Decimal) -> int:
 
 def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / CENTS).quantize(Decimal("0.01"))
+
+
+def kept_key(text: Column[str], key: Column[str | None]) -> ColumnElement[str | None]:
+    """The value an UPDATE gives a key column: the stored key while the text stays as stored, so a twin
+    kept by migration 0007 keeps its own key; the new key (bound as new_key) once the text changes.
+    The text as saved is bound as kept_text."""
+    return case((and_(text == bindparam("kept_text"), key.is_not(None)), key), else_=bindparam("new_key"))
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -58,6 +58,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# What names are compared, searched and sorted by: shop.domain.text.comparison_key, computed by the
+# repositories (the databases' own lower() and LIKE disagree beyond ASCII). Compared byte for byte on
+# both databases ("C" on PostgreSQL, SQLite's default), so both sort alike. Nullable while the release
+# before migration 0007 may still write rows without it: its triggers fill it then (see 0007).
+KEY: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
+
 users = Table(
     "users",
     metadata,
@@ -70,13 +76,14 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("token_version", Integer, nullable=False, server_default=text("0")),
+    Column("username_key", KEY),
     CheckConstraint("role IN ('customer', 'manager')", name="role"),
+    # "Alice", "ALICE" and "Alice" with a zero-width space are one name: nobody can pass for someone else.
+    Index("uq_users_username_key", "username_key", unique=True),
 )
-# "Alice" and "alice" are one name: nobody can pass for someone else by changing a letter's case.
-# Usernames are ASCII (the domain says so), where lower() agrees on both databases and with Python
-# (on PostgreSQL, provided the database's locale is not Turkish or Azeri: see docs/decisions.md).
-username_key: ColumnElement[str] = func.lower(users.c.username)
-Index("ix_users_username_lower", username_key, unique=True)
+# The release before 0007 looks names up by lower(username); the contract migration drops this index.
+_legacy_username_key: ColumnElement[str] = func.lower(users.c.username)
+Index("ix_users_username_lower", _legacy_username_key, unique=True)
 
 products = Table(
     "products",
@@ -87,9 +94,18 @@ products = Table(
     Column("currency", String(3), nullable=False),
     Column("stock", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    Column("name_key", KEY),
     CheckConstraint("stock >= 0", name="stock_not_negative"),
     CheckConstraint("price_cents >= 0", name="price_not_negative"),
-    # A name is unique among the products of the catalog; a deleted product frees its name.
+    # A name is unique among the products of the catalog, compared by its key; a deleted product frees it.
+    Index(
+        "uq_products_name_key_live",
+        "name_key",
+        unique=True,
+        postgresql_where=text("NOT deleted"),
+        sqlite_where=text("NOT deleted"),
+    ),
+    # The same on the exact name, for the release before 0007; the contract migration drops it.
     Index(
         "uq_products_name_live",
         "name",
