@@ -20,7 +20,7 @@ from shop.entrypoints.docs import CSP as DOCS_CSP
 
 log = logging.getLogger("shop.http")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: "$" would also take a final line break
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -71,7 +71,7 @@ class IdConverter(BaseConverter):
 
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
     allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))

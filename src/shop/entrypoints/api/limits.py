@@ -14,6 +14,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from shop.domain.text import comparison_key
 from shop.entrypoints.settings import Settings
 
 PER_ADDRESS = ("tokens.Obtain", "tokens.Refresh", "users.Users", "console.login")
@@ -26,7 +27,8 @@ def _username() -> str:
         username = body.get("username") if isinstance(body, dict) else None
     else:  # the console's login form
         username = request.form.get("username")
-    return f"username:{username.casefold()}" if isinstance(username, str) else f"address:{get_remote_address()}"
+    # The name's key, as the lookup compares it: "CAROL" and "carol" with a zero-width space are carol.
+    return f"username:{comparison_key(username)}" if isinstance(username, str) else f"address:{get_remote_address()}"
 
 
 def _login_failed(response: Response) -> bool:

@@ -14,7 +14,8 @@ from shop.application.representations import ProductView
 from shop.domain.errors import InvalidValue
 from shop.domain.money import ISO_4217, parse_amount
 from shop.domain.products import NAME_MAX, STOCK_MAX, check_stock
-from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule
+from shop.domain.text import TEXT_PATTERN, check_text
+from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule, text
 from shop.entrypoints.api.schemas.rendering import rendered
 
 _AMOUNT = {"type": "string", "pattern": r"^\d{1,8}(\.\d{1,2})?$", "example": "10.00"}
@@ -49,7 +50,8 @@ class PriceFilter(Price):
 
 
 def _name(**kwargs: Any) -> fields.String:
-    return fields.String(metadata={"minLength": 1, "maxLength": NAME_MAX}, **kwargs)
+    documented = {"minLength": 1, "maxLength": NAME_MAX, "pattern": TEXT_PATTERN}
+    return fields.String(metadata=documented, **kwargs)
 
 
 def _currency(**kwargs: Any) -> fields.String:
@@ -85,11 +87,14 @@ class ProductFilterSchema(StrictSchema):
     min_price = PriceFilter()
     max_price = PriceFilter()
     in_stock = fields.Boolean()
-    q = fields.String(validate=validate.Length(1, NAME_MAX))
+    q = text("q", NAME_MAX)
     sort = fields.String(
-        validate=validate.Regexp(
-            rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
-            error=f"Comma-separated keys among {', '.join(sorted(PRODUCT_SORT_KEYS))}, '-' first for descending.",
-        ),
+        validate=[
+            rule(lambda sort: check_text(sort, "sort")),  # "$" of the pattern would take a final line break
+            validate.Regexp(
+                rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
+                error=f"Comma-separated keys among {', '.join(sorted(PRODUCT_SORT_KEYS))}, '-' first for descending.",
+            ),
+        ],
         metadata={"example": "-price,name"},
     )
