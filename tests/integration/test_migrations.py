@@ -177,3 +177,68 @@ def test_rows_the_previous_release_writes_get_their_keys(blank_url: str) -> None
             uow.products.add(Product(name="MATCHA LATTE", price=Money(Decimal(1), "TWD"), stock=1))
     finally:
         engine.dispose()
+
+
+def test_the_money_migration_keeps_every_amount(blank_url: str) -> None:
+    upgrade(blank_url, "0007")
+    run(blank_url, OLD_USER, {"name": "carol"})
+    run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "1050, 'TWD'"), {"name": "Tea", "deleted": False})
+    run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "10050, 'JPY'"), {"name": "Yuzu", "deleted": False})
+    run(blank_url, OLD_ORDER)
+    run(blank_url, OLD_LINE, {"name": "Tea", "product": 1, "cents": 1050})
+
+    upgrade(blank_url)
+
+    assert [tuple(r) for r in run(blank_url, "SELECT price_cents, price_milli FROM products ORDER BY id")] == [
+        (1050, 10500),
+        (10050, 100500),
+    ]
+    engine = make_engine(blank_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            shown = [str(p.price) for p in uow.products.list(ProductQuery()).items]
+            order = uow.orders.get(1)
+        assert shown == ["10.50 TWD", "100.50 JPY"]  # a yen price with cents, from before: kept, not rounded
+        assert order is not None and str(order.total) == "21.00 TWD"
+    finally:
+        engine.dispose()
+
+
+def test_the_previous_release_keeps_reading_and_writing_cents(blank_url: str) -> None:
+    upgrade(blank_url)
+    run(blank_url, OLD_USER, {"name": "carol"})
+    run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "1050, 'TWD'"), {"name": "Tea", "deleted": False})
+    run(blank_url, "UPDATE products SET name = 'Tea', price_cents = 1275, stock = 5 WHERE id = 1")
+    run(blank_url, OLD_ORDER)
+    run(blank_url, OLD_LINE, {"name": "Tea", "product": 1, "cents": 1275})
+    engine = make_engine(blank_url)
+    try:
+        with SqlUnitOfWork(engine) as uow:
+            tea = uow.products.get(1)
+            order = uow.orders.get(1)
+            assert tea is not None and str(tea.price) == "12.75 TWD"
+            assert order is not None and str(order.total) == "25.50 TWD"
+            for name, price, currency in (("Dinar", "1.235", "KWD"), ("Yen", "1500", "JPY")):
+                uow.products.add(Product.create(name=name, price=price, currency=currency, stock=1, now=NOW))
+            uow.commit()
+        with SqlUnitOfWork(engine) as uow:
+            dinar = uow.products.get_for_update([2])[2]
+            dinar.change(price="1.236", now=NOW)  # the same cents: the thousandths must still change
+            uow.products.save(dinar)
+            uow.commit()
+        with SqlUnitOfWork(engine) as uow:
+            assert str(uow.products.get_many([2])[2].price) == "1.236 KWD"
+    finally:
+        engine.dispose()
+    cents = "SELECT price_cents, price_milli FROM products WHERE id > 1 ORDER BY id"
+    assert [tuple(row) for row in run(blank_url, cents)] == [(124, 1236), (150000, 1500000)]
+
+
+OLD_ORDER = (
+    "INSERT INTO orders (user_id, status, currency, created_at, updated_at) "
+    "VALUES (1, 'placed', 'TWD', '2026-11-30 10:00:00', '2026-11-30 10:00:00')"
+)
+OLD_LINE = (
+    "INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity) "
+    "VALUES (1, :product, :name, :cents, 2)"
+)

@@ -229,6 +229,20 @@ class TestProducts:
         assert loaded.price == Money(Decimal("99999999.99"), "USD")
         assert (loaded.name, loaded.stock) == ("Tea", 5)
 
+    @pytest.mark.parametrize(("price", "currency"), [("1.235", "KWD"), ("99999999.999", "BHD"), ("1500", "JPY")])
+    def test_round_trip_keeps_the_decimals_of_every_currency(
+        self, uow_factory: UowFactory, price: str, currency: str
+    ) -> None:
+        product = add_product(uow_factory, price=price, currency=currency)
+        assert product.id is not None
+        with uow_factory() as uow:
+            loaded = uow.products.get(product.id)
+            by_price = uow.products.list(ProductQuery(price=Decimal(price))).items
+            cheaper = uow.products.list(ProductQuery(max_price=Decimal(price) - Decimal("0.001"))).items
+        assert loaded is not None and loaded.price == Money(Decimal(price), currency)
+        assert loaded.price.amount_text == price
+        assert [p.id for p in by_price] == [product.id] and cheaper == []
+
     def test_names_are_unique_among_live_products_only(self, uow_factory: UowFactory) -> None:
         tea = add_product(uow_factory)
         with pytest.raises(AlreadyExists), uow_factory() as uow:
@@ -338,6 +352,26 @@ class TestOrders:
         assert loaded.total == Money(Decimal("24.00"), "TWD")
         assert loaded.created_at == NOW and loaded.updated_at == NOW and loaded.status is OrderStatus.PLACED
         assert stock == {tea.id: 3, cake.id: 4}
+
+    @pytest.mark.parametrize(
+        ("currency", "prices", "total"), [("KWD", ("1.235", "0.005"), "2.480"), ("JPY", ("1500", "80"), "3100")]
+    )
+    def test_an_order_keeps_the_decimals_of_its_currency(
+        self, uow_factory: UowFactory, currency: str, prices: tuple[str, str], total: str
+    ) -> None:
+        user = add_user(uow_factory)
+        first = add_product(uow_factory, "First", prices[0], 10, currency)
+        second = add_product(uow_factory, "Second", prices[1], 1000, currency)
+        assert user.id is not None and first.id is not None and second.id is not None
+        order = place(uow_factory, user.id, (first.id, 1), (second.id, 249 if currency == "KWD" else 20))
+        assert order.id is not None
+        with uow_factory() as uow:
+            loaded = uow.orders.get(order.id)
+            sales = uow.orders.sales(NOW)
+        assert loaded is not None
+        assert [line.unit_price.amount_text for line in loaded.lines] == list(prices)
+        assert loaded.total.amount_text == total
+        assert [str(money) for money in sales.revenue] == [f"{total} {currency}"]
 
     def test_get_many_reads_live_products_only(self, uow_factory: UowFactory) -> None:
         tea = add_product(uow_factory)

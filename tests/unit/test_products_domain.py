@@ -8,6 +8,7 @@ import pytest
 from shop.domain.errors import InvalidValue
 from shop.domain.events import ProductChanged, ProductCreated, ProductDeleted
 from shop.domain.money import Money
+from shop.domain.orders import Order, OrderItem
 from shop.domain.products import NAME_MAX, STOCK_MAX, Product, check_name, check_stock
 
 PRICE = Money(Decimal("10.00"), "TWD")
@@ -136,7 +137,7 @@ def test_creating_reads_what_a_manager_sent_and_records_the_event() -> None:
 
 def test_creating_tells_every_problem_at_once() -> None:
     with pytest.raises(InvalidValue) as caught:
-        Product.create(name=" ", price="1.234", currency="XXX1", stock=-1, now=NOW)
+        Product.create(name=" ", price="1.2345", currency="XXX1", stock=-1, now=NOW)
     assert set(caught.value.errors) == {"name", "price", "currency", "stock"}
 
 
@@ -183,3 +184,17 @@ def test_deleting_records_the_event_and_orders_take_no_stock_event() -> None:
     widget.delete(NOW)
     assert widget.deleted
     assert widget.events == [ProductDeleted(product=widget, occurred_at=NOW)]
+
+
+def test_a_product_priced_in_a_withdrawn_currency_still_sells_but_takes_no_new_price_in_it() -> None:
+    rose_oil = Product(name="Rose oil", price=Money.trusted(Decimal("10.50"), "BGN"), stock=5, id=1)
+    rose_oil.change(stock=7, now=NOW)
+
+    order = Order.place(user_id=1, items=[OrderItem(1, 2)], products={1: rose_oil}, now=NOW)
+
+    assert str(order.total) == "21.00 BGN"
+    with pytest.raises(InvalidValue) as caught:
+        rose_oil.change(price="11", now=NOW)
+    assert list(caught.value.errors) == ["currency"]
+    rose_oil.change(price="11", currency="EUR", now=NOW)
+    assert str(rose_oil.price) == "11.00 EUR"

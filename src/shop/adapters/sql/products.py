@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Row, and_, bindparam, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from shop.adapters.sql.connection import LazyConnection
-from shop.adapters.sql.rows import from_cents, is_unique_violation, kept_key, listing, to_cents
+from shop.adapters.sql.rows import from_milli, is_unique_violation, kept_key, listing, to_cents, to_milli
 from shop.adapters.sql.tables import products
 from shop.application.errors import AlreadyExists
 from shop.application.ports.paging import Listing
@@ -32,7 +32,7 @@ _SAVE_PRODUCT = (
 _PRODUCT_SORT = {
     "id": products.c.id,
     "name": products.c.name_key,
-    "price": products.c.price_cents,
+    "price": products.c.price_milli,
     "stock": products.c.stock,
 }
 
@@ -73,13 +73,13 @@ class SqlProductRepository:
     def list(self, query: ProductQuery) -> Listing[Product]:
         conditions = [~products.c.deleted]
         if query.price is not None:
-            conditions.append(products.c.price_cents == to_cents(query.price))
+            conditions.append(products.c.price_milli == to_milli(query.price))
         if query.stock is not None:
             conditions.append(products.c.stock == query.stock)
         if query.min_price is not None:
-            conditions.append(products.c.price_cents >= to_cents(query.min_price))
+            conditions.append(products.c.price_milli >= to_milli(query.min_price))
         if query.max_price is not None:
-            conditions.append(products.c.price_cents <= to_cents(query.max_price))
+            conditions.append(products.c.price_milli <= to_milli(query.max_price))
         if query.in_stock is not None:
             conditions.append(products.c.stock > 0 if query.in_stock else products.c.stock == 0)
         if query.max_stock is not None:
@@ -111,6 +111,7 @@ class SqlProductRepository:
     def _values(product: Product) -> dict[str, Any]:
         return {
             "name": product.name,
+            "price_milli": to_milli(product.price.amount),
             "price_cents": to_cents(product.price.amount),
             "currency": product.price.currency,
             "stock": product.stock,
@@ -122,7 +123,7 @@ class SqlProductRepository:
         return Product(
             id=row.id,
             name=row.name,
-            price=Money.trusted(from_cents(row.price_cents), row.currency),
+            price=Money.trusted(from_milli(row.price_milli), row.currency),
             stock=row.stock,
             deleted=row.deleted,
         )

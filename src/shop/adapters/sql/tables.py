@@ -1,5 +1,8 @@
 """The schema. Rows are turned into entities explicitly in the repositories, so nothing of
-SQLAlchemy reaches the domain. Money is stored as integer cents: exact on every database."""
+SQLAlchemy reaches the domain. Money is stored as integer thousandths of its currency (*_milli,
+three decimals, the most any currency a price may be in has): exact on every database. The
+integer cents beside them are for the release before migration 0008, which reads and writes only
+those; this one writes both, rounding half-even to cents."""
 
 from __future__ import annotations
 
@@ -95,8 +98,11 @@ products = Table(
     Column("stock", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=text("false")),
     Column("name_key", KEY),
+    # Nullable while the release before 0008 writes only price_cents: a trigger then fills it (see 0008).
+    Column("price_milli", BigInteger),
     CheckConstraint("stock >= 0", name="stock_not_negative"),
     CheckConstraint("price_cents >= 0", name="price_not_negative"),
+    CheckConstraint("price_milli >= 0", name="price_milli_not_negative"),
     # A name is unique among the products of the catalog, compared by its key; a deleted product frees it.
     Index(
         "uq_products_name_key_live",
@@ -113,7 +119,8 @@ products = Table(
         postgresql_where=text("NOT deleted"),
         sqlite_where=text("NOT deleted"),
     ),
-    Index("ix_products_price_cents", "price_cents"),
+    Index("ix_products_price_milli", "price_milli"),
+    Index("ix_products_price_cents", "price_cents"),  # the release before 0008 sorts by it
     Index("ix_products_stock", "stock"),
 )
 
@@ -143,6 +150,7 @@ order_lines = Table(
     Column("name", String(200), nullable=False),
     Column("unit_price_cents", BigInteger, nullable=False),
     Column("quantity", Integer, nullable=False),
+    Column("unit_price_milli", BigInteger),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
     Index("ix_order_lines_order_id", "order_id"),
 )

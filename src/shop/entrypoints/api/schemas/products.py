@@ -12,13 +12,18 @@ from shop.application import representations
 from shop.application.ports.products import PRODUCT_SORT_KEYS
 from shop.application.representations import ProductView
 from shop.domain.errors import InvalidValue
-from shop.domain.money import ISO_4217, parse_amount
+from shop.domain.money import ISO_4217, MAX_PLACES, parse_amount
 from shop.domain.products import NAME_MAX, STOCK_MAX, check_stock
 from shop.domain.text import TEXT_PATTERN, check_text
 from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule, text
 from shop.entrypoints.api.schemas.rendering import rendered
 
-_AMOUNT = {"type": "string", "pattern": r"^\d{1,8}(\.\d{1,2})?$", "example": "10.00"}
+_AMOUNT = {
+    "type": "string",
+    "pattern": r"^\d{1,8}(\.\d{1,3})?$",
+    "example": "10.00",
+    "description": "At most the currency's decimals (ISO 4217): JPY none, USD 2, KWD 3.",
+}
 
 
 class Price(fields.Field[object]):
@@ -36,11 +41,12 @@ class Price(fields.Field[object]):
 
 
 class PriceFilter(Price):
-    """A price in a query: read here, by the domain's own parse, since no entity will read it."""
+    """A price in a query: read here, by the domain's own parse, since no entity will read it. It has
+    no currency: up to the most decimals any currency has."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         try:
-            return parse_amount(super()._deserialize(value, attr, data, **kwargs))
+            return parse_amount(super()._deserialize(value, attr, data, **kwargs), places=MAX_PLACES)
         except InvalidValue as error:
             raise ma.ValidationError([m for messages in error.errors.values() for m in messages]) from None
 
