@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shop.domain.errors import InvalidValue
 from shop.domain.events import TokensRevoked, UserRegistered
+from shop.domain.text import normalise
 from shop.domain.users import (
     AGE_MAX,
     EMAIL_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     USERNAME_MAX,
+    USERNAME_PATTERN,
     Role,
     User,
     check_account,
@@ -331,3 +336,18 @@ def test_demote_makes_a_customer_and_revokes_tokens_once() -> None:
 
     assert (boss.role, boss.token_version) == (Role.CUSTOMER, 1)
     assert [type(e) for e in boss.events] == [TokensRevoked]
+
+
+@given(st.from_regex(USERNAME_PATTERN, fullmatch=True).filter(lambda name: len(name) <= USERNAME_MAX))
+def test_the_documented_pattern_is_the_rule_for_names_already_normalised(name: str) -> None:
+    if normalise(name) == name:  # NFKC may turn a letter into what is none (½: 1, a fraction slash, 2)
+        assert check_username(name) == name
+
+
+@given(st.text(max_size=20))
+def test_every_stored_username_matches_the_documented_pattern(raw: str) -> None:
+    try:
+        stored = check_username(raw)
+    except InvalidValue:
+        return
+    assert re.fullmatch(USERNAME_PATTERN, stored)

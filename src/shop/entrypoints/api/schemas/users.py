@@ -42,7 +42,8 @@ def _new_password(**kwargs: Any) -> fields.String:
         "minLength": PASSWORD_MIN,
         "maxLength": PASSWORD_MAX,
         "pattern": r"\D",
-        "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username.",
+        "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username, "
+        "no control characters.",
     }
     return fields.String(load_only=True, metadata=documented, **kwargs)
 
