@@ -53,8 +53,9 @@ relay: $(STAMP) migrate ## publish the outbox's events to RabbitMQ (BROKER_URL) 
 events: $(STAMP) ## print the events as they are published: make events [PATTERN='order.*']
 	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop events tail --pattern '$(or $(PATTERN),#)'
 
-bench: $(STAMP) ## load-test the API with wrk on a fresh database: make bench [BENCH_DATABASE_URL=...] [BENCH_ARGS='--sqlite --duration 3s']
-	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/run.py $(BENCH_ARGS)
+bench: $(STAMP) ## load-test the API with wrk, CPU per request included: make bench [BASELINE=<git ref>] [BENCH_SERVER=granian] [BENCH_ARGS='--duration 3s']
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_SERVER="$(BENCH_SERVER)" \
+		$(BIN)/python bench/run.py $(if $(BASELINE),--baseline '$(BASELINE)') $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

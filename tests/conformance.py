@@ -6,14 +6,18 @@ from __future__ import annotations
 from shop.adapters.amqp import AmqpPublisher
 from shop.adapters.cached_reads import CachedReads
 from shop.adapters.memory import MemoryMetrics, MemoryUnitOfWork
+from shop.adapters.memory.attempts import MemoryAttempts, Unlimited
 from shop.adapters.prometheus import PrometheusMetrics
 from shop.adapters.redis.access import RedisAccessCache
+from shop.adapters.redis.attempts import RedisAttempts
 from shop.adapters.redis.catalog import RedisCatalogCache
 from shop.adapters.redis.probe import RedisProbe
 from shop.adapters.security import Argon2Hasher, RandomIds, SystemClock
+from shop.adapters.sql.attempts import SqlAttempts
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.leadership import AdvisoryLock, FileLock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
+from shop.application.ports.attempts import Attempts
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
@@ -68,3 +72,7 @@ def leaderships(advisory: AdvisoryLock, file: FileLock, fake: FakeLeadership) ->
 
 def probes(database: DatabaseProbe, redis: RedisProbe, fake: FakeProbe) -> list[Probe]:
     return [database, redis, fake]
+
+
+def attempts(memory: MemoryAttempts, unlimited: Unlimited, sql: SqlAttempts, redis: RedisAttempts) -> list[Attempts]:
+    return [memory, unlimited, sql, redis]

@@ -15,21 +15,40 @@ from typing import Any
 from dependency_injector import providers
 from flask import Flask
 
+from shop.adapters.memory.attempts import MemoryAttempts
 from shop.application.messagebus import MessageBus
+from shop.application.ports.attempts import Attempts
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.container import Container
 
 KEY_TTL = timedelta(hours=24)
 REFRESH_TTL = timedelta(days=7)
+LOGIN_FAILURES = "5 per minute"
+PASSWORD_CHANGES = "5 per hour"
 
 
 def assembled(
-    uow: Callable[[], UnitOfWork], *, clock: Any, bus: MessageBus, hasher: Any = None, ids: Any = None
+    uow: Callable[[], UnitOfWork],
+    *,
+    clock: Any,
+    bus: MessageBus,
+    hasher: Any = None,
+    ids: Any = None,
+    attempts: Attempts | None = None,
 ) -> Container:
     """The service's own container, its use cases wired to the given unit of work and fakes, as the
-    entrypoints get them: call `use.place_order(actor=..., items=...)`."""
+    entrypoints get them: call `use.place_order(actor=..., items=...)`. Attempts are counted in memory
+    unless `attempts` says where, under the service's default limits."""
     container = Container()
-    container.config.from_dict({"idempotency_key_ttl": KEY_TTL, "refresh_token_ttl": REFRESH_TTL})
+    container.config.from_dict(
+        {
+            "idempotency_key_ttl": KEY_TTL,
+            "refresh_token_ttl": REFRESH_TTL,
+            "ratelimit_login_failures": LOGIN_FAILURES,
+            "ratelimit_password_changes": PASSWORD_CHANGES,
+        }
+    )
+    container.attempts.override(providers.Object(attempts or MemoryAttempts()))
     container.uow.override(providers.Callable(uow))
     container.reader.override(providers.Callable(uow))
     container.order_uow.override(providers.Callable(uow))

@@ -9,6 +9,8 @@ needs, and what follows it, is decided here.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
@@ -20,6 +22,7 @@ from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import auth, orders, overview, products, users
 from shop.application.handlers import handlers
 from shop.application.messagebus import MessageBus
+from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
@@ -54,6 +57,33 @@ def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCa
     from shop.adapters.cached_reads import CachedReads
 
     return CachedReads(uow, catalog, access)
+
+
+def make_attempts(storage_uri: str, enabled: bool, engine: Engine) -> Attempts:
+    """Where the limits on failed logins and password changes count (RATELIMIT_STORAGE_URI): the
+    database when unset, shared by every worker and instance; Redis; or this process alone."""
+    from shop.adapters.memory.attempts import MemoryAttempts, Unlimited
+
+    if not enabled:
+        return Unlimited()
+    if storage_uri == "memory://":
+        return MemoryAttempts()
+    if storage_uri:
+        from shop.adapters.redis.attempts import RedisAttempts
+        from shop.adapters.redis.versioned import redis_client
+
+        return RedisAttempts(redis_client(storage_uri))
+    from shop.adapters.sql.attempts import SqlAttempts
+
+    return SqlAttempts(engine)
+
+
+def attempt_limit(text: str) -> Limit:
+    """A limit written as flask-limiter writes one: "5 per minute", "10/hour", "3 per 15 minutes"."""
+    from limits import parse
+
+    item = parse(text)
+    return Limit(item.amount, timedelta(seconds=item.get_expiry()))
 
 
 def make_publisher(broker_url: str) -> Publisher:
@@ -126,24 +156,45 @@ class Container(containers.DeclarativeContainer):
         cached_reads, providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus), catalog_cache, access_cache
     )
     probes = providers.ThreadSafeSingleton(make_probes, reader_engine, config.redis_url)
+    attempts = providers.ThreadSafeSingleton(
+        make_attempts, config.ratelimit_storage_uri, config.ratelimit_enabled, engine
+    )
+    login_failure_limit = providers.Singleton(attempt_limit, config.ratelimit_login_failures)
+    password_change_limit = providers.Singleton(attempt_limit, config.ratelimit_password_changes)
 
     # The use cases, assembled: call them with a request's data only.
     register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
     list_users = providers.Callable(users.list_users, uow=reader)
     get_user = providers.Callable(users.get_user, uow=reader)
-    update_user = providers.Callable(users.update_user, uow=uow, hasher=hasher, clock=clock)
+    update_user = providers.Callable(
+        users.update_user,
+        uow=uow,
+        hasher=hasher,
+        clock=clock,
+        attempts=attempts,
+        password_change_limit=password_change_limit,
+    )
     delete_user = providers.Callable(users.delete_user, uow=uow, clock=clock)
     make_manager = providers.Callable(users.make_manager, uow=uow, hasher=hasher, clock=clock)
     demote_manager = providers.Callable(users.demote_manager, uow=uow, clock=clock)
 
     login = providers.Callable(
-        auth.login, uow=uow, hasher=hasher, clock=clock, ids=ids, bus=bus, refresh_ttl=config.refresh_token_ttl
+        auth.login,
+        uow=uow,
+        hasher=hasher,
+        clock=clock,
+        ids=ids,
+        bus=bus,
+        attempts=attempts,
+        failure_limit=login_failure_limit,
+        refresh_ttl=config.refresh_token_ttl,
     )
     refresh = providers.Callable(auth.refresh, uow=uow, clock=clock, ids=ids, refresh_ttl=config.refresh_token_ttl)
     revoke = providers.Callable(auth.revoke, uow=uow, clock=clock)
     verify = providers.Callable(auth.verify, uow=reader, clock=clock)
     check_access = providers.Callable(auth.check_access, uow=reader)
     purge_tokens = providers.Callable(auth.purge_expired_tokens, uow=uow, clock=clock)
+    purge_attempts = providers.Callable(auth.purge_expired_attempts, attempts=attempts, clock=clock)
 
     create_product = providers.Callable(products.create_product, uow=uow, clock=clock)
     list_products = providers.Callable(products.list_products, uow=reader)

@@ -52,6 +52,21 @@ def test_login_returns_an_access_and_a_refresh_token(api: Api, carol: dict[str, 
     assert me(api, carol["access"], carol["id"]).get_json()["username"] == "carol"
 
 
+@pytest.mark.parametrize("minutes", [15, 5])
+def test_token_answers_tell_the_type_and_the_access_tokens_lifetime(settings: Settings, minutes: int) -> None:
+    api = Api(create_app(replace(settings, access_token_ttl=timedelta(minutes=minutes))).test_client())
+    api.signup("dave")
+    before = int(time.time())
+
+    login = api.client.post("/api/token/", json={"username": "dave", "password": PASSWORD}).get_json()
+    refreshed = api.client.post("/api/token/refresh/", json={"refresh": login["refresh"]}).get_json()
+
+    for answer in (login, refreshed):
+        assert (answer["token_type"], answer["expires_in"]) == ("Bearer", minutes * 60)
+        expires = jwt.decode(answer["access"], SECRET, algorithms=["HS256"])["exp"]
+        assert before + minutes * 60 <= expires <= int(time.time()) + minutes * 60
+
+
 def test_login_with_a_wrong_password_or_an_unknown_user_gives_the_same_401(api: Api, carol: dict[str, Any]) -> None:
     wrong = api.client.post("/api/token/", json={"username": "carol", "password": "not-the-password"})
     unknown = api.client.post("/api/token/", json={"username": "nobody", "password": PASSWORD})
@@ -77,7 +92,7 @@ def test_refresh_rotates_the_refresh_token(api: Api, carol: dict[str, Any]) -> N
     response = api.client.post("/api/token/refresh/", json={"refresh": carol["refresh"]})
 
     assert response.status_code == 200, response.get_json()
-    assert set(response.get_json()) == {"access", "refresh"}
+    assert set(response.get_json()) == {"access", "refresh", "token_type", "expires_in"}
     assert response.get_json()["refresh"] != carol["refresh"]
     assert me(api, response.get_json()["access"], carol["id"]).status_code == 200
     again = api.client.post("/api/token/refresh/", json={"refresh": response.get_json()["refresh"]})
@@ -192,6 +207,15 @@ def test_a_protected_endpoint_without_a_token_is_401(api: Api) -> None:
 )
 def test_a_malformed_authorization_header_is_401(api: Api, header: str) -> None:
     assert_unauthorized(api.client.get("/products/", headers={"Authorization": header}))
+
+
+@pytest.mark.parametrize("header", ["Token abc", "Basic dXNlcjpwYXNz", "JWT a.b.c"])
+def test_another_scheme_is_told_to_use_bearer(api: Api, carol: dict[str, Any], header: str) -> None:
+    scheme = header.split()[0]
+    response = api.client.get("/products/", headers={"Authorization": f"{scheme} {carol['access']}"})
+
+    assert_unauthorized(response)
+    assert response.get_json()["detail"] == "Use the Bearer scheme: Authorization: Bearer <access token>."
 
 
 def test_a_refresh_token_is_not_an_access_token(api: Api, carol: dict[str, Any]) -> None:

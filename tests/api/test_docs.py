@@ -20,7 +20,12 @@ OPERATIONS = {
     ("/users/", "post"),
     ("/users/{user_id}/", "get"),
     ("/users/{user_id}/", "put"),
+    ("/users/{user_id}/", "patch"),
     ("/users/{user_id}/", "delete"),
+    ("/users/me/", "get"),
+    ("/users/me/", "put"),
+    ("/users/me/", "patch"),
+    ("/users/me/", "delete"),
     ("/products/", "get"),
     ("/products/", "post"),
     ("/products/{product_id}/", "get"),
@@ -125,6 +130,10 @@ def test_success_responses_are_plain_json(spec: dict[str, Any]) -> None:
         ("/api/token/revoke/", "post", {"204", "401"}),
         ("/users/", "post", {"201", "400", "403", "409"}),
         ("/users/", "get", {"200", "403"}),
+        ("/users/me/", "get", {"200", "401"}),
+        ("/users/me/", "patch", {"200", "400", "401", "409", "412"}),
+        ("/users/me/", "delete", {"204", "401", "412"}),
+        ("/users/{user_id}/", "patch", {"200", "400", "403", "404", "409", "412"}),
         ("/products/", "get", {"200", "400", "401"}),
         ("/products/", "post", {"201", "400", "403", "409"}),
         ("/products/{product_id}/", "get", {"200", "404"}),
@@ -173,3 +182,36 @@ def test_the_documentation_pages_are_html(client: FlaskClient, path: str) -> Non
     assert response.mimetype == "text/html"
     assert "/api/schema/" in response.get_data(as_text=True)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_token_answers_document_their_type_and_lifetime(spec: dict[str, Any]) -> None:
+    for path in ("/api/token/", "/api/token/refresh/"):
+        content = resolve(spec, spec["paths"][path]["post"]["responses"]["200"])["content"]["application/json"]
+        pair = resolve(spec, content["schema"])
+        assert set(pair["required"]) == {"access", "refresh", "token_type", "expires_in"}, path
+        assert pair["properties"]["token_type"]["enum"] == ["Bearer"]
+        assert pair["properties"]["expires_in"]["type"] == "integer"
+
+
+def test_contact_fields_may_be_cleared_with_null(spec: dict[str, Any]) -> None:
+    update = spec["components"]["schemas"]["UserUpdate"]["properties"]
+
+    assert [name for name, field in update.items() if field.get("nullable")] == ["email", "age", "phone"]
+
+
+def test_accounts_tell_whether_they_are_closed(spec: dict[str, Any]) -> None:
+    user = spec["components"]["schemas"]["User"]["properties"]
+    parameters = {p["name"]: p for p in spec["paths"]["/users/"]["get"]["parameters"]}
+
+    assert user["active"]["type"] == "boolean"
+    assert parameters["active"]["schema"]["type"] == "boolean"
+
+
+def test_the_order_list_documents_its_sort_and_customer_filter(spec: dict[str, Any]) -> None:
+    parameters = {p["name"]: p for p in spec["paths"]["/orders/"]["get"]["parameters"]}
+
+    assert {"status", "sort", "customer", "page", "page_size"} <= set(parameters)
+    assert parameters["sort"]["schema"]["default"] == "-created_at"
+    assert "newest first" in parameters["sort"]["description"]
+    assert "managers" in parameters["customer"]["description"].lower()
+    assert "403" in spec["paths"]["/orders/"]["get"]["responses"]

@@ -48,6 +48,13 @@ def test_an_unknown_route_is_a_404_problem(api: Api, customer_token: str, path: 
     assert_problem(api.call("GET", path, customer_token), 404, path)
 
 
+@pytest.mark.parametrize("path", ["/orders/0/", "/orders/2147483648/", "/users/99999999999/", "/products/0/"])
+def test_an_id_out_of_range_is_a_plain_404(api: Api, manager_token: str, path: str) -> None:
+    body = assert_problem(api.call("GET", path, manager_token), 404, path)
+
+    assert body["detail"] == "Nothing is found at this address."
+
+
 def test_an_unknown_route_is_404_without_a_token_too(api: Api) -> None:
     assert_problem(api.client.get("/nowhere/"), 404, "/nowhere/")
 
@@ -65,7 +72,8 @@ def test_a_missing_trailing_slash_redirects_to_the_exact_path(api: Api, customer
         ("DELETE", "/products/", {"GET", "POST"}),
         ("POST", "/products/1/", {"GET", "PUT", "PATCH", "DELETE"}),
         ("GET", "/api/token/", {"POST"}),
-        ("PATCH", "/users/1/", {"GET", "PUT", "DELETE"}),
+        ("POST", "/users/1/", {"GET", "PUT", "PATCH", "DELETE"}),
+        ("POST", "/users/me/", {"GET", "PUT", "PATCH", "DELETE"}),
         ("GET", "/orders/1/cancel/", {"POST"}),
     ],
 )

@@ -228,8 +228,8 @@ def test_customers_see_their_own_orders_and_managers_see_all(
     assert [o["id"] for o in api.call("GET", "/orders/", dan["access"]).get_json()] == [theirs["id"]]
     everything = api.call("GET", "/orders/", manager_token)
     assert everything.status_code == 200
-    assert [o["id"] for o in everything.get_json()] == [mine["id"], theirs["id"]]
-    assert everything.get_json()[0] == mine
+    assert [o["id"] for o in everything.get_json()] == [theirs["id"], mine["id"]]  # newest first
+    assert everything.get_json()[1] == mine
 
 
 def test_the_order_list_filters_by_status(
@@ -259,7 +259,7 @@ def test_the_order_list_is_paginated(api: Api, customer_token: str, products: li
 
     response = api.call("GET", "/orders/?page=2&page_size=2", customer_token)
 
-    assert [o["id"] for o in response.get_json()] == ids[2:]
+    assert [o["id"] for o in response.get_json()] == ids[:1]  # newest first: the oldest is last
     meta = json.loads(response.headers["X-Pagination"])
     assert meta["total"] == 3
     assert meta["total_pages"] == 2
@@ -267,6 +267,62 @@ def test_the_order_list_is_paginated(api: Api, customer_token: str, products: li
     assert meta["first_page"] == 1
     assert meta["last_page"] == 2
     assert api.call("GET", "/orders/?page_size=101", customer_token).status_code == 400
+
+
+def test_the_order_list_sorts_by_what_is_asked(
+    api: Api, customer_token: str, manager_token: str, products: list[dict[str, Any]]
+) -> None:
+    tea, cake = products[0]["id"], products[1]["id"]
+    dear = place(api, customer_token, (tea, 2)).get_json()["id"]  # 21.00
+    cheap = place(api, customer_token, (cake, 1)).get_json()["id"]  # 3.25
+    middle = place(api, customer_token, (tea, 1)).get_json()["id"]  # 10.50
+    api.call("POST", f"/orders/{middle}/fulfil/", manager_token)
+
+    def listed(query: str) -> list[int]:
+        response = api.call("GET", f"/orders/{query}", customer_token)
+        assert response.status_code == 200, response.get_json()
+        return [o["id"] for o in response.get_json()]
+
+    assert listed("") == listed("?sort=-created_at") == [middle, cheap, dear]
+    assert listed("?sort=created_at") == listed("?sort=id") == [dear, cheap, middle]
+    assert listed("?sort=-id") == [middle, cheap, dear]
+    assert listed("?sort=total") == [cheap, middle, dear]
+    assert listed("?sort=-total") == [dear, middle, cheap]
+    assert listed("?sort=status,-total") == [middle, dear, cheap]  # fulfilled, then placed
+    assert listed("?sort=-total&page=2&page_size=2") == [cheap]
+
+
+@pytest.mark.parametrize("sort", ["price", "-", "total,", "created_at;id", "user"])
+def test_an_unknown_sort_is_400(api: Api, customer_token: str, sort: str) -> None:
+    response = api.call("GET", f"/orders/?sort={sort}", customer_token)
+
+    assert response.status_code == 400
+    assert response.mimetype == PROBLEM
+    assert list(response.get_json()["errors"]) == ["sort"]
+
+
+def test_a_manager_lists_one_customers_orders_closed_account_or_not(
+    api: Api, customer_token: str, dan: dict[str, Any], manager_token: str, products: list[dict[str, Any]]
+) -> None:
+    place(api, customer_token, (products[0]["id"], 1))
+    dans = [place(api, dan["access"], (products[0]["id"], 1)).get_json()["id"] for _ in range(2)]
+    api.call("DELETE", f"/users/{dan['id']}/", dan["access"])
+
+    by_dan = api.call("GET", "/orders/?customer=DAN&sort=id", manager_token)
+    nobody = api.call("GET", "/orders/?customer=nobody", manager_token)
+
+    assert [o["id"] for o in by_dan.get_json()] == dans
+    assert json.loads(by_dan.headers["X-Pagination"])["total"] == 2
+    assert nobody.get_json() == []
+    assert api.call("GET", f"/users/{by_dan.get_json()[0]['user']}/", manager_token).get_json()["active"] is False
+
+
+def test_a_customer_may_not_filter_by_customer(api: Api, customer_token: str, dan: dict[str, Any]) -> None:
+    for name in ("dan", "carol"):
+        response = api.call("GET", f"/orders/?customer={name}", customer_token)
+
+        assert response.status_code == 403
+        assert response.mimetype == PROBLEM
 
 
 def test_the_owner_and_managers_read_an_order(

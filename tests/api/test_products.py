@@ -202,7 +202,25 @@ def test_a_page_beyond_the_last_is_empty(api: Api, customer_token: str, catalog:
 
     assert response.status_code == 200
     assert response.get_json() == []
-    assert pagination(response)["total"] == 5
+    assert pagination(response) == {
+        "total": 5,
+        "total_pages": 3,
+        "first_page": 1,
+        "last_page": 3,
+        "page": 9,
+        "previous_page": 3,  # the last page that has items
+    }
+
+
+@pytest.mark.parametrize(("page", "previous"), [(1, {}), (2, {"previous_page": 1})])
+def test_an_empty_list_still_has_its_first_page(
+    api: Api, customer_token: str, catalog: list[dict[str, Any]], page: int, previous: dict[str, int]
+) -> None:
+    response = api.call("GET", f"/products/?q=nothing-like-this&page={page}", customer_token)
+
+    assert response.get_json() == []
+    empty = {"total": 0, "total_pages": 0, "first_page": 1, "last_page": 1, "page": page}
+    assert pagination(response) == empty | previous
 
 
 def test_the_default_page_size_is_twenty(api: Api, create: Create, customer_token: str) -> None:

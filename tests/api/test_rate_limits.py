@@ -7,12 +7,15 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 import pytest
+from flask import Flask
 from werkzeug.test import TestResponse
 
+from shop.application.errors import AuthenticationFailed, TooManyAttempts
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.fakes import PASSWORD
+from tests.support import container_of
 
 
 class Limited(Protocol):
@@ -90,17 +93,89 @@ def test_reads_are_not_limited(limited: Limited, manager_token: str) -> None:
     assert [api.call("GET", "/products/", token).status_code for _ in range(3)] == [200, 200, 200]
 
 
-def test_limits_hold_across_instances_with_redis(limited: Limited) -> None:
+def failed_logins(app: Flask, username: str, count: int) -> list[str]:
+    """Wrong passwords through one application's own use case (the views of every application in a
+    process call the container wired last, so HTTP can't tell two containers apart: tests/system does)."""
+    outcomes = []
+    for _ in range(count):
+        try:
+            container_of(app).login(username=username, password="wrong-password")
+        except AuthenticationFailed:
+            outcomes.append("401")
+        except TooManyAttempts:
+            outcomes.append("429")
+    return outcomes
+
+
+def test_by_default_every_worker_shares_one_count_of_failed_logins(settings: Settings) -> None:
+    """Two applications on one database stand for two gunicorn workers, or two instances."""
+    first, second = (create_app(replace(settings, ratelimit_login_failures="4 per minute")) for _ in range(2))
+
+    outcomes = [
+        *failed_logins(first, "carol", 2),
+        *failed_logins(second, "carol", 2),
+        *failed_logins(first, "carol", 1),
+    ]
+
+    assert outcomes == ["401"] * 4 + ["429"]
+
+
+def test_memory_storage_counts_in_each_process_alone(settings: Settings) -> None:
+    first, second = (
+        create_app(replace(settings, ratelimit_login_failures="1 per minute", ratelimit_storage_uri="memory://"))
+        for _ in range(2)
+    )
+
+    assert [*failed_logins(first, "carol", 2), *failed_logins(second, "carol", 1)] == ["401", "429", "401"]
+
+
+def test_password_changes_are_limited_per_account(limited: Limited) -> None:
+    api = limited(ratelimit_password_changes="2 per hour")
+    user = api.signup("carol")
+    token = api.login("carol")["access"]
+    statuses = []
+    for n in range(3):
+        reply = api.call("PUT", f"/users/{user['id']}/", token, json={"password": f"new-secret-{n}"})
+        statuses.append(reply.status_code)
+        if reply.status_code == 200:  # a new password revokes every token: log in again
+            token = api.login("carol", f"new-secret-{n}")["access"]
+
+    assert statuses == [200, 200, 429]
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert 3500 < int(reply.headers["Retry-After"]) <= 3600
+    assert "Too many password changes" in reply.get_json()["detail"]
+
+
+def test_limits_hold_across_instances_with_redis(settings: Settings) -> None:
     redis = pytest.importorskip("redis")
     try:
         redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
     except redis.RedisError:
         pytest.fail("Redis is not reachable on 127.0.0.1:6379; .ci/run starts it")
-    storage = "redis://127.0.0.1:6379/0"
-    first = limited(ratelimit_login_failures="2 per minute", ratelimit_storage_uri=storage)
-    second = limited(ratelimit_login_failures="2 per minute", ratelimit_storage_uri=storage)
+    on_redis = replace(
+        settings, ratelimit_login_failures="2 per minute", ratelimit_storage_uri="redis://127.0.0.1:6379/0"
+    )
+    first, second = create_app(on_redis), create_app(on_redis)
     name = f"ghost-{uuid.uuid4().hex[:8]}"
 
-    assert login(first, name, "wrong-pass-1").status_code == 401
-    assert login(second, name, "wrong-pass-2").status_code == 401
-    assert login(first, name, "wrong-pass-3").status_code == 429
+    assert [*failed_logins(first, name, 1), *failed_logins(second, name, 1), *failed_logins(first, name, 1)] == [
+        "401",
+        "401",
+        "429",
+    ]
+
+
+def test_only_a_refusal_carries_retry_after(limited: Limited) -> None:
+    api = limited(ratelimit_login_failures="1 per minute")
+
+    signed_up = api.client.post(
+        "/users/", json={"username": "carol", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    logged_in = login(api, "carol", PASSWORD)
+    failed = login(api, "carol", "wrong-password")
+    refused = login(api, "carol", PASSWORD)
+
+    assert [r.status_code for r in (signed_up, logged_in, failed, refused)] == [201, 200, 401, 429]
+    assert [("Retry-After" in r.headers) for r in (signed_up, logged_in, failed)] == [False, False, False]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert logged_in.headers["X-RateLimit-Remaining"]  # the budget left is still told, on every answer

@@ -11,7 +11,7 @@ from tests.api.conftest import Api
 from tests.fakes import PASSWORD
 
 PROBLEM = "application/problem+json"
-USER_KEYS = {"id", "username", "email", "age", "phone", "role"}
+USER_KEYS = {"id", "username", "email", "age", "phone", "role", "active"}
 
 
 def login_status(api: Api, username: str, password: str = PASSWORD) -> int:
@@ -231,6 +231,26 @@ def test_update_is_partial(api: Api, carol: dict[str, Any]) -> None:
     assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).get_json()["age"] == 41
 
 
+def test_null_clears_a_contact_field_and_an_omitted_one_stays(api: Api, carol: dict[str, Any]) -> None:
+    path = f"/users/{carol['id']}/"
+    api.call("PUT", path, carol["access"], json={"email": "c@example.com", "age": 41, "phone": "+886 2"})
+
+    cleared = api.call("PATCH", path, carol["access"], json={"email": None, "phone": None})
+
+    assert cleared.status_code == 200, cleared.get_json()
+    assert {k: cleared.get_json()[k] for k in ("email", "age", "phone")} == {"email": None, "age": 41, "phone": None}
+    assert api.call("PUT", path, carol["access"], json={"age": None}).get_json()["age"] is None
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_null_is_no_username_nor_password(api: Api, carol: dict[str, Any], field: str) -> None:
+    response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={field: None})
+
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == [field]
+    assert login_status(api, "carol") == 200
+
+
 def test_update_with_an_empty_body_is_400(api: Api, carol: dict[str, Any]) -> None:
     response = api.call("PUT", f"/users/{carol['id']}/", carol["access"], json={})
 
@@ -338,12 +358,29 @@ def test_deleting_ones_account_ends_logins_and_tokens(api: Api, carol: dict[str,
     assert api.client.post("/api/token/verify/", json={"token": carol["access"]}).status_code == 401
 
 
-def test_a_deleted_account_disappears_for_managers(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+def test_a_manager_still_reads_a_closed_account(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    open_account = api.call("GET", f"/users/{carol['id']}/", manager_token).get_json()
     api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
 
-    assert api.call("GET", f"/users/{carol['id']}/", manager_token).status_code == 404
-    names = [u["username"] for u in api.call("GET", "/users/", manager_token).get_json()]
-    assert "carol" not in names
+    closed = api.call("GET", f"/users/{carol['id']}/", manager_token)
+
+    assert closed.status_code == 200
+    assert (open_account["active"], closed.get_json()["active"]) == (True, False)
+    assert closed.get_json() == open_account | {"active": False}
+
+
+def test_closed_accounts_are_listed_only_when_asked(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    api.signup("dan")
+    api.call("DELETE", f"/users/{carol['id']}/", carol["access"])
+
+    default = api.call("GET", "/users/", manager_token)
+    closed = api.call("GET", "/users/?active=false", manager_token)
+    active = api.call("GET", "/users/?active=true", manager_token)
+
+    assert [u["username"] for u in default.get_json()] == ["boss", "dan"] == [u["username"] for u in active.get_json()]
+    assert [(u["username"], u["active"]) for u in closed.get_json()] == [("carol", False)]
+    assert json.loads(closed.headers["X-Pagination"])["total"] == 1
+    assert api.call("GET", "/users/?active=maybe", manager_token).status_code == 400
 
 
 def test_orders_of_a_deleted_account_stay_visible_to_managers(
@@ -397,3 +434,65 @@ def test_account_changes_honour_if_match(api: Api, carol: dict[str, Any]) -> Non
         ).status_code
         == 200
     )
+
+
+# PATCH and /users/me/
+
+
+def test_patch_is_a_partial_update_like_put(api: Api, carol: dict[str, Any]) -> None:
+    path = f"/users/{carol['id']}/"
+    etag = api.call("GET", path, carol["access"]).headers["ETag"]
+
+    patched = api.call("PATCH", path, carol["access"], json={"age": 41}, headers={"If-Match": etag})
+    outdated = api.call("PATCH", path, carol["access"], json={"age": 42}, headers={"If-Match": etag})
+
+    assert patched.status_code == 200, patched.get_json()
+    assert (patched.get_json()["age"], patched.get_json()["username"]) == (41, "carol")
+    assert outdated.status_code == 412
+    assert patched.headers["ETag"] == api.call("GET", path, carol["access"]).headers["ETag"]
+
+
+def test_me_is_ones_own_account(api: Api, carol: dict[str, Any], manager_token: str) -> None:
+    by_id = api.call("GET", f"/users/{carol['id']}/", carol["access"])
+
+    mine = api.call("GET", "/users/me/", carol["access"])
+    managers = api.call("GET", "/users/me/", manager_token)
+
+    assert mine.status_code == 200
+    assert mine.get_json() == by_id.get_json()
+    assert mine.headers["ETag"] == by_id.headers["ETag"]
+    assert (
+        api.call("GET", "/users/me/", carol["access"], headers={"If-None-Match": by_id.headers["ETag"]}).status_code
+        == 304
+    )
+    assert managers.get_json()["username"] == "boss"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_me_changes_ones_own_account_under_if_match(api: Api, carol: dict[str, Any], method: str) -> None:
+    etag = api.call("GET", f"/users/{carol['id']}/", carol["access"]).headers["ETag"]
+
+    changed = api.call(method, "/users/me/", carol["access"], json={"age": 30}, headers={"If-Match": etag})
+    outdated = api.call(method, "/users/me/", carol["access"], json={"age": 31}, headers={"If-Match": etag})
+
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["id"] == carol["id"]
+    assert outdated.status_code == 412
+    assert api.call("GET", f"/users/{carol['id']}/", carol["access"]).get_json()["age"] == 30
+
+
+def test_me_closes_ones_own_account(api: Api, carol: dict[str, Any]) -> None:
+    stale = api.call("DELETE", "/users/me/", carol["access"], headers={"If-Match": '"not-the-tag"'})
+    closed = api.call("DELETE", "/users/me/", carol["access"])
+
+    assert (stale.status_code, closed.status_code) == (412, 204)
+    assert login_status(api, "carol") == 401
+    assert api.call("GET", "/users/me/", carol["access"]).status_code == 401
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_me_needs_a_token(api: Api, method: str) -> None:
+    response = api.client.open("/users/me/", method=method, json={"age": 3})
+
+    assert response.status_code == 401
+    assert response.mimetype == PROBLEM

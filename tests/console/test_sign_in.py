@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete
 
@@ -52,6 +53,46 @@ def test_a_login_page_never_sends_a_manager_to_another_site(container: Container
     response = console.sign_in("boss", next="//evil.example/console/")
 
     assert response.headers["Location"] == "/console/"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/console/\r\nSet-Cookie: x=1",
+        "/console/orders/\n",
+        "/console/\x01",
+        "/console/\x7f",
+        "/console/caf\u00e9",
+        "/console/\\evil.example",
+        "/console/orders//evil.example",
+        "/console/../api/token/",
+        "/console/%2e%2e/users/",
+        "/console/..",
+        "https://evil.example/console/",
+        "/consoleevil/",
+        "/api/schema/",
+        "",
+    ],
+)
+def test_a_login_page_sends_anything_but_a_plain_console_path_home(
+    container: Container, console: Console, target: str
+) -> None:
+    container.make_manager(username="boss", password=PASSWORD)
+
+    page = console.get("/console/login", query_string={"next": target})
+    response = console.sign_in("boss", next=target)
+
+    assert page.status_code == 200
+    assert (response.status_code, response.headers["Location"]) == (302, "/console/")
+    assert console.get("/console/").status_code == 200  # signed in all the same
+
+
+def test_a_plain_console_path_with_its_query_is_kept(container: Container, console: Console) -> None:
+    container.make_manager(username="boss", password=PASSWORD)
+
+    response = console.sign_in("boss", next="/console/products/?q=green%20tea&sort=-price")
+
+    assert response.headers["Location"] == "/console/products/?q=green%20tea&sort=-price"
 
 
 def test_a_wrong_password_is_told_in_the_api_words_and_keeps_no_session(
@@ -143,7 +184,7 @@ def test_the_session_cookie_is_secure_in_production(settings: Settings) -> None:
 def test_over_https_the_forms_ask_browsers_for_a_same_origin_referer(settings: Settings) -> None:
     """Flask-WTF refuses a form posted over HTTPS without a same-origin Referer: the console's pages
     must let the browser send one (the API's no-referrer would lock everyone out)."""
-    app = create_app(replace(settings, production=True))
+    app = create_app(replace(settings, production=True, trusted_hosts=("shop.example",)))
     container_of(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     login = client.get("/console/login", base_url="https://shop.example")

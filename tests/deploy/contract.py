@@ -17,12 +17,15 @@ SERVICE_SETTINGS = frozenset(
         "LOG_LEVEL",
         "PROMETHEUS_MULTIPROC_DIR",
         "METRICS_TOKEN",
+        "METRICS_PUBLIC",
+        "TRUSTED_HOSTS",
         "PROXY_HOPS",
         "REDIS_URL",
         "CACHE_TTL_SECONDS",
         "RATELIMIT_STORAGE_URI",
         "RATELIMIT_ENABLED",
         "RATELIMIT_LOGIN_FAILURES",
+        "RATELIMIT_PASSWORD_CHANGES",
         "RATELIMIT_PER_ADDRESS",
         "DB_POOL_SIZE",
         "DB_MAX_OVERFLOW",
@@ -55,7 +58,16 @@ RELAY_PORT = 8001
 
 # What a production replica must be given: several replicas share Redis for caches and limits.
 REQUIRED_IN_PRODUCTION = frozenset(
-    {"DATABASE_URL", "JWT_SECRET_KEY", "SHOP_ENV", "REDIS_URL", "RATELIMIT_STORAGE_URI", "METRICS_TOKEN", "PROXY_HOPS"}
+    {
+        "DATABASE_URL",
+        "JWT_SECRET_KEY",
+        "SHOP_ENV",
+        "REDIS_URL",
+        "RATELIMIT_STORAGE_URI",
+        "METRICS_TOKEN",
+        "TRUSTED_HOSTS",
+        "PROXY_HOPS",
+    }
 )
 
 # Metric families at /metrics and their labels. Counters are exposed with `_total`; the histogram

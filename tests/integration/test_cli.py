@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, func, insert, select
 
 from shop.adapters.sql.migrations import current_revision, head_revision
-from shop.adapters.sql.tables import outbox
+from shop.adapters.sql.tables import attempts, outbox
 from shop.entrypoints.cli import main
 
 
@@ -66,6 +66,24 @@ def test_purge_forgets_events_sent_before_the_retention_and_keeps_unsent_ones(tm
     assert "1 sent events" in result.output, result.output
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 3
+    engine.dispose()
+
+
+def test_purge_forgets_the_attempts_whose_window_passed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    env = {"DATABASE_URL": url, "SHOP_VAR_DIR": str(tmp_path)}
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for expires_at in (now - timedelta(seconds=1), now + timedelta(minutes=1)):
+            conn.execute(insert(attempts).values(key="k" * 64, expires_at=expires_at))
+
+    result = CliRunner().invoke(main, ["purge"], env=env)
+
+    assert "1 expired attempts" in result.output, result.output
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(attempts)).scalar_one() == 1
     engine.dispose()
 
 

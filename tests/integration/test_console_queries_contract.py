@@ -50,9 +50,9 @@ def test_orders_newest_first_for_everyone_or_one_customer(uow_factory: UowFactor
     third = place(uow_factory, alice.id or 0, (tea.id or 0, 1))
 
     with uow_factory() as uow:
-        newest = uow.orders.list(OrderQuery(newest_first=True))
-        alices = uow.orders.list(OrderQuery(user_id=alice.id, newest_first=True))
-        placed_page_2 = uow.orders.list(OrderQuery(page=Page(2, 2), status=OrderStatus.PLACED, newest_first=True))
+        newest = uow.orders.list(OrderQuery())
+        alices = uow.orders.list(OrderQuery(user_id=alice.id))
+        placed_page_2 = uow.orders.list(OrderQuery(page=Page(2, 2), status=OrderStatus.PLACED))
 
     assert ([o.id for o in newest.items], newest.total) == ([third.id, second.id, first.id], 3)
     assert ([o.id for o in alices.items], alices.total) == ([third.id, first.id], 2)

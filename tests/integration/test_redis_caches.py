@@ -255,6 +255,21 @@ def test_a_listing_is_loaded_once_until_an_order_of_its_owner_changes(cache: Red
     assert (load_alice.calls, load_cancelled.calls) == (2, 2)
 
 
+def test_listings_sorted_otherwise_are_cached_apart(cache: RedisCatalogCache) -> None:
+    newest, oldest = OrderQuery(page=Page(1, 20), user_id=1), OrderQuery(page=Page(1, 20), user_id=1, sort=("id",))
+    by_total = OrderQuery(page=Page(1, 20), user_id=1, sort=("-total", "created_at"))
+    loads = [Loader(orders_of(1, 2, 1)), Loader(orders_of(1, 1, 2)), Loader(orders_of(1, 2, 1))]
+
+    for _ in range(2):
+        read = [
+            [o.id for o in cache.orders(q, load).items]
+            for q, load in zip((newest, oldest, by_total), loads, strict=True)
+        ]
+
+    assert read == [[2, 1], [1, 2], [2, 1]]
+    assert [load.calls for load in loads] == [1, 1, 1]
+
+
 def test_a_status_change_alone_leaves_the_catalog_cached(cache: RedisCatalogCache) -> None:
     load = Loader(Listing([tea()], 1))
     cache.products(ProductQuery(), load)

@@ -52,10 +52,10 @@ def add_product(
     return product
 
 
-def place(uow_factory: UowFactory, user_id: int, *items: tuple[int, int]) -> Order:
+def place(uow_factory: UowFactory, user_id: int, *items: tuple[int, int], now: datetime = NOW) -> Order:
     with uow_factory() as uow:
         products = uow.products.get_many([pid for pid, _ in items])
-        order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=NOW)
+        order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=now)
         uow.orders.add(order)
         uow.commit()
     return order
@@ -166,6 +166,17 @@ class TestUsers:
             reloaded = uow.users.get(alice.id)
         assert [u.username for u in listed] == ["bob"] and total == 1
         assert reloaded is not None and not reloaded.active and reloaded.token_version == 1
+
+    def test_list_gives_closed_accounts_when_asked(self, uow_factory: UowFactory) -> None:
+        for name, active in (("alice", False), ("bob", True), ("Alina", False)):
+            add_user(uow_factory, name, active=active)
+        with uow_factory() as uow:
+            closed = uow.users.list(UserQuery(page=Page(1, 10), active=False))
+            closed_ali = uow.users.list(UserQuery(page=Page(1, 10), active=False, q="ALI"))
+            second = uow.users.list(UserQuery(page=Page(2, 1), active=False))
+        assert ([u.username for u in closed.items], closed.total) == (["alice", "Alina"], 2)
+        assert [u.username for u in closed_ali.items] == ["alice", "Alina"]
+        assert ([u.username for u in second.items], second.total) == (["Alina"], 2)
 
     def test_list_finds_a_piece_of_the_username_whatever_its_case(self, uow_factory: UowFactory) -> None:
         for name in ("Alice", "malika", "bob", "Ali_1"):
@@ -476,15 +487,53 @@ class TestOrders:
                 found, total = uow.orders.list(query)
             return [o.id for o in found], total
 
-        assert ids() == ([first.id, second.id, third.id], 3)
-        assert ids(user_id=alice.id) == ([first.id, third.id], 2)
+        assert ids() == ([third.id, second.id, first.id], 3)  # newest first, ties by id
+        assert ids(user_id=alice.id) == ([third.id, first.id], 2)
         assert ids(status=OrderStatus.CANCELLED) == ([third.id], 1)
-        assert ids(page=Page(2, 2)) == ([third.id], 3)
+        assert ids(page=Page(2, 2)) == ([first.id], 3)
         assert ids(page=Page(3, 2)) == ([], 3)
         assert ids(page=Page(2**40, 20)) == ([], 3)  # beyond any offset SQL takes
         with uow_factory() as uow:
             found, _ = uow.orders.list(OrderQuery())
         assert [len(o.lines) for o in found] == [1, 1, 1]
+
+    def test_list_sorts_by_each_key_both_ways_ties_going_by_id(self, uow_factory: UowFactory) -> None:
+        alice, bob = add_user(uow_factory), add_user(uow_factory, "bob")
+        tea, cake = add_product(uow_factory, stock=100), add_product(uow_factory, "Cake", "3.00", stock=100)
+        assert alice.id is not None and bob.id is not None and tea.id is not None and cake.id is not None
+        hour = timedelta(hours=1)
+        o1 = place(uow_factory, alice.id, (tea.id, 1), now=NOW + 2 * hour)  # 10.00, placed
+        o2 = place(uow_factory, bob.id, (tea.id, 3), now=NOW)  # 30.00, cancelled below
+        o3 = place(uow_factory, alice.id, (cake.id, 2), now=NOW + hour)  # 6.00, fulfilled below
+        o4 = place(uow_factory, alice.id, (tea.id, 1), now=NOW + hour)  # 10.00, placed
+        for order, status in ((o2, OrderStatus.CANCELLED), (o3, OrderStatus.FULFILLED)):
+            with uow_factory() as uow:
+                locked = uow.orders.get_for_update(order.id or 0)
+                assert locked is not None
+                locked.change_status(status, NOW + 3 * hour)
+                uow.orders.save(locked)
+                uow.commit()
+        n = {o.id: name for o, name in ((o1, "o1"), (o2, "o2"), (o3, "o3"), (o4, "o4"))}
+
+        def listed(*sort: str, page: Page = Page(1, 10), **kwargs: Any) -> list[str]:
+            query = OrderQuery(page=page, sort=sort, **kwargs) if sort else OrderQuery(page=page, **kwargs)
+            with uow_factory() as uow:
+                found = uow.orders.list(query)
+            return [n[o.id] for o in found.items]
+
+        assert listed() == listed("-created_at") == ["o1", "o4", "o3", "o2"]  # the default, newest first
+        assert listed("created_at") == ["o2", "o3", "o4", "o1"]
+        assert listed("id") == ["o1", "o2", "o3", "o4"]
+        assert listed("-id") == ["o4", "o3", "o2", "o1"]
+        assert listed("total") == ["o3", "o1", "o4", "o2"]
+        assert listed("-total") == ["o2", "o4", "o1", "o3"]
+        assert listed("status") == ["o2", "o3", "o1", "o4"]  # cancelled, fulfilled, placed
+        assert listed("-status") == ["o4", "o1", "o3", "o2"]
+        assert listed("status", "-total") == ["o2", "o3", "o4", "o1"]
+        assert listed("-total", "created_at") == ["o2", "o4", "o1", "o3"]
+        assert listed("status", "id") == ["o2", "o3", "o1", "o4"]
+        assert listed("-total", page=Page(2, 2)) == ["o1", "o3"]
+        assert listed("total", user_id=alice.id, status=OrderStatus.PLACED) == ["o1", "o4"]
 
 
 class TestTokens:

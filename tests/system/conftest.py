@@ -31,6 +31,7 @@ HOST = "127.0.0.1"
 BIN = Path(sys.executable).parent
 CACHE_REDIS_URL = "redis://127.0.0.1:6379/3"
 LIMITS_REDIS_URL = "redis://127.0.0.1:6379/4"
+METRICS_TOKEN = "system-tests-scrape-token"
 # Any public path answering 200 once a worker serves; GET /health/ready replaces it when it exists.
 READY_PATH = "/health/ready"
 READY_TIMEOUT_S = 15
@@ -310,6 +311,8 @@ def start(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterat
                 "REDIS_URL": CACHE_REDIS_URL,
                 "RATELIMIT_ENABLED": "true",
                 "RATELIMIT_STORAGE_URI": LIMITS_REDIS_URL,
+                "TRUSTED_HOSTS": HOST,
+                "METRICS_TOKEN": METRICS_TOKEN,
                 "ARGON2_MEMORY_KIB": "1024",
                 "ARGON2_TIME_COST": "1",
                 **env,

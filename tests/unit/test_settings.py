@@ -10,6 +10,8 @@ import pytest
 from shop.entrypoints.settings import Settings, SettingsError
 
 STRONG = "k" * 32
+# What production needs besides a key: how /metrics is protected, and the names clients use.
+PRODUCTION = {"SHOP_ENV": "production", "JWT_SECRET_KEY": STRONG, "METRICS_TOKEN": "m", "TRUSTED_HOSTS": "shop.example"}
 
 
 def test_without_a_key_a_development_key_is_generated_once_and_reused(tmp_path: Path) -> None:
@@ -32,7 +34,10 @@ def test_defaults_are_the_documented_ones(tmp_path: Path) -> None:
     assert (settings.argon2_memory_kib, settings.argon2_time_cost) == (19 * 1024, 2)
     assert settings.cors_origins == ()
     assert (settings.ratelimit_login_failures, settings.ratelimit_per_address) == ("5 per minute", "300 per minute")
-    assert settings.ratelimit_storage_uri == "memory://"
+    assert settings.ratelimit_password_changes == "5 per hour"
+    assert settings.ratelimit_storage_uri == ""  # the database: one count for every worker and instance
+    assert settings.trusted_hosts == ("localhost", "127.0.0.1")
+    assert not settings.metrics_public
     assert (settings.metrics_token, settings.proxy_hops, settings.log_level) == ("", 0, "INFO")
     assert settings.db_statement_timeout_ms == 10_000
 
@@ -55,7 +60,7 @@ def test_production_refuses_a_short_key(tmp_path: Path) -> None:
 
 
 def test_production_accepts_a_long_key(tmp_path: Path) -> None:
-    settings = Settings.from_env(env={"SHOP_ENV": "production", "JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
+    settings = Settings.from_env(env=PRODUCTION, var_dir=tmp_path)
     assert settings.production
     assert not settings.secret_is_generated
 
@@ -135,3 +140,69 @@ def test_a_process_that_signs_nothing_gets_no_key(tmp_path: Path) -> None:
     settings = Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path, signs=False)
     assert settings.jwt_secret_key == ""
     assert not (tmp_path / "jwt-secret.dev").exists()
+
+
+def test_production_refuses_open_metrics_unless_told_the_network_keeps_them(tmp_path: Path) -> None:
+    open_metrics = {**PRODUCTION, "METRICS_TOKEN": ""}
+
+    with pytest.raises(SettingsError, match="METRICS_TOKEN"):
+        Settings.from_env(env=open_metrics, var_dir=tmp_path)
+    assert Settings.from_env(env={**open_metrics, "METRICS_PUBLIC": "true"}, var_dir=tmp_path).metrics_public
+    with pytest.raises(SettingsError, match="METRICS_PUBLIC must be true or false"):
+        Settings.from_env(env={**open_metrics, "METRICS_PUBLIC": "maybe"}, var_dir=tmp_path)
+
+
+def test_production_refuses_to_start_without_trusted_hosts(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="TRUSTED_HOSTS"):
+        Settings.from_env(env={**PRODUCTION, "TRUSTED_HOSTS": " , "}, var_dir=tmp_path)
+
+
+def test_trusted_hosts_are_a_comma_separated_list_of_names(tmp_path: Path) -> None:
+    env = {**PRODUCTION, "TRUSTED_HOSTS": "Shop.Example, .shop.example ,api.shop.example"}
+
+    assert Settings.from_env(env=env, var_dir=tmp_path).trusted_hosts == (
+        "shop.example",
+        ".shop.example",
+        "api.shop.example",
+    )
+
+
+def test_the_relay_and_operator_commands_need_neither_metrics_token_nor_trusted_hosts(tmp_path: Path) -> None:
+    settings = Settings.from_env(env={"SHOP_ENV": "production"}, var_dir=tmp_path, signs=False)
+    assert settings.production
+
+
+def test_limits_count_in_the_database_in_redis_or_knowingly_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def storage(uri: str) -> str:
+        return Settings.from_env(
+            env={"JWT_SECRET_KEY": STRONG, "RATELIMIT_STORAGE_URI": uri}, var_dir=tmp_path
+        ).ratelimit_storage_uri
+
+    assert storage("redis://127.0.0.1:6379/1") == "redis://127.0.0.1:6379/1"
+    assert storage("") == ""
+    assert not caplog.records
+    assert storage("memory://") == "memory://"
+    assert "each worker process counts failed logins on its own" in caplog.text
+    with pytest.raises(SettingsError, match="RATELIMIT_STORAGE_URI must be unset"):
+        storage("memcached://127.0.0.1:11211")
+
+
+def test_production_refuses_counting_failed_logins_per_process(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="memory:// counts failed logins per process"):
+        Settings.from_env(env={**PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://"}, var_dir=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["RATELIMIT_LOGIN_FAILURES", "RATELIMIT_PASSWORD_CHANGES", "RATELIMIT_PER_ADDRESS"])
+@pytest.mark.parametrize("value", ["often", "5 per minute;10 per hour", "0 per minute"])
+def test_malformed_limits_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, name: value}, var_dir=tmp_path)
+
+
+def test_limits_read_like_flask_limiters(tmp_path: Path) -> None:
+    env = {"JWT_SECRET_KEY": STRONG, "RATELIMIT_LOGIN_FAILURES": "3/minute", "RATELIMIT_PASSWORD_CHANGES": "2 per day"}
+    settings = Settings.from_env(env=env, var_dir=tmp_path)
+
+    assert (settings.ratelimit_login_failures, settings.ratelimit_password_changes) == ("3/minute", "2 per day")

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.memory.attempts import MemoryAttempts
+from shop.application import auth
 from shop.application.actors import Actor
 from shop.application.auth import Session, TokenClaims
-from shop.application.errors import AuthenticationFailed, Forbidden
+from shop.application.errors import AuthenticationFailed, Forbidden, TooManyAttempts
+from shop.application.messagebus import MessageBus
+from shop.application.ports.attempts import Limit
+from shop.application.throttling import failed_login_key
 from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import Role, User
@@ -362,3 +371,113 @@ def test_purge_removes_only_expired_tokens(
     assert use.purge_tokens() == 1
     assert set(store.state.refresh_tokens) == {fresh.refresh.jti}
     assert old.refresh.jti not in store.state.refresh_tokens
+
+
+# the limit on failed logins (5 per minute and username, counted before the password is checked)
+
+
+def password_checks(hasher: FakeHasher) -> int:
+    return len(hasher.verify_calls) + len(hasher.dummy_calls)
+
+
+def outcome(login: Callable[[], object]) -> str:
+    try:
+        login()
+    except AuthenticationFailed:
+        return "401"
+    except Forbidden:
+        return "403"
+    except TooManyAttempts:
+        return "429"
+    return "200"
+
+
+def test_simultaneous_wrong_passwords_reach_the_password_check_five_times_at_most(
+    alice: User, use: Container, hasher: FakeHasher
+) -> None:
+    start = threading.Barrier(20)
+
+    def guess(n: int) -> str:
+        start.wait()
+        return outcome(lambda: use.login(username="alice", password=f"guess-number-{n}"))
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = Counter(pool.map(guess, range(20)))
+
+    assert outcomes == {"401": 5, "429": 15}
+    assert password_checks(hasher) == 5
+
+
+def test_sequential_wrong_passwords_reach_the_password_check_five_times_a_minute(
+    alice: User, use: Container, hasher: FakeHasher, clock: FakeClock
+) -> None:
+    outcomes = [outcome(lambda: use.login(username="alice", password="wrong password")) for _ in range(30)]
+    clock.advance(timedelta(seconds=61))
+    after_a_minute = outcome(lambda: use.login(username="alice", password="wrong password"))
+
+    assert outcomes == ["401"] * 5 + ["429"] * 25
+    assert after_a_minute == "401"
+    assert password_checks(hasher) == 6
+
+
+def test_a_refused_login_says_when_to_retry(alice: User, use: Container, clock: FakeClock) -> None:
+    for _ in range(5):
+        outcome(lambda: use.login(username="alice", password="wrong password"))
+        clock.advance(timedelta(seconds=2))
+
+    with pytest.raises(TooManyAttempts) as refused:
+        use.login(username="alice", password=PASSWORD)
+
+    assert refused.value.retry_after_seconds == 50  # the first failure, 10 s ago, leaves the window then
+    assert "Too many failed logins" in str(refused.value)
+
+
+def test_a_refused_login_reads_no_user_and_checks_no_password(
+    alice: User, use: Container, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
+) -> None:
+    attempts = MemoryAttempts()
+    limit = Limit(1, timedelta(minutes=1))
+    attempts.take(failed_login_key("alice"), limit, clock.now())
+
+    class Untouchable(MemoryUnitOfWork):
+        def __enter__(self) -> Untouchable:
+            raise AssertionError("the user was read")
+
+    with pytest.raises(TooManyAttempts):
+        auth.login(
+            uow=Untouchable(MemoryStore()),
+            hasher=hasher,
+            clock=clock,
+            ids=ids,
+            bus=MessageBus(),
+            attempts=attempts,
+            failure_limit=limit,
+            refresh_ttl=TTL,
+            username="alice",
+            password=PASSWORD,
+        )
+    assert password_checks(hasher) == 0
+
+
+def test_right_passwords_do_not_count_as_failures(alice: User, use: Container) -> None:
+    successes = [outcome(lambda: use.login(username="alice", password=PASSWORD)) for _ in range(10)]
+    failures = [outcome(lambda: use.login(username="alice", password="wrong password")) for _ in range(6)]
+
+    assert successes == ["200"] * 10
+    assert failures == ["401"] * 5 + ["429"]
+
+
+def test_a_customer_signing_in_to_the_console_with_the_right_password_is_no_failure(
+    alice: User, use: Container
+) -> None:
+    for _ in range(6):
+        assert outcome(lambda: use.login(username="alice", password=PASSWORD, managers_only=True)) == "403"
+    assert outcome(lambda: use.login(username="alice", password=PASSWORD)) == "200"
+
+
+def test_failures_count_for_the_username_whatever_its_case(alice: User, use: Container) -> None:
+    for name in ("ALICE", "Alice", "alice", "aLiCe", "ALICE"):
+        assert outcome(partial(use.login, username=name, password="wrong password")) == "401"
+
+    assert outcome(lambda: use.login(username="alice", password=PASSWORD)) == "429"
+    assert outcome(lambda: use.login(username="bob", password="wrong password")) == "401"

@@ -161,7 +161,7 @@ def test_customers_see_only_their_orders(
     mine = [order_as(customer, (apple, 1)).id for _ in range(2)]
     theirs = order_as(other_customer, (apple, 1)).id
     orders, total = use.list_orders(actor=customer, query=OrderQuery(user_id=other_customer.user_id))
-    assert ([o.id for o in orders], total) == (mine, 2)
+    assert ([o.id for o in orders], total) == (mine[::-1], 2)
     orders, total = use.list_orders(actor=other_customer, query=OrderQuery())
     assert ([o.id for o in orders], total) == ([theirs], 1)
     with pytest.raises(NotFound):
@@ -187,15 +187,41 @@ def test_manager_lists_every_order_with_filters_and_pages(
     third = order_as(customer, (apple, 1)).id
     use.cancel_order(actor=customer, order_id=first or 0)
     orders, total = use.list_orders(actor=manager, query=OrderQuery())
-    assert ([o.id for o in orders], total) == ([first, second, third], 3)
+    assert ([o.id for o in orders], total) == ([third, second, first], 3)  # newest first
     orders, total = use.list_orders(actor=manager, query=OrderQuery(user_id=customer.user_id))
-    assert [o.id for o in orders] == [first, third]
+    assert [o.id for o in orders] == [third, first]
     orders, total = use.list_orders(actor=manager, query=OrderQuery(status=OrderStatus.PLACED))
-    assert ([o.id for o in orders], total) == ([second, third], 2)
+    assert ([o.id for o in orders], total) == ([third, second], 2)
     orders, total = use.list_orders(actor=customer, query=OrderQuery(status=OrderStatus.CANCELLED))
     assert ([o.id for o in orders], total) == ([first], 1)
-    orders, total = use.list_orders(actor=manager, query=OrderQuery(page=Page(number=2, size=2)))
+    orders, total = use.list_orders(actor=manager, query=OrderQuery(page=Page(number=2, size=2), sort=("id",)))
     assert ([o.id for o in orders], total) == ([third], 3)
+
+
+def test_orders_sort_by_the_keys_asked_newest_first_by_default(
+    use: Container,
+    customer: Actor,
+    apple: Product,
+    pear: Product,
+    order_as: Callable[..., Order],
+    clock: FakeClock,
+) -> None:
+    cheap = order_as(customer, (pear, 1)).id
+    clock.advance()
+    dear = order_as(customer, (apple, 3)).id
+    clock.advance(-timedelta(hours=1))  # a clock set back: ids and times disagree
+    earliest = order_as(customer, (apple, 1)).id
+
+    def listed(*sort: str) -> list[int | None]:
+        query = OrderQuery(sort=sort) if sort else OrderQuery()
+        return [o.id for o in use.list_orders(actor=customer, query=query).items]
+
+    assert listed() == listed("-created_at") == [dear, cheap, earliest]
+    assert listed("created_at") == [earliest, cheap, dear]
+    assert listed("total") == [cheap, earliest, dear]  # 0.99, 10.50, 31.50
+    assert listed("-total") == [dear, earliest, cheap]
+    use.cancel_order(actor=customer, order_id=dear or 0)
+    assert listed("-status", "total") == [cheap, earliest, dear]  # placed, then cancelled
 
 
 def test_a_manager_lists_one_customers_orders_by_username_whatever_its_case(
@@ -210,7 +236,7 @@ def test_a_manager_lists_one_customers_orders_by_username_whatever_its_case(
     order_as(other_customer, (apple, 1))
     third = order_as(customer, (apple, 1)).id
 
-    alices = use.list_orders(actor=manager, query=OrderQuery(newest_first=True), customer="ALICE")
+    alices = use.list_orders(actor=manager, query=OrderQuery(), customer="ALICE")
     nobodys = use.list_orders(actor=manager, query=OrderQuery(), customer="nobody")
 
     assert ([o.id for o in alices.items], alices.total) == ([third, first], 2)
@@ -223,9 +249,30 @@ def test_a_customer_asking_for_someone_elses_orders_gets_their_own(
     mine = order_as(other_customer, (apple, 1)).id
     order_as(customer, (apple, 1))
 
-    listed = use.list_orders(actor=other_customer, query=OrderQuery(), customer="alice")
+    listed = use.list_orders(actor=other_customer, query=OrderQuery(user_id=customer.user_id))
 
     assert [o.id for o in listed.items] == [mine]
+
+
+@pytest.mark.parametrize("name", ["alice", "bob"])
+def test_a_customer_may_not_name_a_customer(
+    use: Container, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order], name: str
+) -> None:
+    order_as(other_customer, (apple, 1))
+
+    with pytest.raises(Forbidden):
+        use.list_orders(actor=other_customer, query=OrderQuery(), customer=name)
+
+
+def test_a_manager_lists_a_closed_accounts_orders_by_its_username(
+    use: Container, customer: Actor, manager: Actor, apple: Product, order_as: Callable[..., Order]
+) -> None:
+    placed = order_as(customer, (apple, 1)).id
+    use.delete_user(actor=customer, user_id=customer.user_id)
+
+    listed = use.list_orders(actor=manager, query=OrderQuery(), customer="alice")
+
+    assert ([o.id for o in listed.items], listed.total) == ([placed], 1)
 
 
 # cancel_order

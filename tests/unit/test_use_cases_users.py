@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.errors import AlreadyExists, Forbidden, NotFound, PreconditionFailed, TooManyAttempts
 from shop.application.ports.paging import Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import (
@@ -15,7 +16,7 @@ from shop.application.users import (
 from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
-from tests.fakes import PASSWORD, FakeHasher
+from tests.fakes import PASSWORD, FakeClock, FakeHasher
 
 from .conftest import actor_of
 
@@ -133,12 +134,26 @@ def test_manager_sees_any_account(use: Container, uow: MemoryUnitOfWork, manager
         use.get_user(actor=manager, user_id=999)
 
 
-def test_deactivated_accounts_are_not_found(
+def test_a_manager_sees_a_closed_account_its_owner_does_not(
     use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
+    closed = use.get_user(actor=manager, user_id=customer.user_id)
+    assert (closed.username, closed.active) == ("alice", False)
     with pytest.raises(NotFound):
-        use.get_user(actor=manager, user_id=customer.user_id)
+        use.get_user(actor=customer, user_id=customer.user_id)
+
+
+def test_managers_list_closed_accounts_when_they_ask(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("u1")
+    add_user("gone", active=False)
+    add_user("left", active=False)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False))
+    assert ([u.username for u in closed], total) == (["gone", "left"], 2)
+    closed, total = use.list_users(actor=manager, query=UserQuery(active=False, q="LEF"))
+    assert ([u.username for u in closed], total) == (["left"], 1)
 
 
 # update_user
@@ -176,6 +191,31 @@ def test_update_profile_fields_keeps_tokens(
     assert saved.token_version == 0
     assert saved.password_hash == "plain$" + PASSWORD
     assert user.username == "alice2"
+
+
+def test_contact_fields_given_as_none_are_cleared_and_those_not_given_kept(
+    use: Container, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(
+        actor=customer, user_id=customer.user_id, changes=UserChanges(email="a@example.com", age=41, phone="+886 2")
+    )
+
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email=None, age=None))
+
+    saved = stored(store, customer.user_id)
+    assert (saved.email, saved.age, saved.phone) == (None, None, "+886 2")
+
+
+def test_clearing_is_a_change_and_every_problem_is_told_before_hashing(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(phone=None))
+    with pytest.raises(InvalidValue) as caught:
+        use.update_user(
+            actor=customer, user_id=customer.user_id, changes=UserChanges(password="short", email="nope", age=None)
+        )
+    assert sorted(caught.value.errors) == ["email", "password"]
+    assert hasher.hash_calls == []
 
 
 def test_keeping_the_same_username_is_fine(
@@ -364,3 +404,70 @@ def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore,
 def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:
     with pytest.raises(NotFound):
         use.demote_manager(username="nobody")
+
+
+# password changes: every check before the hash, and a limit of their own
+
+
+def test_a_stale_if_match_refuses_a_password_change_before_hashing(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    with pytest.raises(PreconditionFailed):
+        use.update_user(
+            actor=customer,
+            user_id=customer.user_id,
+            changes=UserChanges(password="a-brand-new-secret"),
+            precondition=lambda _current: False,
+        )
+    assert hasher.hash_calls == []
+    assert stored(store, customer.user_id).token_version == 0
+
+
+def test_a_taken_username_refuses_a_password_change_before_hashing(
+    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor
+) -> None:
+    with pytest.raises(AlreadyExists):
+        use.update_user(
+            actor=customer, user_id=customer.user_id, changes=UserChanges(username="bob", password="a-new-secret")
+        )
+    assert hasher.hash_calls == []
+
+
+def test_a_change_made_while_the_password_was_hashed_is_not_overwritten(
+    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+) -> None:
+    """If-Match is checked again under the row lock: the hash takes long enough for someone to act."""
+
+    def meanwhile(_password: str) -> None:
+        use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email="meanwhile@example.com"))
+
+    hasher.on_hash = meanwhile
+
+    with pytest.raises(PreconditionFailed):
+        use.update_user(
+            actor=customer,
+            user_id=customer.user_id,
+            changes=UserChanges(password="a-brand-new-secret"),
+            precondition=lambda current: current.email is None,
+        )
+    saved = stored(store, customer.user_id)
+    assert (saved.email, saved.password_hash) == ("meanwhile@example.com", "plain$" + PASSWORD)
+
+
+def test_password_changes_are_limited_per_account_before_hashing(
+    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor, clock: FakeClock
+) -> None:
+    def change(actor: Actor, n: int) -> None:
+        use.update_user(actor=actor, user_id=actor.user_id, changes=UserChanges(password=f"new-secret-{n}"))
+
+    for n in range(5):
+        change(customer, n)
+    with pytest.raises(TooManyAttempts) as refused:
+        change(customer, 5)
+    change(other_customer, 0)  # the limit is the account's
+    use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(email="still@example.com"))
+
+    assert len(hasher.hash_calls) == 6
+    assert refused.value.retry_after_seconds == 3600
+    clock.advance(timedelta(hours=1))
+    change(customer, 6)

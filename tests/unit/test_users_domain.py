@@ -328,6 +328,18 @@ def test_a_contact_change_is_checked_whole_and_keeps_what_is_not_given() -> None
     assert (alice.email, alice.age, alice.phone) == ("a@example.com", 31, "123")
 
 
+def test_a_contact_change_clears_a_field_given_as_none() -> None:
+    alice = User(username="alice", password_hash="h", email="a@example.com", age=30, phone="123", id=1)
+    alice.change_contact(email=None, phone=None)
+    assert (alice.email, alice.age, alice.phone) == (None, 30, None)
+    with pytest.raises(InvalidValue) as caught:
+        alice.change_contact(age=None, phone="call me")
+    assert list(caught.value.errors) == ["phone"]
+    assert alice.age == 30
+    alice.change_contact(age=None)
+    assert alice.age is None
+
+
 def test_demote_makes_a_customer_and_revokes_tokens_once() -> None:
     boss = User(username="boss", password_hash="h", role=Role.MANAGER, id=7)
 

@@ -41,10 +41,11 @@ class Argon2Hasher:
             return self._hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
+        """False for a text that is not valid Unicode (a lone surrogate): no stored hash came from one."""
         try:
             with self._turns:
                 return self._hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
 
     def needs_rehash(self, password_hash: str) -> bool:

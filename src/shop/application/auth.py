@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
+from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
 from shop.application.ports.tokens import RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
+from shop.application.throttling import failed_login_key, take
 from shop.domain.events import LoginFailed, TokensRevoked
 from shop.domain.users import User
 
@@ -38,6 +40,8 @@ def login(
     clock: Clock,
     ids: IdGenerator,
     bus: MessageBus,
+    attempts: Attempts,
+    failure_limit: Limit,
     refresh_ttl: timedelta,
     username: str,
     password: str,
@@ -45,8 +49,11 @@ def login(
 ) -> Session:
     """Check the credentials and open a new token family; unknown users cost as much as wrong passwords.
 
+    Each login counts as a failure of its username before the password is checked, and is refunded
+    once the password proved right: logins sent at the same moment can't slip past failure_limit.
     managers_only (the console): a customer with the right password is told Forbidden, and gets no token.
     """
+    attempt = take(attempts, failed_login_key(username), failure_limit, clock.now(), what="failed logins")
     with uow:
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
@@ -56,6 +63,7 @@ def login(
     if not hasher.verify(user.password_hash, password):
         bus.handle([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
+    attempts.refund(attempt)
     if managers_only and not user.is_manager:
         raise Forbidden("Only managers can sign in to the console.")
     upgraded = hasher.hash(password) if hasher.needs_rehash(user.password_hash) else None
@@ -143,6 +151,10 @@ def purge_expired_tokens(*, uow: UnitOfWork, clock: Clock) -> int:
         count = uow.tokens.purge_expired(clock.now())
         uow.commit()
     return count
+
+
+def purge_expired_attempts(*, attempts: Attempts, clock: Clock) -> int:
+    return attempts.purge(clock.now())
 
 
 def _new_refresh(user: User, *, family: str, ids: IdGenerator, clock: Clock, ttl: timedelta) -> RefreshToken:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -61,3 +63,11 @@ class KeyInUse(ApplicationError):
 
 class IdempotencyMismatch(ApplicationError):
     """An Idempotency-Key was reused with a different request."""
+
+
+class TooManyAttempts(ApplicationError):
+    """A limit on attempts (failed logins of a username, password changes of an account) is reached."""
+
+    def __init__(self, what: str, retry_after: timedelta) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(f"Too many {what}: try again in {self.retry_after_seconds} seconds.")

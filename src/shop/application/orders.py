@@ -141,9 +141,11 @@ def _replay(stored: StoredPlacement, idempotency: Idempotency) -> Placement:
 
 
 def list_orders(*, uow: UnitOfWork, actor: Actor, query: OrderQuery, customer: str | None = None) -> Listing[Order]:
-    """Managers see every order, or one customer's (a username, whatever its case: none when no
-    such account); customers only their own, whatever they ask."""
+    """Managers see every order, or one customer's (a username, whatever its case, closed account or
+    not: none when no such account); customers only their own, and may not name a customer."""
     if not actor.is_manager:
+        if customer is not None:
+            raise Forbidden("Only managers can list the orders of a customer.")
         query = replace(query, user_id=actor.user_id)
     with uow:
         if actor.is_manager and customer is not None:

@@ -59,6 +59,7 @@ class UserView(TypedDict):
     age: int | None
     phone: str | None
     role: Literal["customer", "manager"]
+    active: bool  # false once the account is closed: only managers still see it
 
 
 class UserSummary(TypedDict):
@@ -114,6 +115,7 @@ def user(user: User) -> UserView:
         "age": user.age,
         "phone": user.phone,
         "role": user.role.value,
+        "active": user.active,
     }
 
 

@@ -1,30 +1,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from shop.application.actors import Actor
 from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
+from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.paging import Listing
 from shop.application.ports.services import Clock, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserQuery
+from shop.application.throttling import password_change_key, take
 from shop.domain.errors import InvalidValue
-from shop.domain.users import Role, User, check_account
+from shop.domain.users import KEEP, Role, Unchanged, User, check_account, or_none
 
 
 @dataclass(frozen=True, slots=True)
 class UserChanges:
-    """Fields to change; None leaves a field as it is."""
+    """Fields to change. username, password: None leaves them. email, age, phone: KEEP (not given)
+    leaves them, None clears them."""
 
     username: str | None = None
     password: str | None = None
-    email: str | None = None
-    age: int | None = None
-    phone: str | None = None
+    email: str | Unchanged | None = KEEP
+    age: int | Unchanged | None = KEEP
+    phone: str | Unchanged | None = KEEP
 
     def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
+        contact = (self.email, self.age, self.phone)
+        return self.username is None and self.password is None and all(value is KEEP for value in contact)
 
 
 def _taken(username: str) -> AlreadyExists:
@@ -74,11 +78,12 @@ def list_users(*, uow: UnitOfWork, actor: Actor, query: UserQuery) -> Listing[Us
 
 
 def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
+    """One's own account; managers read any, closed ones too (their orders stay)."""
     if not actor.is_manager and actor.user_id != user_id:
         raise Forbidden("You can only see your own account.")
     with uow:
         user = uow.users.get(user_id)
-    if user is None or not user.active:
+    if user is None or not (user.active or actor.is_manager):
         raise NotFound("User", user_id)
     return user
 
@@ -88,39 +93,36 @@ def update_user(
     uow: UnitOfWork,
     hasher: PasswordHasher,
     clock: Clock,
+    attempts: Attempts,
+    password_change_limit: Limit,
     actor: Actor,
     user_id: int,
     changes: UserChanges,
     precondition: Callable[[User], bool] | None = None,
 ) -> User:
-    """Change one's own account; a new password revokes every token of the user."""
+    """Change one's own account; a new password revokes every token of the user.
+
+    Every check (the fields, If-Match, a taken username, the limit on password changes) comes before
+    the new password is hashed, with no transaction open; the write checks If-Match and the username
+    again under the row lock, since both may have changed while the hash was computed."""
     if actor.user_id != user_id:
         raise Forbidden("You can only change your own account.")
     if changes.is_empty():
         raise InvalidValue.single("body", "Give at least one field to change.")
-    known_as = ""
-    if changes.password is not None and changes.username is None:
+    new_hash = None
+    if changes.password is None:
+        _check_fields(changes, known_as="")
+    else:
         with uow:
-            current = uow.users.get(user_id)
-        known_as = current.username if current else ""
-    check_account(
-        username=changes.username,
-        password=changes.password,
-        email=changes.email,
-        age=changes.age,
-        phone=changes.phone,
-        known_as=known_as,
-    )
-    new_hash = None if changes.password is None else hasher.hash(changes.password)
+            current = _active(uow, user_id)
+            _check_fields(changes, known_as=current.username if changes.username is None else "")
+            _check_changes(uow, current, changes, precondition)
+        take(attempts, password_change_key(user_id), password_change_limit, clock.now(), what="password changes")
+        new_hash = hasher.hash(changes.password)
     with uow:
-        user = uow.users.get_for_update(user_id)
-        if user is None or not user.active:
-            raise NotFound("User", user_id)
-        check_precondition(precondition, user, "account")
-        if changes.username is not None and changes.username != user.username:
-            holder = uow.users.get_by_username(changes.username)
-            if holder is not None and holder.id != user.id:  # "alice" may become "Alice"
-                raise _taken(changes.username)
+        user = _active(uow, user_id, for_update=True)
+        _check_changes(uow, user, changes, precondition)
+        if changes.username is not None:
             user.rename(changes.username)
         if new_hash is not None:
             user.change_password(new_hash, clock.now())
@@ -128,6 +130,35 @@ def update_user(
         uow.users.save(user)
         uow.commit()
     return user
+
+
+def _check_fields(changes: UserChanges, *, known_as: str) -> None:
+    check_account(
+        username=changes.username,
+        password=changes.password,
+        email=or_none(changes.email),
+        age=or_none(changes.age),
+        phone=or_none(changes.phone),
+        known_as=known_as,
+    )
+
+
+def _active(uow: UnitOfWork, user_id: int, *, for_update: bool = False) -> User:
+    user = uow.users.get_for_update(user_id) if for_update else uow.users.get(user_id)
+    if user is None or not user.active:
+        raise NotFound("User", user_id)
+    return user
+
+
+def _check_changes(
+    uow: UnitOfWork, user: User, changes: UserChanges, precondition: Callable[[User], bool] | None
+) -> None:
+    """If-Match holds on the account as stored, and the new name, if any, is free."""
+    check_precondition(precondition, user, "account")
+    if changes.username is not None and changes.username != user.username:
+        holder = uow.users.get_by_username(changes.username)
+        if holder is not None and holder.id != user.id:  # "alice" may become "Alice"
+            raise _taken(changes.username)
 
 
 def delete_user(

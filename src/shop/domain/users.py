@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Final, TypeVar
 
 from shop.domain.errors import InvalidValue, Problems
 from shop.domain.events import Event, TokensRevoked, UserRegistered
@@ -21,6 +22,8 @@ PASSWORD_MAX = 128
 EMAIL_MAX = 254  # RFC 5321's longest path
 AGE_MAX = 150
 PHONE_PATTERN = r"^\+?[0-9 ()-]{3,32}$"
+
+T = TypeVar("T")
 
 # fullmatch everywhere: with match() or search(), "$" also matches before a final newline, so
 # "alice\n" would pass a "^...$" pattern.
@@ -112,6 +115,20 @@ def check_contact(*, email: str | None, age: int | None, phone: str | None) -> N
     problems.raise_any()
 
 
+class Unchanged(Enum):
+    """A field a change does not give: it keeps its value (where None would clear it)."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Unchanged.KEEP
+
+
+def or_none(value: T | Unchanged) -> T | None:
+    """A changed field as the checks take it: None when there is nothing to check (not given, or cleared)."""
+    return None if value is KEEP else value
+
+
 def check_account(
     *,
     username: str | None = None,
@@ -182,12 +199,18 @@ class User:
     def rename(self, username: str) -> None:
         self.username = check_username(username)
 
-    def change_contact(self, *, email: str | None = None, age: int | None = None, phone: str | None = None) -> None:
-        """Each given field, all checked before any changes; None keeps a field as it is."""
-        check_contact(email=email, age=age, phone=phone)
-        self.email = self.email if email is None else email
-        self.age = self.age if age is None else age
-        self.phone = self.phone if phone is None else phone
+    def change_contact(
+        self,
+        *,
+        email: str | Unchanged | None = KEEP,
+        age: int | Unchanged | None = KEEP,
+        phone: str | Unchanged | None = KEEP,
+    ) -> None:
+        """Each given field, all checked before any changes; None clears a field, one not given keeps its value."""
+        check_contact(email=or_none(email), age=or_none(age), phone=or_none(phone))
+        self.email = self.email if email is KEEP else email
+        self.age = self.age if age is KEEP else age
+        self.phone = self.phone if phone is KEEP else phone
 
     def change_password(self, password_hash: str, now: datetime) -> None:
         self.password_hash = password_hash

@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         },
     )
     init_ops(app, settings.metrics_token)
-    init_http(app)
+    init_http(app, settings.trusted_hosts)
     init_jwt(app)
     api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates()]})
     api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": ID_MAX})

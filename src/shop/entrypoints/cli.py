@@ -70,13 +70,17 @@ def demote(username: str) -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired refresh tokens, revocation records and idempotency keys, and the outbox's events
-    sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet are kept, however old)."""
+    """Delete expired refresh tokens, revocation records, idempotency keys and counted attempts, and the
+    outbox's events sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet are kept, however old)."""
     container = _container(Settings.from_env(signs=False))
     tokens = container.purge_tokens()
     keys = container.purge_idempotency_keys()
+    attempts = container.purge_attempts()
     sent = container.purge_sent_messages()
-    click.echo(f"purged {tokens} expired token records, {keys} expired idempotency keys and {sent} sent events")
+    click.echo(
+        f"purged {tokens} expired token records, {keys} expired idempotency keys, "
+        f"{attempts} expired attempts and {sent} sent events"
+    )
 
 
 @main.command()

@@ -14,6 +14,9 @@ from shop.adapters.sql.engine import STATEMENT_TIMEOUT_MS
 log = logging.getLogger(__name__)
 
 MIN_SECRET_BYTES = 32
+# Who may be named in the Host header when TRUSTED_HOSTS is not set (development only).
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+REDIS_SCHEMES = ("redis://", "rediss://")
 
 
 class SettingsError(RuntimeError):
@@ -58,10 +61,13 @@ class Settings:
     redis_url: str = ""
     cache_ttl_seconds: int = 60
     ratelimit_enabled: bool = True
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str = ""  # the database
     ratelimit_login_failures: str = "5 per minute"
+    ratelimit_password_changes: str = "5 per hour"  # noqa: S105 - a limit, not a password
     ratelimit_per_address: str = "300 per minute"
     metrics_token: str = field(default="", repr=False)
+    metrics_public: bool = False
+    trusted_hosts: tuple[str, ...] = LOCAL_HOSTS
     proxy_hops: int = 0
     broker_url: str = field(default="", repr=False)
     outbox_retention: timedelta = timedelta(hours=72)
@@ -74,8 +80,8 @@ class Settings:
     def from_env(
         cls, env: dict[str, str] | None = None, var_dir: Path | None = None, *, signs: bool = True
     ) -> Settings:
-        """signs=False: for processes that never sign or check a token (the relay, operator commands),
-        which then need no JWT_SECRET_KEY, and get none."""
+        """signs=False: for processes that never sign or check a token and serve no API (the relay,
+        operator commands), which then need no JWT_SECRET_KEY, METRICS_TOKEN or TRUSTED_HOSTS."""
         env = dict(os.environ if env is None else env)
         var = var_dir or _var_dir(env)
         production = env.get("SHOP_ENV", "development").lower() == "production"
@@ -85,6 +91,17 @@ class Settings:
             raise SettingsError("SHOP_ENV=production needs JWT_SECRET_KEY; the generated development key is refused.")
         if production and signs and len(secret.encode()) < MIN_SECRET_BYTES:
             raise SettingsError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production.")
+        metrics_token = env.get("METRICS_TOKEN", "")
+        metrics_public = _bool(env, "METRICS_PUBLIC", default=False)
+        if production and signs and not metrics_token and not metrics_public:
+            raise SettingsError(
+                "SHOP_ENV=production needs METRICS_TOKEN (or METRICS_PUBLIC=true where only a trusted network "
+                "reaches /metrics)."
+            )
+        trusted_hosts = _hosts(env)
+        if production and signs and not trusted_hosts:
+            raise SettingsError("SHOP_ENV=production needs TRUSTED_HOSTS, the host names clients use, comma-separated.")
+        storage_uri = _storage_uri(env, production=production and signs)
         return cls(
             database_url=database_url,
             jwt_secret_key=secret,
@@ -104,10 +121,13 @@ class Settings:
             redis_url=env.get("REDIS_URL", ""),
             cache_ttl_seconds=_int(env, "CACHE_TTL_SECONDS", 60),
             ratelimit_enabled=env.get("RATELIMIT_ENABLED", "true").lower() not in {"0", "false", "no"},
-            ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI") or "memory://",
-            ratelimit_login_failures=env.get("RATELIMIT_LOGIN_FAILURES") or "5 per minute",
-            ratelimit_per_address=env.get("RATELIMIT_PER_ADDRESS") or "300 per minute",
-            metrics_token=env.get("METRICS_TOKEN", ""),
+            ratelimit_storage_uri=storage_uri,
+            ratelimit_login_failures=_limit(env, "RATELIMIT_LOGIN_FAILURES", "5 per minute"),
+            ratelimit_password_changes=_limit(env, "RATELIMIT_PASSWORD_CHANGES", "5 per hour"),
+            ratelimit_per_address=_limit(env, "RATELIMIT_PER_ADDRESS", "300 per minute"),
+            metrics_token=metrics_token,
+            metrics_public=metrics_public,
+            trusted_hosts=trusted_hosts or LOCAL_HOSTS,
             proxy_hops=_at_least(0, env, "PROXY_HOPS"),
             broker_url=env.get("BROKER_URL", ""),
             outbox_retention=timedelta(hours=_at_least(1, env, "OUTBOX_RETENTION_HOURS", 72)),
@@ -116,6 +136,51 @@ class Settings:
             log_level=_log_level(env),
             secret_is_generated=generated,
         )
+
+
+def _bool(env: dict[str, str], name: str, *, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in {"true", "false", "1", "0", "yes", "no"}:
+        raise SettingsError(f"{name} must be true or false, got {env[name]!r}")
+    return raw in {"true", "1", "yes"}
+
+
+def _hosts(env: dict[str, str]) -> tuple[str, ...]:
+    """TRUSTED_HOSTS: names (a leading dot admits every subdomain), ports ignored."""
+    return tuple(host.strip().lower() for host in env.get("TRUSTED_HOSTS", "").split(",") if host.strip())
+
+
+def _limit(env: dict[str, str], name: str, default: str) -> str:
+    """One limit as flask-limiter writes it: "5 per minute", "10/hour", "3 per 15 minutes"."""
+    from limits import parse_many
+
+    text = env.get(name) or default
+    try:
+        parsed = parse_many(text)
+    except ValueError:
+        raise SettingsError(f"{name} must read like '5 per minute', got {text!r}") from None
+    if len(parsed) != 1 or parsed[0].amount < 1:
+        raise SettingsError(f"{name} must be one limit of at least 1, got {text!r}")
+    return text
+
+
+def _storage_uri(env: dict[str, str], *, production: bool) -> str:
+    """Where the limits count: "" (the database), Redis, or memory:// (each process on its own)."""
+    uri = env.get("RATELIMIT_STORAGE_URI", "").strip()
+    if uri and uri != "memory://" and not uri.startswith(REDIS_SCHEMES):
+        raise SettingsError(
+            f"RATELIMIT_STORAGE_URI must be unset (the database), redis://... or memory://, got {uri!r}"
+        )
+    if uri == "memory://" and production:
+        raise SettingsError(
+            "RATELIMIT_STORAGE_URI=memory:// counts failed logins per process: in production leave it unset "
+            "(the database) or name Redis."
+        )
+    if uri == "memory://":
+        log.warning("RATELIMIT_STORAGE_URI=memory://: each worker process counts failed logins on its own.")
+    return uri
 
 
 def _var_dir(env: dict[str, str]) -> Path:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from shop.adapters.memory.store import MemoryState, page_of, stored
 from shop.application.errors import OrderOutdated
@@ -13,6 +14,13 @@ from shop.application.ports.paging import Listing
 from shop.application.unit_of_work import EventCollector
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderStatus
+
+_SORT_KEYS: dict[str, Callable[[Order], Any]] = {
+    "created_at": lambda order: order.created_at,
+    "id": lambda order: order.id,
+    "status": lambda order: order.status.value,
+    "total": lambda order: order.total.amount,
+}
 
 
 class MemoryOrderRepository:
@@ -43,15 +51,15 @@ class MemoryOrderRepository:
     get_for_update = get
 
     def list(self, query: OrderQuery) -> Listing[Order]:
-        return page_of(self._matching(query), query.page)
-
-    def _matching(self, query: OrderQuery) -> Iterator[Order]:
-        return (
+        matching = [
             o
-            for _, o in sorted(self._state().orders.items(), reverse=query.newest_first)
+            for o in self._state().orders.values()
             if (query.user_id is None or o.user_id == query.user_id)
             and (query.status is None or o.status is query.status)
-        )
+        ]
+        for key in reversed(query.ordering):
+            matching.sort(key=_SORT_KEYS[key.lstrip("-")], reverse=key.startswith("-"))
+        return page_of(matching, query.page)
 
     def sales(self, since: datetime) -> Sales:
         placed = [o for o in self._state().orders.values() if o.created_at >= since]

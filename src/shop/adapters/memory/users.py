@@ -36,9 +36,9 @@ class MemoryUserRepository:
 
     def list(self, query: UserQuery) -> Listing[User]:
         needle = search_key(query.q, "q") if query.q else ""
+        users = (u for _, u in sorted(self._state().users.items()))
         return page_of(
-            (u for _, u in sorted(self._state().users.items()) if u.active and needle in comparison_key(u.username)),
-            query.page,
+            (u for u in users if u.active is query.active and needle in comparison_key(u.username)), query.page
         )
 
     def save(self, user: User) -> None:

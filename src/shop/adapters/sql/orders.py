@@ -55,15 +55,32 @@ WITH wanted AS (
         AND locked.currency = wanted.currency
     RETURNING products.id
 ), placed AS (
-    INSERT INTO orders (id, user_id, status, currency, created_at, updated_at, cancelled_at, fulfilled_at)
-    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(created_at)s, %(updated_at)s,
-            %(cancelled_at)s, %(fulfilled_at)s)
+    INSERT INTO orders (id, user_id, status, currency, total_cents, created_at, updated_at, cancelled_at,
+                        fulfilled_at)
+    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(total_cents)s, %(created_at)s,
+            %(updated_at)s, %(cancelled_at)s, %(fulfilled_at)s)
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, name, unit_price_milli, unit_price_cents, quantity)
     SELECT %(order_id)s, product_id, name, price_milli, price_cents, quantity FROM wanted ORDER BY line
 )
 SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)s
 """
+
+
+# An order the previous release wrote during a rolling upgrade has no total_cents: the sum of its lines
+# stands in (coalesce evaluates it for those rows only).
+_TOTAL = func.coalesce(
+    orders.c.total_cents,
+    select(func.sum(order_lines.c.unit_price_cents * order_lines.c.quantity))
+    .where(order_lines.c.order_id == orders.c.id)
+    .scalar_subquery(),
+)
+_SORT: dict[str, ColumnElement[Any]] = {
+    "created_at": orders.c.created_at,
+    "id": orders.c.id,
+    "status": orders.c.status,
+    "total": _TOTAL,
+}
 
 
 class SqlOrderRepository:
@@ -87,6 +104,7 @@ class SqlOrderRepository:
                     "order_id": order.id,
                     "user_id": order.user_id,
                     "currency": order.currency,
+                    "total_cents": to_cents(order.total.amount),
                     "line_count": len(lines),
                     **self._state(order),
                 },
@@ -109,9 +127,8 @@ class SqlOrderRepository:
         self._collector.take_events(order)
 
     def _insert(self, order: Order) -> None:
-        order.id = self._conn.execute(
-            _ADD_ORDER, {"user_id": order.user_id, "currency": order.currency, **self._state(order)}
-        ).scalar_one()
+        values = {"user_id": order.user_id, "currency": order.currency, "total_cents": to_cents(order.total.amount)}
+        order.id = self._conn.execute(_ADD_ORDER, {**values, **self._state(order)}).scalar_one()
         self._conn.execute(
             _ADD_LINES,
             [
@@ -141,9 +158,10 @@ class SqlOrderRepository:
         return _to_order(row, _lines_of(self._conn, [order_id])[order_id])
 
     def list(self, query: OrderQuery) -> Listing[Order]:
-        """The total from the (user_id, id) or (status, id) index alone; the page's lines in one query."""
-        order = orders.c.id.desc() if query.newest_first else orders.c.id.asc()
-        statement = select(orders).where(*_conditions(query)).order_by(order)
+        """The total from an index alone; a customer's newest first from (user_id, created_at, id);
+        the page's lines in one query."""
+        order = [_SORT[key[1:]].desc() if key.startswith("-") else _SORT[key].asc() for key in query.ordering]
+        statement = select(orders).where(*_conditions(query)).order_by(*order)
         found = listing(self._conn, statement, query.page, lambda row: row)
         lines = _lines_of(self._conn, [row.id for row in found.items])
         return Listing([_to_order(row, lines[row.id]) for row in found.items], found.total)

@@ -135,10 +135,14 @@ orders = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("cancelled_at", UTCDateTime),
     Column("fulfilled_at", UTCDateTime),
+    # The sum of the lines, which never change: written with the order, so that listings sort by it.
+    # NULL for an order the previous release wrote during a rolling upgrade (see SqlOrderRepository).
+    Column("total_cents", BigInteger),
     CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
     Index("ix_orders_user_id_id", "user_id", "id"),
     Index("ix_orders_status_id", "status", "id"),
     Index("ix_orders_created_at", "created_at"),  # the console's sales of today and of the week
+    Index("ix_orders_user_id_created_at", "user_id", "created_at", "id"),  # a customer's, newest first
 )
 
 order_lines = Table(
@@ -217,4 +221,17 @@ outbox = Table(
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
+)
+
+# Attempts counted by the limits on failed logins and password changes (adapters/sql/attempts.py):
+# one row per attempt until its window ends, under the SHA-256 of a key such as "login:alice" (what
+# people type as a username is sometimes their password: it is not kept).
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("key", String(64), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_attempts_key_expires_at", "key", "expires_at"),
+    Index("ix_attempts_expires_at", "expires_at"),
 )

@@ -50,7 +50,7 @@ class SqlUserRepository:
         return self._to_user(row) if row is not None else None
 
     def list(self, query: UserQuery) -> Listing[User]:
-        statement = select(users).where(users.c.active)
+        statement = select(users).where(users.c.active == query.active)
         if query.q:
             statement = statement.where(users.c.username_key.contains(search_key(query.q, "q"), autoescape=True))
         return listing(self._conn, statement.order_by(users.c.id), query.page, self._to_user)

@@ -8,13 +8,26 @@ from shop.application.ports.paging import Listing, Page
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderStatus
 
+ORDER_SORT_KEYS = frozenset({"created_at", "id", "status", "total"})
+NEWEST_FIRST = ("-created_at",)
+
 
 @dataclass(frozen=True, slots=True)
 class OrderQuery:
     page: Page = Page()
     user_id: int | None = None
     status: OrderStatus | None = None
-    newest_first: bool = False
+    # Keys of ORDER_SORT_KEYS, a leading "-" for descending: status alphabetically, total by amount.
+    sort: tuple[str, ...] = NEWEST_FIRST
+
+    @property
+    def ordering(self) -> tuple[str, ...]:
+        """The sort, then id in the direction of its last key, unless id is in it: one order, on
+        every adapter, whatever the ties."""
+        keys = self.sort or NEWEST_FIRST
+        if any(key.lstrip("-") == "id" for key in keys):
+            return keys
+        return (*keys, "-id" if keys[-1].startswith("-") else "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +53,7 @@ class OrderRepository(Protocol):
     def get_for_update(self, order_id: int) -> Order | None: ...
 
     def list(self, query: OrderQuery) -> Listing[Order]:
-        """The query's page of orders, oldest (or newest) first, with their lines; pages past the end
-        are empty."""
+        """The query's page of orders in its ordering, with their lines; pages past the end are empty."""
 
     def sales(self, since: datetime) -> Sales: ...
 

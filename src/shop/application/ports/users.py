@@ -9,10 +9,12 @@ from shop.domain.users import User
 
 @dataclass(frozen=True, slots=True)
 class UserQuery:
-    """Active accounts, oldest first; q: a piece of the username, whatever its case."""
+    """Active accounts (closed ones with active False), oldest first; q: a piece of the username,
+    whatever its case."""
 
     page: Page = Page()
     q: str | None = None
+    active: bool = True
 
 
 class UserRepository(Protocol):

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, url_for
 from flask_cors import CORS
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.sansio.utils import host_is_trusted
 
 from shop.domain.errors import InvalidValue
+from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
 from shop.entrypoints.docs import CSP as DOCS_CSP
 
@@ -24,6 +28,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: "$" would also t
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+RETRY_LATER = frozenset({429, 503})
+PAGINATION = "X-Pagination"
 
 
 T = TypeVar("T")
@@ -36,6 +42,17 @@ IF_MATCH_PARAMETER = {
     "(412 otherwise, and nothing changes). `*` matches any state. Without it the change is unconditional.",
     "schema": {"type": "string"},
 }
+
+
+LOCATION_HEADER = {
+    "description": "The path of the resource just created, to GET it.",
+    "schema": {"type": "string", "example": "/orders/42/"},
+}
+
+
+def created(body: T, endpoint: str, **ids: Any) -> tuple[T, int, dict[str, str]]:
+    """A 201 with the Location of what was made (a path: RFC 9110 allows a relative reference)."""
+    return body, 201, {"Location": url_for(endpoint, **ids)}
 
 
 def etag_of(body: Any) -> str:
@@ -72,6 +89,11 @@ class IdConverter(BaseConverter):
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+    # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.
+    if request.blueprint != "ops" and not host_is_trusted(request.host, current_app.config["SHOP_TRUSTED_HOSTS"]):
+        raise BadRequest("This service does not answer for the host named in the Host header.")
+    if nul := sorted(name for name, value in _texts() if "\x00" in name or "\x00" in value):
+        raise InvalidValue({name: [NUL_REFUSED] for name in nul})
     if request.routing_exception is not None or request.url_rule is None:
         return  # an unknown route (404) or method (405) is that, whatever the body
     allowed = current_app.config["SHOP_QUERY_PARAMETERS"].get((request.url_rule.rule, request.method))
@@ -81,6 +103,16 @@ def _before() -> None:
         raise UnsupportedMediaType("Send the request body as JSON with Content-Type: application/json.")
     if unknown := sorted(set(request.args) - allowed):
         raise InvalidValue({name: ["Unknown query parameter."] for name in unknown})
+
+
+def _texts() -> list[tuple[str, str]]:
+    """The query's parameters and, on a form post (the console's), its fields. PostgreSQL's text can't
+    hold a NUL character, and no field of the service needs one: refused wherever it comes from
+    (JSON bodies: api/jsonfast.py)."""
+    texts = list(request.args.items(multi=True))
+    if request.method == "POST" and request.mimetype in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        texts += request.form.items(multi=True)
+    return texts
 
 
 def documented_query_parameters(app: Flask, spec: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
@@ -102,6 +134,8 @@ def _has_body() -> bool:
 
 
 def _after(response: Response) -> Response:
+    if response.location:
+        _drop_own_host(response)
     if response.status_code == 200 and not response.is_streamed:
         if request.method == "GET":
             # A strong ETag over the body; If-None-Match with it answers 304 without the body.
@@ -110,6 +144,12 @@ def _after(response: Response) -> Response:
         elif request.method in {"PUT", "PATCH"}:
             response.add_etag()  # the new state's tag: the If-Match of the next change
     headers = response.headers
+    if response.status_code not in RETRY_LATER:
+        # flask-limiter tells every answer of a limited route when its window resets, as Retry-After;
+        # that header means "retry later" (RFC 9110), so only a refusal carries it. X-RateLimit-* stay.
+        headers.pop("Retry-After", None)
+    if PAGINATION in headers:
+        headers[PAGINATION] = complete_pagination(headers[PAGINATION], request.args.get("page", 1, type=int))
     headers["X-Request-ID"] = getattr(g, "request_id", "-")
     headers["X-Content-Type-Options"] = "nosniff"
     headers.setdefault("Referrer-Policy", "no-referrer")  # the console's forms need same-origin
@@ -127,7 +167,31 @@ def _after(response: Response) -> Response:
     return response
 
 
-def init_http(app: Flask) -> None:
+def _drop_own_host(response: Response) -> None:
+    """werkzeug's redirects (a missing trailing slash) name the request's host: a path is enough, and
+    then no redirect ever carries a host the client chose."""
+    target = urlsplit(response.location)
+    if target.netloc == request.host:
+        response.location = urlunsplit(("", "", target.path, target.query, target.fragment))
+
+
+def complete_pagination(header: str, page: int) -> str:
+    """flask-smorest's X-Pagination, with page, first_page and last_page on an empty page too (past
+    the end, or of an empty list, which still has its first page); previous_page there is the last
+    page that has items."""
+    metadata = json.loads(header)
+    if "page" in metadata:
+        return header
+    last_page = max(metadata["total_pages"], 1)
+    metadata.update(first_page=1, last_page=last_page, page=page)
+    if page > 1:
+        metadata["previous_page"] = min(page - 1, last_page)
+    return json.dumps(metadata)
+
+
+def init_http(app: Flask, trusted_hosts: tuple[str, ...]) -> None:
+    """trusted_hosts: the names (".example.com": and its subdomains) the Host header may carry."""
+    app.config["SHOP_TRUSTED_HOSTS"] = list(trusted_hosts)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = True
     app.before_request(_before)
@@ -142,6 +206,6 @@ def init_cors(app: Flask, origins: tuple[str, ...]) -> None:
         app,
         origins=list(origins),
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-ID"],
-        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After"],
+        expose_headers=["X-Pagination", "X-Request-ID", "Idempotent-Replayed", "ETag", "Retry-After", "Location"],
         max_age=600,
     )

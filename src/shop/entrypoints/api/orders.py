@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, json
+from flask import Response, json, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
@@ -14,6 +14,7 @@ from shop.application.ports.paging import Listing, Page
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.http import LOCATION_HEADER
 from shop.entrypoints.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     REPLAYED_HEADER,
@@ -32,6 +33,7 @@ class Orders(MethodView):
     @blp.arguments(OrderFilterSchema, location="query")
     @blp.response(200, OrderSchema(many=True))
     @blp.paginate()
+    @blp.errors(403)
     @inject
     def get(
         self,
@@ -39,18 +41,20 @@ class Orders(MethodView):
         pagination_parameters: PaginationParameters,
         list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
     ) -> list[Order]:
-        """Managers see every order, customers their own; oldest first."""
+        """Managers see every order (or one customer's), customers their own; newest first unless `sort` says."""
         status = filters.get("status")
         query = OrderQuery(
             page=Page(pagination_parameters.page, pagination_parameters.page_size),
             status=OrderStatus(status) if status else None,
+            sort=tuple(filters["sort"].split(",")),
         )
-        found, pagination_parameters.item_count = list_orders(actor=current_actor(), query=query)
+        listing = list_orders(actor=current_actor(), query=query, customer=filters.get("customer"))
+        found, pagination_parameters.item_count = listing
         return found
 
     @blp.authenticated
     @blp.arguments(OrderCreateSchema)
-    @blp.response(201, OrderSchema, headers={"Idempotent-Replayed": REPLAYED_HEADER})
+    @blp.response(201, OrderSchema, headers={"Location": LOCATION_HEADER, "Idempotent-Replayed": REPLAYED_HEADER})
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.errors(403, 409, 422)
     @inject
@@ -69,6 +73,7 @@ class Orders(MethodView):
             idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
         )
         response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        response.headers["Location"] = url_for(".OrderDetail", order_id=placement.order["id"])
         if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         return response

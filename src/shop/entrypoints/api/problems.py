@@ -11,6 +11,7 @@ from flask import Flask, Response, g, json, request
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
 
 from shop.application.errors import (
     AlreadyExists,
@@ -21,6 +22,7 @@ from shop.application.errors import (
     IdempotencyMismatch,
     NotFound,
     PreconditionFailed,
+    TooManyAttempts,
 )
 from shop.application.outages import OutageLog
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
@@ -29,6 +31,7 @@ log = logging.getLogger("shop.errors")
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:shop:problem:"
+NO_ROUTE = "Nothing is found at this address."
 
 
 def problem(
@@ -104,6 +107,10 @@ def handle_http_exception(error: HTTPException) -> Response:
     if status >= 500:
         return _internal_error(error)
     detail = data.get("message") or error.description or HTTPStatus(status).phrase
+    if isinstance(error, WerkzeugNotFound) and detail == WerkzeugNotFound.description:
+        # No route: an unknown path, or an id no resource can have (zero, beyond 32 bits). Werkzeug's
+        # text ("If you entered the URL manually...") speaks to a person at a browser.
+        detail = NO_ROUTE
     headers = dict(data.get("headers") or {})
     response = error.get_response()
     for name in ("Allow", "Retry-After"):
@@ -177,6 +184,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:
         return problem(409, str(error))
+
+    @app.errorhandler(TooManyAttempts)
+    def _too_many(error: TooManyAttempts) -> Response:
+        return problem(429, str(error), headers={"Retry-After": str(error.retry_after_seconds)})
 
     @app.errorhandler(Busy)
     def _busy(error: Busy) -> Response:

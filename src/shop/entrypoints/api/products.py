@@ -13,7 +13,7 @@ from shop.application.products import ProductChanges
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match
 from shop.entrypoints.api.schemas.products import (
     ProductCreateSchema,
     ProductFilterSchema,
@@ -50,14 +50,16 @@ class Products(MethodView):
 
     @blp.authenticated
     @blp.arguments(ProductCreateSchema)
-    @blp.response(201, ProductSchema)
+    @blp.response(201, ProductSchema, headers={"Location": LOCATION_HEADER})
     @blp.errors(403, 409)
     @inject
     def post(
         self, body: dict[str, Any], create_product: Callable[..., Product] = Provide[Container.create_product.provider]
-    ) -> Product:
+    ) -> tuple[Product, int, dict[str, str]]:
         """Add a product (managers only). Price: string or number, with at most its currency's decimals."""
-        return create_product(actor=current_actor(), **body)
+        product = create_product(actor=current_actor(), **body)
+        assert product.id is not None
+        return created(product, ".ProductDetail", product_id=product.id)
 
 
 @blp.route("/<id:product_id>/")

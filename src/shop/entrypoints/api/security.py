@@ -10,9 +10,9 @@ docs/decisions.md.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 
 import jwt
 from dependency_injector.wiring import Provide, inject
@@ -30,6 +30,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 ALGORITHM = "HS256"
 INVALID = "Token is invalid or has been revoked."
 MISSING = "Authentication credentials were not provided: send Authorization: Bearer <access>."
+WRONG_SCHEME = "Use the Bearer scheme: Authorization: Bearer <access token>."
 _REQUIRED = ["exp", "iat", "sub", "jti", "type", "ver", "fam"]
 
 
@@ -42,12 +43,22 @@ def claims_of(payload: dict[str, Any]) -> auth.TokenClaims:
     )
 
 
-def issue_tokens(session: auth.Session) -> dict[str, str]:
+class TokenPair(TypedDict):
+    access: str
+    refresh: str
+    token_type: Literal["Bearer"]
+    expires_in: int  # seconds the access token lives (RFC 6749, section 5.1)
+
+
+def issue_tokens(session: auth.Session) -> TokenPair:
     """A fresh access token and the session's refresh token, both bound to the token family."""
     user, refresh = session.user, session.refresh
     claims = {"ver": user.token_version, "fam": refresh.family}
+    lifetime: timedelta = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
     return {
-        "access": create_access_token(identity=str(user.id), additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": int(lifetime.total_seconds()),
+        "access": create_access_token(identity=str(user.id), additional_claims=claims, expires_delta=lifetime),
         "refresh": create_refresh_token(
             identity=str(user.id),
             additional_claims={**claims, "jti": refresh.jti},
@@ -81,7 +92,9 @@ def bearer_payload() -> dict[str, Any] | None:
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer":
+        raise AuthenticationFailed(WRONG_SCHEME)
+    if not token.strip():
         raise AuthenticationFailed(INVALID)
     return decode(token.strip(), "access")
 

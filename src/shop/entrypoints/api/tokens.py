@@ -13,7 +13,7 @@ from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas.common import EmptySchema
 from shop.entrypoints.api.schemas.tokens import LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
-from shop.entrypoints.api.security import bearer_payload, claims_of, decode, issue_tokens
+from shop.entrypoints.api.security import TokenPair, bearer_payload, claims_of, decode, issue_tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/token", description="Obtain, rotate, verify and revoke JWTs.")
 
@@ -26,7 +26,7 @@ class Obtain(MethodView):
     @inject
     def post(
         self, body: dict[str, Any], login: Callable[..., Session] = Provide[Container.login.provider]
-    ) -> dict[str, str]:
+    ) -> TokenPair:
         """Log in: exchange a username and password for an access and a refresh token."""
         return issue_tokens(login(**body))
 
@@ -39,7 +39,7 @@ class Refresh(MethodView):
     @inject
     def post(
         self, body: dict[str, Any], refresh: Callable[..., Session] = Provide[Container.refresh.provider]
-    ) -> dict[str, str]:
+    ) -> TokenPair:
         """Rotate a refresh token: the old one stops working; using it again revokes its whole family."""
         return issue_tokens(refresh(claims=claims_of(decode(body["refresh"], "refresh"))))
 

@@ -13,7 +13,7 @@ from shop.application.users import UserChanges
 from shop.container import Container
 from shop.domain.users import User
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.http import IF_MATCH_PARAMETER, if_match
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match
 from shop.entrypoints.api.schemas.users import UserCreateSchema, UserFilterSchema, UserSchema, UserUpdateSchema
 from shop.entrypoints.api.security import BEARER, current_actor, optional_actor
 
@@ -23,16 +23,18 @@ blp = Blueprint("users", __name__, url_prefix="/users", description="Sign up and
 @blp.route("/")
 class Users(MethodView):
     @blp.arguments(UserCreateSchema)
-    @blp.response(201, UserSchema)
+    @blp.response(201, UserSchema, headers={"Location": LOCATION_HEADER})
     @blp.errors(401, 403, 409, 429)
     @blp.doc(security=[{}, *BEARER])
     @inject
     def post(
         self, body: dict[str, Any], register_user: Callable[..., User] = Provide[Container.register_user.provider]
-    ) -> User:
+    ) -> tuple[User, int, dict[str, str]]:
         """Sign up. `is_manager: true` needs a manager's access token."""
         actor = optional_actor() if body["is_manager"] else None
-        return register_user(actor=actor, **body)
+        user = register_user(actor=actor, **body)
+        assert user.id is not None
+        return created(user, ".UserDetail", user_id=user.id)
 
     @blp.authenticated
     @blp.arguments(UserFilterSchema, location="query", as_kwargs=True)
@@ -43,50 +45,75 @@ class Users(MethodView):
     def get(
         self,
         pagination_parameters: PaginationParameters,
+        active: bool,
         q: str | None = None,
         list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
     ) -> list[User]:
-        """Every active account, oldest first, or those whose username contains `q` (managers only)."""
-        query = UserQuery(page=Page(pagination_parameters.page, pagination_parameters.page_size), q=q)
+        """Every active account (or, with `active=false`, every closed one), oldest first, or those
+        whose username contains `q` (managers only)."""
+        page = Page(pagination_parameters.page, pagination_parameters.page_size)
+        query = UserQuery(page=page, q=q, active=active)
         found, pagination_parameters.item_count = list_users(actor=current_actor(), query=query)
         return found
 
 
 @blp.route("/<id:user_id>/")
 class UserDetail(MethodView):
+    """An account by id. The methods take user_id None for /users/me/: the caller's own account."""
+
     @blp.authenticated
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
     @inject
-    def get(self, user_id: int, get_user: Callable[..., User] = Provide[Container.get_user.provider]) -> User:
-        """One's own account; managers may read any."""
-        return get_user(actor=current_actor(), user_id=user_id)
+    def get(
+        self, user_id: int | None = None, get_user: Callable[..., User] = Provide[Container.get_user.provider]
+    ) -> User:
+        """One's own account (also at /users/me/); managers may read any."""
+        return get_user(actor=current_actor(), user_id=_own_or(user_id))
 
     @blp.authenticated
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
-    @blp.errors(403, 404, 409, 412)
+    @blp.errors(403, 404, 409, 412, 429)
     @inject
     def put(
         self,
         body: dict[str, Any],
-        user_id: int,
+        user_id: int | None = None,
         update_user: Callable[..., User] = Provide[Container.update_user.provider],
     ) -> User:
-        """Change one's own account (any subset of fields). A new password revokes every token."""
+        """Change one's own account (also at /users/me/): any subset of its fields, with PUT or PATCH.
+
+        `null` clears email, age or phone; a field left out keeps its value. A new password revokes
+        every token of the account. Send `If-Match` with the ETag of your GET
+        so that a change made meanwhile is not silently overwritten: 412 then, and nothing changes.
+        """
         return update_user(
             actor=current_actor(),
-            user_id=user_id,
+            user_id=_own_or(user_id),
             changes=UserChanges(**body),
             precondition=if_match(UserSchema().dump),
         )
+
+    patch = put  # PUT already takes any subset of the fields
 
     @blp.authenticated
     @blp.response(204)
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.errors(403, 404, 412)
     @inject
-    def delete(self, user_id: int, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]) -> None:
-        """Close one's own account: logins and every token stop working at once; orders are kept."""
-        delete_user(actor=current_actor(), user_id=user_id, precondition=if_match(UserSchema().dump))
+    def delete(
+        self, user_id: int | None = None, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]
+    ) -> None:
+        """Close one's own account (also at /users/me/): logins and every token stop at once; orders stay."""
+        delete_user(actor=current_actor(), user_id=_own_or(user_id), precondition=if_match(UserSchema().dump))
+
+
+@blp.route("/me/")
+class Me(UserDetail):
+    """/users/{id}/ for the caller's own id: the same answers, ETags and If-Match."""
+
+
+def _own_or(user_id: int | None) -> int:
+    return current_actor().user_id if user_id is None else user_id

@@ -44,6 +44,6 @@ def customer(
     list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
 ) -> Any:
     found = get_user(actor=current_manager(), user_id=user_id)
-    query = OrderQuery(page=requested_page(), user_id=user_id, newest_first=True)
+    query = OrderQuery(page=requested_page(), user_id=user_id)
     orders = list_orders(actor=current_manager(), query=query)
     return page("customer.html", customer=found, shown=Shown.of(orders, query.page))

@@ -43,7 +43,6 @@ def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_o
     query = OrderQuery(
         page=requested_page(),
         status=OrderStatus(status) if status else None,
-        newest_first=True,
     )
     found = list_orders(actor=current_manager(), query=query, customer=customer or None)
     shown = Shown.of(found, query.page)

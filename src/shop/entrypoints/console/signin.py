@@ -8,10 +8,12 @@ purged refresh token ends the console session at the next click, and so does SES
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from dependency_injector.wiring import Provide, inject
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -26,6 +28,7 @@ from shop.entrypoints.console.blueprint import blp, page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_CONSOLE_PATH = re.compile(r"/console/[\x21-\x5b\x5d-\x7e]*")  # printable ASCII but the backslash
 SIGNED_OUT = "Your session has ended (expired, signed out, password changed or access revoked): sign in again."
 
 
@@ -52,9 +55,12 @@ def _to_login() -> Any:
 
 
 def _safe_next(target: str | None) -> str:
-    """Back to the page that asked for a sign-in: a console path only, never another site."""
-    if target and target.startswith("/console/") and not target.startswith("/console//"):
-        return target
+    """Back to the page that asked for a sign-in: a plain console path (printable ASCII, no
+    backslash, no empty or dot segment), never another site nor a header of its own; else home."""
+    if target and _CONSOLE_PATH.fullmatch(target):
+        segments = [unquote(segment) for segment in target.partition("?")[0].split("/")[2:]]
+        if "" not in segments[:-1] and not {".", ".."} & set(segments):
+            return target
     return url_for("console.home")
 
 

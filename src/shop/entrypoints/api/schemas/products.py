@@ -28,16 +28,17 @@ _AMOUNT = {
 
 class Price(fields.Field[object]):
     """A price as a client sends it, a JSON string or number, passed on as sent: Product.create and
-    change read it, once (Money.parse). Only its shape is checked here."""
+    change read it, once (Money.parse). Only its shape is checked here. A JSON number arrives as an
+    int or, exactly as written, a Decimal (api/jsonfast.py): never a float, which would round it."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("metadata", {}).update(_AMOUNT)
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> object:
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or len(str(value)) > 32:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal) or len(str(value)) > 32:
             raise ma.ValidationError("Must be a decimal number, as a string or a number.")
-        return str(value) if isinstance(value, float) else value
+        return value
 
 
 class PriceFilter(Price):

@@ -70,6 +70,8 @@ def _field(hint: Any) -> fields.Field[Any]:
         options["metadata"] = metadata
     if date_time:
         return fields.DateTime(**options)
+    if hint is bool:
+        return fields.Boolean(**options)
     if hint is int:
         return fields.Integer(**options)
     if hint is str:

@@ -21,6 +21,10 @@ class LoginSchema(StrictSchema):
 class TokenPairSchema(ma.Schema):
     access = fields.String(required=True)
     refresh = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"enum": ["Bearer"]})
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds the access token is valid for.", "example": 900}
+    )
 
 
 class RefreshSchema(StrictSchema):

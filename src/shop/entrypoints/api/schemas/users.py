@@ -66,11 +66,13 @@ class UserCreateSchema(StrictSchema):
 
 
 class UserUpdateSchema(PartialUpdateSchema):
+    """null clears a contact field; a field left out keeps its value."""
+
     username = _username()
     password = _new_password()
-    email = _email()
-    age = integer(0, AGE_MAX, check_age)
-    phone = _phone()
+    email = _email(allow_none=True)
+    age = integer(0, AGE_MAX, check_age, allow_none=True)
+    phone = _phone(allow_none=True)
 
 
 class UserFilterSchema(StrictSchema):
@@ -78,6 +80,10 @@ class UserFilterSchema(StrictSchema):
         "q",
         USERNAME_MAX,
         metadata={"description": "Only accounts whose username contains this text, whatever its case."},
+    )
+    active = fields.Boolean(
+        load_default=True,
+        metadata={"description": "false: the closed accounts instead of the active ones."},
     )
 
 
