@@ -29,9 +29,10 @@ WITH wanted AS (
         AND locked.currency = wanted.currency
     RETURNING products.id
 ), placed AS (
-    INSERT INTO orders (id, user_id, status, currency, total_cents, created_at, updated_at, cancelled_at,
-                        fulfilled_at)
-    VALUES (:order_id, :customer, 'placed', :product_currency, :product_price_cents, now(), now(), NULL, NULL)
+    INSERT INTO orders (id, user_id, status, currency, total_milli, total_cents, created_at, updated_at,
+                        cancelled_at, fulfilled_at)
+    VALUES (:order_id, :customer, 'placed', :product_currency, :product_price_milli, :product_price_cents, now(),
+            now(), NULL, NULL)
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, name, unit_price_milli, unit_price_cents, quantity)
     SELECT :order_id, product_id, name, price_milli, price_cents, quantity FROM wanted ORDER BY line

@@ -203,6 +203,7 @@ def test_the_money_migration_keeps_every_amount(blank_url: str) -> None:
         assert order is not None and str(order.total) == "21.00 TWD"
     finally:
         engine.dispose()
+    assert [tuple(row) for row in run(blank_url, "SELECT total_milli FROM orders")] == [(21000,)]
 
 
 def test_the_previous_release_keeps_reading_and_writing_cents(blank_url: str) -> None:
@@ -210,8 +211,9 @@ def test_the_previous_release_keeps_reading_and_writing_cents(blank_url: str) ->
     run(blank_url, OLD_USER, {"name": "carol"})
     run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "1050, 'TWD'"), {"name": "Tea", "deleted": False})
     run(blank_url, "UPDATE products SET name = 'Tea', price_cents = 1275, stock = 5 WHERE id = 1")
-    run(blank_url, OLD_ORDER)
+    run(blank_url, OLD_ORDER.replace("(user_id,", "(total_cents, user_id,").replace("VALUES (", "VALUES (2550, "))
     run(blank_url, OLD_LINE, {"name": "Tea", "product": 1, "cents": 1275})
+    assert [tuple(row) for row in run(blank_url, "SELECT total_cents, total_milli FROM orders")] == [(2550, 25500)]
     engine = make_engine(blank_url)
     try:
         with SqlUnitOfWork(engine) as uow:

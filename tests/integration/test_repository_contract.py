@@ -535,6 +535,19 @@ class TestOrders:
         assert listed("-total", page=Page(2, 2)) == ["o1", "o3"]
         assert listed("total", user_id=alice.id, status=OrderStatus.PLACED) == ["o1", "o4"]
 
+    def test_totals_sort_to_the_last_of_three_decimals(self, uow_factory: UowFactory) -> None:
+        alice = add_user(uow_factory)
+        dearer, cheaper = (
+            add_product(uow_factory, "Dearer", "1.234", 9, "KWD"),
+            add_product(uow_factory, "Cheaper", "1.231", 9, "KWD"),
+        )
+        assert alice.id is not None and dearer.id is not None and cheaper.id is not None
+        first = place(uow_factory, alice.id, (dearer.id, 1))  # both 1.23 in cents
+        second = place(uow_factory, alice.id, (cheaper.id, 1))
+        with uow_factory() as uow:
+            by_total = uow.orders.list(OrderQuery(sort=("total",))).items
+        assert [o.id for o in by_total] == [second.id, first.id]
+
 
 class TestTokens:
     def _token(

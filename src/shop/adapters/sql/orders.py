@@ -55,10 +55,10 @@ WITH wanted AS (
         AND locked.currency = wanted.currency
     RETURNING products.id
 ), placed AS (
-    INSERT INTO orders (id, user_id, status, currency, total_cents, created_at, updated_at, cancelled_at,
-                        fulfilled_at)
-    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(total_cents)s, %(created_at)s,
-            %(updated_at)s, %(cancelled_at)s, %(fulfilled_at)s)
+    INSERT INTO orders (id, user_id, status, currency, total_milli, total_cents, created_at, updated_at,
+                        cancelled_at, fulfilled_at)
+    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(total_milli)s, %(total_cents)s,
+            %(created_at)s, %(updated_at)s, %(cancelled_at)s, %(fulfilled_at)s)
 ), lines AS (
     INSERT INTO order_lines (order_id, product_id, name, unit_price_milli, unit_price_cents, quantity)
     SELECT %(order_id)s, product_id, name, price_milli, price_cents, quantity FROM wanted ORDER BY line
@@ -67,11 +67,11 @@ SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)
 """
 
 
-# An order the previous release wrote during a rolling upgrade has no total_cents: the sum of its lines
+# An order a release before 0010 wrote during a rolling upgrade has no total: the sum of its lines
 # stands in (coalesce evaluates it for those rows only).
 _TOTAL = func.coalesce(
-    orders.c.total_cents,
-    select(func.sum(order_lines.c.unit_price_cents * order_lines.c.quantity))
+    orders.c.total_milli,
+    select(func.sum(order_lines.c.unit_price_milli * order_lines.c.quantity))
     .where(order_lines.c.order_id == orders.c.id)
     .scalar_subquery(),
 )
@@ -104,6 +104,7 @@ class SqlOrderRepository:
                     "order_id": order.id,
                     "user_id": order.user_id,
                     "currency": order.currency,
+                    "total_milli": to_milli(order.total.amount),
                     "total_cents": to_cents(order.total.amount),
                     "line_count": len(lines),
                     **self._state(order),
@@ -127,7 +128,13 @@ class SqlOrderRepository:
         self._collector.take_events(order)
 
     def _insert(self, order: Order) -> None:
-        values = {"user_id": order.user_id, "currency": order.currency, "total_cents": to_cents(order.total.amount)}
+        total = order.total.amount
+        values = {
+            "user_id": order.user_id,
+            "currency": order.currency,
+            "total_milli": to_milli(total),
+            "total_cents": to_cents(total),
+        }
         order.id = self._conn.execute(_ADD_ORDER, {**values, **self._state(order)}).scalar_one()
         self._conn.execute(
             _ADD_LINES,

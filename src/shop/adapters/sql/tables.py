@@ -138,6 +138,8 @@ orders = Table(
     # The sum of the lines, which never change: written with the order, so that listings sort by it.
     # NULL for an order the previous release wrote during a rolling upgrade (see SqlOrderRepository).
     Column("total_cents", BigInteger),
+    # The same in thousandths (migration 0008); NULL also when the release before 0008 wrote no total.
+    Column("total_milli", BigInteger),
     CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
     Index("ix_orders_user_id_id", "user_id", "id"),
     Index("ix_orders_status_id", "status", "id"),

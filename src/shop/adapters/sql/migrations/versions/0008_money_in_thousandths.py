@@ -1,22 +1,23 @@
-"""amounts in thousandths: products.price_milli, order_lines.unit_price_milli
+"""amounts in thousandths: products.price_milli, order_lines.unit_price_milli, orders.total_milli
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 11:00:00
 
 Integer cents can't hold a dinar's three decimals (KWD, BHD...). Amounts are now kept in
-thousandths of their currency, exact on both databases, backfilled from the cents (x 10). An
+thousandths of their currency, exact on both databases, backfilled from the cents (x 10; an
+order's total from its lines, so those a release before 0010 left without one get one too). An
 expand step, so the release before this one keeps serving on the new schema:
 
 - it reads and writes only the cents, which this release keeps writing too (rounded half-even:
   during a rollout it shows a KWD price of 1.235 as 1.24, and an order it takes is priced as
   it showed it);
-- when it writes cents without thousandths (a new product, a new price, an order's line), a
-  trigger sets the thousandths from them: on an update, only when the cents changed and the
+- when it writes cents without thousandths (a new product, a new price, an order and its lines),
+  a trigger sets the thousandths from them: on an update, only when the cents changed and the
   thousandths did not, which is how the release before writes.
 
-The contract migration of a later release makes both columns NOT NULL and drops the triggers,
-ix_products_price_cents and the two cents columns.
+The contract migration of a later release makes the price columns (and, once every order has
+one, total_milli) NOT NULL, and drops the triggers, ix_products_price_cents and the cents columns.
 """
 
 from collections.abc import Sequence
@@ -30,7 +31,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # (table, the cents, the thousandths)
-AMOUNTS = (("products", "price_cents", "price_milli"), ("order_lines", "unit_price_cents", "unit_price_milli"))
+AMOUNTS = (
+    ("products", "price_cents", "price_milli"),
+    ("order_lines", "unit_price_cents", "unit_price_milli"),
+    ("orders", "total_cents", "total_milli"),
+)
 
 
 def upgrade() -> None:
@@ -45,7 +50,13 @@ def upgrade() -> None:
             op.execute(f"ALTER TABLE {table} ADD COLUMN {milli} BIGINT{check}")
         for statement in (_postgres_triggers if postgres else _sqlite_triggers)(table, cents, milli):
             op.execute(statement)
-        op.execute(f"UPDATE {table} SET {milli} = {cents} * 10 WHERE {milli} IS NULL")  # noqa: S608
+        if table == "orders":  # from the lines, exactly; an order without a total_cents gets one too
+            op.execute(
+                "UPDATE orders SET total_milli = (SELECT coalesce(sum(unit_price_milli * quantity), 0)"
+                " FROM order_lines WHERE order_lines.order_id = orders.id) WHERE total_milli IS NULL"
+            )
+        else:
+            op.execute(f"UPDATE {table} SET {milli} = {cents} * 10 WHERE {milli} IS NULL")  # noqa: S608
     if postgres:
         op.create_check_constraint(op.f("ck_products_price_milli_not_negative"), "products", "price_milli >= 0")
     op.create_index("ix_products_price_milli", "products", ["price_milli"])
