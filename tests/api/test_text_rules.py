@@ -143,3 +143,10 @@ def test_failed_logins_under_variants_of_one_name_share_one_count(settings: Sett
     ]
 
     assert attempts == [401, 401, 401, 429]
+
+
+def test_an_order_filter_is_read_by_the_text_rules_too(api: Api, manager_token: str) -> None:
+    refused(api.call("GET", "/orders/?sort=total%0A", manager_token), "sort")
+    refused(api.call("GET", "/orders/?customer=car%07ol", manager_token), "customer")
+    api.signup("\u00e9mile")
+    assert api.call("GET", "/orders/?customer=%C3%89MILE", manager_token).status_code == 200
