@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
@@ -111,7 +112,7 @@ def test_a_price_with_more_decimals_than_a_float_keeps_is_refused_not_rounded(ap
     response = create_product(api, manager_token, b"1.999999999999999999999")
 
     problem = assert_problem(response, 400)
-    assert problem["errors"] == {"price": ["Must have at most 2 decimal places."]}
+    assert problem["errors"] == {"price": ["TWD amounts have at most 2 decimals."]}
     assert api.call("GET", "/products/", manager_token).get_json() == []
 
 
@@ -140,7 +141,7 @@ def test_a_price_update_as_a_json_number_is_read_exactly_too(api: Api, manager_t
     )
     kept = api.call("GET", f"/products/{product['id']}/", manager_token).get_json()
 
-    assert assert_problem(refused, 400)["errors"] == {"price": ["Must have at most 2 decimal places."]}
+    assert assert_problem(refused, 400)["errors"] == {"price": ["TWD amounts have at most 2 decimals."]}
     assert kept["price"] == "1.00"
 
 
@@ -166,21 +167,26 @@ def on_both(settings: Settings, database_url: str) -> Api:
 
 
 @pytest.mark.parametrize(
-    ("path", "body"),
+    ("path", "body", "field"),
     [
-        ("/api/token/", b'{"username": "bo\\u0000ss", "password": "x"}'),
-        ("/users/", b'{"username": "carol", "password": "correct\\u0000horse"}'),
-        ("/users/", b'{"username": "carol", "password": "correct-horse", "\\u0000": 1}'),
+        ("/api/token/", b'{"username": "bo\\u0000ss", "password": "x"}', "username"),
+        ("/users/", b'{"username": "carol", "password": "correct\\u0000horse"}', "password"),
+        ("/users/", b'{"username": "carol", "password": "correct-horse", "\\u0000": 1}', "body"),
+        ("/orders/", b'{"items": [{"product": 1, "quantity": 1}, {"product": "\\u0000"}]}', "items.1.product"),
     ],
 )
-def test_a_nul_character_in_a_body_is_a_400_naming_the_body(on_both: Api, path: str, body: bytes) -> None:
-    assert "NUL" in body_error(post(on_both, path, body))
+def test_a_nul_character_in_a_body_is_a_400_naming_its_field(on_both: Api, path: str, body: bytes, field: str) -> None:
+    problem = assert_problem(post(on_both, path, body, on_both.login("boss")["access"]), 400)
+    assert problem["errors"] == {field: [NUL_REFUSED]}
 
 
-def test_a_nul_character_in_a_product_name_is_a_400(on_both: Api) -> None:
+def test_a_nul_character_in_a_product_name_is_a_400_naming_the_name(on_both: Api) -> None:
     token = on_both.login("boss")["access"]
 
-    assert "NUL" in body_error(post(on_both, "/products/", b'{"name": "Tea\\u0000", "price": "1", "stock": 1}', token))
+    problem = assert_problem(
+        post(on_both, "/products/", b'{"name": "Tea\\u0000", "price": "1", "stock": 1}', token), 400
+    )
+    assert problem["errors"] == {"name": [NUL_REFUSED]}
 
 
 @pytest.mark.parametrize("query", ["/products/?q=%00", "/users/?q=te%00a", "/products/?sort=%00"])

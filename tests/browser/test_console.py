@@ -50,7 +50,7 @@ def test_validation_errors_appear_next_to_their_fields(page: Page, boss: str) ->
     page.click("Add product")
 
     error = page.driver.find_element(By.ID, "price-error")
-    assert error.text == "Must have at most 2 decimal places."
+    assert error.text == "TWD amounts have at most 2 decimals."
     price = page.driver.find_element(By.NAME, "price")
     assert price.get_attribute("aria-describedby") == "price-error"
     page.screenshot("product-new-errors")

@@ -121,9 +121,9 @@ def test_products_are_listed_with_the_api_filters_and_sort(
 
 
 def test_a_bad_filter_is_told_next_to_its_field_in_the_api_words(manager: Console, api: Api) -> None:
-    response = manager.get("/console/products/?min_price=1.001&sort=colour")
+    response = manager.get("/console/products/?min_price=1.0001&sort=colour")
     token = api.login("boss")["access"]
-    from_api = api.call("GET", "/products/?min_price=1.001&sort=colour", token).get_json()["errors"]
+    from_api = api.call("GET", "/products/?min_price=1.0001&sort=colour", token).get_json()["errors"]
 
     assert response.status_code == 400
     page = response.get_data(as_text=True)
@@ -141,13 +141,13 @@ def test_a_manager_creates_a_product_through_the_form(manager: Console, api: Api
 
 
 def test_every_problem_of_a_new_product_is_told_next_to_its_field(manager: Console, api: Api) -> None:
-    response = add_through_the_form(manager, {"name": " ", "price": "1.001", "currency": "XXX", "stock": "3"})
+    response = add_through_the_form(manager, {"name": " ", "price": "1.0001", "currency": "XXX", "stock": "3"})
 
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     for field in ("name", "price", "currency"):
         assert f'id="{field}-error"' in page, field
-    assert 'value="1.001"' in page  # what the manager typed stays in the form
+    assert 'value="1.0001"' in page  # what the manager typed stays in the form
 
 
 @pytest.mark.parametrize("stock", ["many", "1.5", "", "²", "+-3", "--1", "1" * 13])

@@ -83,6 +83,22 @@ def test_a_product_is_loaded_once_then_served_from_redis(cache: RedisCatalogCach
     assert first.stock == second.stock
 
 
+@pytest.mark.parametrize(("amount", "currency"), [("1.235", "KWD"), ("1500", "JPY"), ("100.50", "JPY")])
+def test_a_cached_price_keeps_its_currencys_decimals(cache: RedisCatalogCache, amount: str, currency: str) -> None:
+    stored = Product(id=1, name="Tea", price=Money.trusted(Decimal(amount), currency), stock=5)
+    cache.product(1, Loader(stored))
+    line = OrderLine(product_id=1, name="Tea", unit_price=stored.price, quantity=3)
+    placed = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    query = OrderQuery(page=Page(1, 20), user_id=1)
+    cache.orders(query, Loader(Listing([Order(id=7, user_id=1, lines=[line], created_at=placed)], 1)))
+
+    read = found(cache.product(1, cast("Loader[Product | None]", Loader(None))))
+    (order,), _total = cache.orders(query, cast("Loader[Listing[Order]]", Loader(None)))
+
+    assert read.price.amount_text == amount
+    assert order.total.amount_text == stored.price.times(3).amount_text
+
+
 def test_invalidation_makes_the_next_read_load_again(cache: RedisCatalogCache) -> None:
     cache.product(1, Loader(tea(5)))
     cache.products(ProductQuery(), Loader(Listing([tea(5)], 1)))

@@ -22,6 +22,7 @@ from shop.application.ports.products import ProductQuery
 from shop.application.ports.tokens import AccessState, RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserQuery
+from shop.domain.errors import InvalidValue
 from shop.domain.events import OrderPlaced
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderStatus
@@ -192,6 +193,36 @@ class TestUsers:
         assert names("%") == ([], 0)
         assert names("zed") == ([], 0)
 
+    @pytest.mark.parametrize("variant", ["\u00c9MILE", "e\u0301mile", "\u00e9mile\u200b", "\uff45\u0301mile"])
+    def test_usernames_differing_in_case_width_or_invisible_characters_are_one_name(
+        self, uow_factory: UowFactory, variant: str
+    ) -> None:
+        emile = add_user(uow_factory, "\u00c9mile")
+        with uow_factory() as uow:
+            found = uow.users.get_by_username(variant)
+        assert found is not None and found.id == emile.id
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.users.add(User(username=variant, password_hash="other"))
+
+    def test_list_finds_a_piece_of_a_username_of_any_script_whatever_its_case(self, uow_factory: UowFactory) -> None:
+        for name in ("\u00c9mile", "\u9673\u5c0f\u660e", "Stra\u00dfe", "emil"):
+            add_user(uow_factory, name)
+        with uow_factory() as uow:
+            found = {
+                q: [u.username for u in uow.users.list(UserQuery(q=q)).items] for q in ("\u00c9MI", "\u5c0f", "SS")
+            }
+        assert found == {"\u00c9MI": ["\u00c9mile"], "\u5c0f": ["\u9673\u5c0f\u660e"], "SS": ["Stra\u00dfe"]}
+
+    @pytest.mark.parametrize("bad", ["a\x00b", "\x1b[31m", "a\x7f"])
+    def test_a_control_character_in_a_looked_up_name_is_refused_naming_the_field(
+        self, uow_factory: UowFactory, bad: str
+    ) -> None:
+        with pytest.raises(InvalidValue) as by_name, uow_factory() as uow:
+            uow.users.get_by_username(bad)
+        with pytest.raises(InvalidValue) as by_piece, uow_factory() as uow:
+            uow.users.list(UserQuery(q=bad))
+        assert (list(by_name.value.errors), list(by_piece.value.errors)) == (["username"], ["q"])
+
     def test_without_commit_nothing_is_stored(self, uow_factory: UowFactory) -> None:
         with uow_factory() as uow:
             uow.users.add(User(username="ghost", password_hash="h"))
@@ -209,6 +240,20 @@ class TestProducts:
         assert loaded.price == Money(Decimal("99999999.99"), "USD")
         assert (loaded.name, loaded.stock) == ("Tea", 5)
 
+    @pytest.mark.parametrize(("price", "currency"), [("1.235", "KWD"), ("99999999.999", "BHD"), ("1500", "JPY")])
+    def test_round_trip_keeps_the_decimals_of_every_currency(
+        self, uow_factory: UowFactory, price: str, currency: str
+    ) -> None:
+        product = add_product(uow_factory, price=price, currency=currency)
+        assert product.id is not None
+        with uow_factory() as uow:
+            loaded = uow.products.get(product.id)
+            by_price = uow.products.list(ProductQuery(price=Decimal(price))).items
+            cheaper = uow.products.list(ProductQuery(max_price=Decimal(price) - Decimal("0.001"))).items
+        assert loaded is not None and loaded.price == Money(Decimal(price), currency)
+        assert loaded.price.amount_text == price
+        assert [p.id for p in by_price] == [product.id] and cheaper == []
+
     def test_names_are_unique_among_live_products_only(self, uow_factory: UowFactory) -> None:
         tea = add_product(uow_factory)
         with pytest.raises(AlreadyExists), uow_factory() as uow:
@@ -219,6 +264,46 @@ class TestProducts:
             uow.commit()
         again = add_product(uow_factory)
         assert again.id != tea.id
+
+    @pytest.mark.parametrize("variant", ["MATCHA", "Matcha\u200b", "\uff2d\uff41\uff54\uff43\uff48\uff41", "matcha"])
+    def test_names_differing_in_case_width_or_invisible_characters_are_one_name(
+        self, uow_factory: UowFactory, variant: str
+    ) -> None:
+        add_product(uow_factory, "Matcha")
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.products.add(Product(name=variant, price=Money(Decimal(1), "TWD"), stock=1))
+        tea = add_product(uow_factory, "Tea")
+        tea.name = variant
+        with pytest.raises(AlreadyExists), uow_factory() as uow:
+            uow.products.save(tea)
+
+    def test_a_product_may_change_the_case_of_its_own_name(self, uow_factory: UowFactory) -> None:
+        matcha = add_product(uow_factory, "Matcha")
+        matcha.name = "MATCHA"
+        with uow_factory() as uow:
+            uow.products.save(matcha)
+            uow.commit()
+        with uow_factory() as uow:
+            assert [p.name for p in uow.products.list(ProductQuery(q="matcha")).items] == ["MATCHA"]
+
+    def test_search_and_sort_by_name_are_the_same_on_every_database(self, uow_factory: UowFactory) -> None:
+        for name in ("Caf\u00e9 cr\u00e8me", "\u00c4pfel", "\u00e4ndern", "Stra\u00dfe", "Cafe"):
+            add_product(uow_factory, name)
+
+        def names(**kwargs: Any) -> list[str]:
+            with uow_factory() as uow:
+                return [p.name for p in uow.products.list(ProductQuery(**kwargs)).items]
+
+        assert names(q="CAF\u00c9") == ["Caf\u00e9 cr\u00e8me"]
+        assert names(q="\u00c4") == ["\u00c4pfel", "\u00e4ndern"]
+        assert names(q="STRASSE") == ["Stra\u00dfe"]
+        assert names(q="caf") == ["Caf\u00e9 cr\u00e8me", "Cafe"]
+        assert names(sort=("name",)) == ["Cafe", "Caf\u00e9 cr\u00e8me", "Stra\u00dfe", "\u00e4ndern", "\u00c4pfel"]
+
+    def test_a_control_character_in_a_search_is_refused_naming_the_field(self, uow_factory: UowFactory) -> None:
+        with pytest.raises(InvalidValue) as caught, uow_factory() as uow:
+            uow.products.list(ProductQuery(q="a\x00b"))
+        assert list(caught.value.errors) == ["q"]
 
     def test_deleted_products_are_hidden_except_when_asked(self, uow_factory: UowFactory) -> None:
         tea = add_product(uow_factory)
@@ -278,6 +363,26 @@ class TestOrders:
         assert loaded.total == Money(Decimal("24.00"), "TWD")
         assert loaded.created_at == NOW and loaded.updated_at == NOW and loaded.status is OrderStatus.PLACED
         assert stock == {tea.id: 3, cake.id: 4}
+
+    @pytest.mark.parametrize(
+        ("currency", "prices", "total"), [("KWD", ("1.235", "0.005"), "2.480"), ("JPY", ("1500", "80"), "3100")]
+    )
+    def test_an_order_keeps_the_decimals_of_its_currency(
+        self, uow_factory: UowFactory, currency: str, prices: tuple[str, str], total: str
+    ) -> None:
+        user = add_user(uow_factory)
+        first = add_product(uow_factory, "First", prices[0], 10, currency)
+        second = add_product(uow_factory, "Second", prices[1], 1000, currency)
+        assert user.id is not None and first.id is not None and second.id is not None
+        order = place(uow_factory, user.id, (first.id, 1), (second.id, 249 if currency == "KWD" else 20))
+        assert order.id is not None
+        with uow_factory() as uow:
+            loaded = uow.orders.get(order.id)
+            sales = uow.orders.sales(NOW)
+        assert loaded is not None
+        assert [line.unit_price.amount_text for line in loaded.lines] == list(prices)
+        assert loaded.total.amount_text == total
+        assert [str(money) for money in sales.revenue] == [f"{total} {currency}"]
 
     def test_get_many_reads_live_products_only(self, uow_factory: UowFactory) -> None:
         tea = add_product(uow_factory)
@@ -429,6 +534,19 @@ class TestOrders:
         assert listed("status", "id") == ["o2", "o3", "o1", "o4"]
         assert listed("-total", page=Page(2, 2)) == ["o1", "o3"]
         assert listed("total", user_id=alice.id, status=OrderStatus.PLACED) == ["o1", "o4"]
+
+    def test_totals_sort_to_the_last_of_three_decimals(self, uow_factory: UowFactory) -> None:
+        alice = add_user(uow_factory)
+        dearer, cheaper = (
+            add_product(uow_factory, "Dearer", "1.234", 9, "KWD"),
+            add_product(uow_factory, "Cheaper", "1.231", 9, "KWD"),
+        )
+        assert alice.id is not None and dearer.id is not None and cheaper.id is not None
+        first = place(uow_factory, alice.id, (dearer.id, 1))  # both 1.23 in cents
+        second = place(uow_factory, alice.id, (cheaper.id, 1))
+        with uow_factory() as uow:
+            by_total = uow.orders.list(OrderQuery(sort=("total",))).items
+        assert [o.id for o in by_total] == [second.id, first.id]
 
 
 class TestTokens:

@@ -8,6 +8,7 @@ import pytest
 from shop.domain.errors import InvalidValue
 from shop.domain.events import ProductChanged, ProductCreated, ProductDeleted
 from shop.domain.money import Money
+from shop.domain.orders import Order, OrderItem
 from shop.domain.products import NAME_MAX, STOCK_MAX, Product, check_name, check_stock
 
 PRICE = Money(Decimal("10.00"), "TWD")
@@ -18,20 +19,53 @@ def product(stock: int = 5, name: str = "Widget") -> Product:
     return Product(name=name, price=PRICE, stock=stock, id=1)
 
 
+def created(name: str) -> Product:
+    return Product.create(name=name, price="10", currency="TWD", stock=1, now=NOW)
+
+
 def test_name_is_stripped() -> None:
-    assert product(name="  Widget \t").name == "Widget"
+    assert created("  Widget \u3000").name == "Widget"
     assert check_name(" a ") == "a"
 
 
-@pytest.mark.parametrize("name", ["", "   ", "\t\n", "x" * (NAME_MAX + 1)])
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("Matcha\u200b", "Matcha"),
+        ("\u202eMatcha", "Matcha"),
+        ("\uff2d\uff41\uff54\uff43\uff48\uff41", "Matcha"),
+        ("Cafe\u0301", "Café"),
+    ],
+)
+def test_names_are_stored_normalised(name: str, stored: str) -> None:
+    assert created(name).name == stored
+    widget = product()
+    widget.change(name=name, now=NOW)
+    assert widget.name == stored
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "   ", "\t\n", "\u200b\u200d", "x" * (NAME_MAX + 1), "bad\x00name", "bell\x07", "\x1b[31mred", "del\x7f"],
+)
 def test_bad_names_are_rejected(name: str) -> None:
     with pytest.raises(InvalidValue) as caught:
-        product(name=name)
+        created(name)
+    assert list(caught.value.errors) == ["name"]
+    with pytest.raises(InvalidValue) as caught:
+        product().change(name=name, now=NOW)
     assert list(caught.value.errors) == ["name"]
 
 
-def test_longest_name_is_accepted() -> None:
-    assert product(name="x" * NAME_MAX).name == "x" * NAME_MAX
+def test_longest_name_is_accepted_and_length_counts_after_normalising() -> None:
+    assert created("x" * NAME_MAX).name == "x" * NAME_MAX
+    assert created("x" * NAME_MAX + "\u200b").name == "x" * NAME_MAX
+    with pytest.raises(InvalidValue):
+        created("\ufdfa" * 12)  # one character, 18 once NFKC spells it out
+
+
+def test_a_stored_name_is_taken_as_it_was_stored() -> None:
+    assert product(name="older\x07name").name == "older\x07name"  # a rule made stricter locks nothing out
 
 
 @pytest.mark.parametrize("stock", [0, 1, STOCK_MAX])
@@ -103,7 +137,7 @@ def test_creating_reads_what_a_manager_sent_and_records_the_event() -> None:
 
 def test_creating_tells_every_problem_at_once() -> None:
     with pytest.raises(InvalidValue) as caught:
-        Product.create(name=" ", price="1.234", currency="XXX1", stock=-1, now=NOW)
+        Product.create(name=" ", price="1.2345", currency="XXX1", stock=-1, now=NOW)
     assert set(caught.value.errors) == {"name", "price", "currency", "stock"}
 
 
@@ -150,3 +184,17 @@ def test_deleting_records_the_event_and_orders_take_no_stock_event() -> None:
     widget.delete(NOW)
     assert widget.deleted
     assert widget.events == [ProductDeleted(product=widget, occurred_at=NOW)]
+
+
+def test_a_product_priced_in_a_withdrawn_currency_still_sells_but_takes_no_new_price_in_it() -> None:
+    rose_oil = Product(name="Rose oil", price=Money.trusted(Decimal("10.50"), "BGN"), stock=5, id=1)
+    rose_oil.change(stock=7, now=NOW)
+
+    order = Order.place(user_id=1, items=[OrderItem(1, 2)], products={1: rose_oil}, now=NOW)
+
+    assert str(order.total) == "21.00 BGN"
+    with pytest.raises(InvalidValue) as caught:
+        rose_oil.change(price="11", now=NOW)
+    assert list(caught.value.errors) == ["currency"]
+    rose_oil.change(price="11", currency="EUR", now=NOW)
+    assert str(rose_oil.price) == "11.00 EUR"

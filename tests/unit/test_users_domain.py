@@ -1,41 +1,97 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shop.domain.errors import InvalidValue
 from shop.domain.events import TokensRevoked, UserRegistered
+from shop.domain.text import normalise
 from shop.domain.users import (
     AGE_MAX,
     EMAIL_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     USERNAME_MAX,
+    USERNAME_PATTERN,
     Role,
     User,
     check_account,
     check_age,
+    check_contact,
     check_email,
     check_password,
     check_phone,
     check_username,
 )
 
-
-@pytest.mark.parametrize("username", ["alice", "A", "a.b@c+d-e_f", "user_42", "x" * USERNAME_MAX])
-def test_valid_usernames(username: str) -> None:
-    assert check_username(username) == username
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "username",
-    ["", "x" * (USERNAME_MAX + 1), "with space", "émile", "a/b", "semi;colon", "alice\n", "\nalice", "tab\t"],
+    ["alice", "A", "a.b@c+d-e_f", "user_42", "x" * USERNAME_MAX, "émile", "陳小明", "Ελένη", "Дмитрий", "ali_٣"],
+)
+def test_valid_usernames_are_letters_and_digits_of_any_script(username: str) -> None:
+    assert check_username(username) == username
+
+
+@pytest.mark.parametrize(
+    ("username", "stored"),
+    [
+        ("alice\u200b", "alice"),
+        ("\u202ealice", "alice"),
+        ("\uff41\uff4c\uff49\uff43\uff45", "alice"),
+        ("e\u0301mile", "émile"),
+    ],
+)
+def test_usernames_are_stored_normalised(username: str, stored: str) -> None:
+    assert check_username(username) == stored
+    registered = User.register(username=username, password_hash="h", now=NOW)
+    assert registered.username == stored
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "",
+        "x" * (USERNAME_MAX + 1),
+        "with space",
+        "a/b",
+        "semi;colon",
+        "alice\n",
+        "\nalice",
+        "tab\t",
+        "nul\x00",
+        "\u200b",
+        "½",  # NFKC spells it 1, U+2044 FRACTION SLASH, 2: no letter
+        "smile\u263a",
+    ],
 )
 def test_invalid_usernames(username: str) -> None:
     with pytest.raises(InvalidValue) as caught:
         check_username(username)
     assert list(caught.value.errors) == ["username"]
+
+
+def test_the_username_rule_says_any_script() -> None:
+    with pytest.raises(InvalidValue, match=r"letters, digits and @ \. \+ - _ \(any script\)"):
+        check_username("a b")
+
+
+@pytest.mark.parametrize(("field", "value"), [("email", "a\x00b@example.com"), ("phone", "+886\x00 2")])
+def test_contact_fields_refuse_control_characters(field: str, value: str) -> None:
+    with pytest.raises(InvalidValue, match="U\\+0000") as caught:
+        check_contact(email=value if field == "email" else None, age=None, phone=value if field == "phone" else None)
+    assert list(caught.value.errors) == [field]
+
+
+def test_a_quoted_email_local_part_may_not_hide_a_control_character() -> None:
+    with pytest.raises(InvalidValue):
+        check_email('"a\x07b"@example.com')
 
 
 @pytest.mark.parametrize(
@@ -52,6 +108,9 @@ def test_valid_passwords(password: str) -> None:
         ("x" * (PASSWORD_MAX + 1), "alice", "Too long"),
         ("alicesmith", "alicesmith", "same as the username"),
         ("AliceSmith", "aliceSMITH", "same as the username"),
+        ("\uff41\uff4c\uff49\uff43\uff45smith", "aliceSMITH", "same as the username"),
+        ("pass\x00word", "alice", r"U\+0000"),
+        ("\x1b[31mpassword", "alice", r"U\+001B"),
         ("12345678", "alice", "entirely numeric"),
         ("9" * 20, "alice", "entirely numeric"),
     ],
@@ -61,9 +120,6 @@ def test_password_policy(password: str, username: str, fragment: str) -> None:
         check_password(password, username)
     assert list(caught.value.errors) == ["password"]
     assert len(caught.value.errors["password"]) == 1
-
-
-NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def test_every_broken_password_rule_is_reported() -> None:
@@ -292,3 +348,18 @@ def test_demote_makes_a_customer_and_revokes_tokens_once() -> None:
 
     assert (boss.role, boss.token_version) == (Role.CUSTOMER, 1)
     assert [type(e) for e in boss.events] == [TokensRevoked]
+
+
+@given(st.from_regex(USERNAME_PATTERN, fullmatch=True).filter(lambda name: len(name) <= USERNAME_MAX))
+def test_the_documented_pattern_is_the_rule_for_names_already_normalised(name: str) -> None:
+    if normalise(name) == name:  # NFKC may turn a letter into what is none (½: 1, a fraction slash, 2)
+        assert check_username(name) == name
+
+
+@given(st.text(max_size=20))
+def test_every_stored_username_matches_the_documented_pattern(raw: str) -> None:
+    try:
+        stored = check_username(raw)
+    except InvalidValue:
+        return
+    assert re.fullmatch(USERNAME_PATTERN, stored)

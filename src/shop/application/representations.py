@@ -17,7 +17,7 @@ from shop.domain.products import Product
 from shop.domain.users import User
 
 DateTime = Annotated[str, "date-time"]  # ISO 8601, with its offset
-MoneyAmount = Annotated[str, "example:10.00"]  # exact, two decimals, in the resource's currency
+MoneyAmount = Annotated[str, "example:10.00"]  # exact, with the decimals of the resource's currency (ISO 4217)
 CurrencyCode = Annotated[str, "example:TWD"]
 
 
@@ -74,7 +74,7 @@ def product(product: Product) -> ProductView:
     return {
         "id": product.id,
         "name": product.name,
-        "price": f"{product.price.amount:.2f}",
+        "price": product.price.amount_text,
         "currency": product.price.currency,
         "stock": product.stock,
     }
@@ -91,13 +91,13 @@ def order(order: Order) -> OrderView:
             {
                 "product": line.product_id,
                 "name": line.name,
-                "unit_price": f"{line.unit_price.amount:.2f}",
+                "unit_price": line.unit_price.amount_text,
                 "quantity": line.quantity,
-                "line_total": f"{line.total.amount:.2f}",
+                "line_total": line.total.amount_text,
             }
             for line in order.lines
         ],
-        "total": f"{order.total.amount:.2f}",
+        "total": order.total.amount_text,
         "currency": order.currency,
         "created_at": order.created_at.isoformat(),
         "updated_at": order.updated_at.isoformat(),

@@ -6,11 +6,13 @@ from datetime import datetime
 
 from shop.application.errors import TooManyAttempts
 from shop.application.ports.attempts import Attempts, Limit, Refused, Taken
+from shop.domain.text import comparison_key
 
 
 def failed_login_key(username: str) -> str:
-    """One count per username however it is typed: "Alice" and "alice" are one account."""
-    return f"login:{username.casefold()}"
+    """One count per username however it is typed: "Alice", "alice" and "alice" with a zero-width space
+    are one account (the key the lookup compares, shop.domain.text)."""
+    return f"login:{comparison_key(username)}"
 
 
 def password_change_key(user_id: int) -> str:

@@ -1,25 +1,37 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+
+from iso4217 import Currency, raw_xml
 
 from shop.domain.errors import DomainError, InvalidValue, Problems
 
-# Active ISO 4217 codes (2024 list), funds and precious metals excluded.
-ISO_4217 = frozenset(
-    """
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN
-    BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS
-    GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW
-    KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD
-    NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD
-    SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED
-    VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
-    """.split()  # noqa: SIM905 - a table reads better than a list of strings
+# Amounts are kept in thousandths (adapters/sql: *_milli): no currency a price may be in has more.
+MAX_PLACES = 3
+_FUNDS = frozenset(
+    code
+    for entry in raw_xml.iter("CcyNtry")
+    if (name := entry.find("CcyNm")) is not None
+    and name.get("IsFund") == "true"
+    and (code := entry.findtext("Ccy")) is not None
 )
+# The currencies a price may be in, and the decimals of each: ISO 4217's own table (the iso4217
+# package, released as ISO amends it). Funds (BOV, CLF, USN...) are left out, and so are the codes
+# without minor units (precious metals XAU..., units of account XDR..., testing XTS, "no currency" XXX).
+MINOR_UNITS: Mapping[str, int] = {
+    currency.code: currency.exponent
+    for currency in Currency
+    if currency.exponent is not None and currency.exponent <= MAX_PLACES and currency.code not in _FUNDS
+}
+ISO_4217 = frozenset(MINOR_UNITS)
+# Every price was kept in cents before migration 0008: a price stored then (a yen price with cents), or
+# in a code ISO 4217 withdrew since (BGN, 2026), is shown with them.
+LEGACY_PLACES = 2
 
-CENT = Decimal("0.01")
+_QUANTA = [Decimal(1).scaleb(-places) for places in range(MAX_PLACES + 1)]
 # Digits with an optional fraction: no exponents ("1e2"), no underscores ("1_000"), at most 32 characters.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,10})?")
 MAX_AMOUNT = Decimal("100000000")  # exclusive: prices stay below one hundred million
@@ -30,8 +42,20 @@ class CurrencyMismatch(DomainError):
         super().__init__(f"Cannot combine {left} with {right}.")
 
 
-def parse_amount(raw: object, field: str = "price") -> Decimal:
-    """A non-negative amount below MAX_AMOUNT with at most two decimals, from str, int or Decimal."""
+def minor_units(currency: str) -> int:
+    """The decimals of a currency's amounts (JPY 0, USD 2, KWD 3)."""
+    return MINOR_UNITS.get(currency, LEGACY_PLACES)
+
+
+def parse_amount(raw: object, field: str = "price", places: int = 2) -> Decimal:
+    """A non-negative amount below MAX_AMOUNT with at most `places` decimals, from str, int or Decimal."""
+    amount = _plain_amount(raw, field)
+    if not _has_places(amount, places):
+        raise InvalidValue.single(field, f"Must have at most {places} decimal places.")
+    return amount.quantize(_QUANTA[places])
+
+
+def _plain_amount(raw: object, field: str) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
         raise InvalidValue.single(field, "Must be a decimal number.")
     if isinstance(raw, str) and not _PLAIN_DECIMAL.fullmatch(raw.strip()):
@@ -46,9 +70,20 @@ def parse_amount(raw: object, field: str = "price") -> Decimal:
         raise InvalidValue.single(field, "Must not be negative.")
     if amount >= MAX_AMOUNT:
         raise InvalidValue.single(field, f"Must be less than {MAX_AMOUNT}.")
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_EVEN):
-        raise InvalidValue.single(field, "Must have at most 2 decimal places.")
-    return abs(amount.quantize(CENT))  # abs: "-0" must not become a negative zero
+    return abs(amount)  # abs: "-0" must not become a negative zero
+
+
+def _has_places(amount: Decimal, places: int) -> bool:
+    return places <= MAX_PLACES and amount == amount.quantize(_QUANTA[places])
+
+
+def _check_places(amount: Decimal, currency: str, field: str) -> None:
+    places = MINOR_UNITS[currency]
+    if _has_places(amount, places):
+        return
+    if places == 0:
+        raise InvalidValue.single(field, f"{currency} has no minor unit: give a whole amount.")
+    raise InvalidValue.single(field, f"{currency} amounts have at most {places} decimals.")
 
 
 def parse_currency(raw: object, field: str = "currency") -> str:
@@ -59,22 +94,32 @@ def parse_currency(raw: object, field: str = "currency") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    """An exact amount in one currency. Never a float; never an amount without its currency."""
+    """An exact amount in one currency, with that currency's decimals (ISO 4217). Never a float; never
+    an amount without its currency."""
 
     amount: Decimal
     currency: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", parse_amount(self.amount, "amount"))
-        parse_currency(self.currency)
+        checked = Money._read(self.amount, self.currency, "amount")
+        object.__setattr__(self, "amount", checked.amount)
 
     @classmethod
     def parse(cls, raw_amount: object, raw_currency: object, *, field: str = "price") -> Money:
         """Money from what a client sent (a string or a number, a currency code): the one place a
-        price is read. Problems are reported under `field` and "currency", both at once."""
+        price is read. Problems are reported under `field` and "currency", all at once."""
+        return cls._read(raw_amount, raw_currency, field)
+
+    @classmethod
+    def _read(cls, raw_amount: object, raw_currency: object, field: str) -> Money:
         problems = Problems()
-        amount = problems.check(lambda: parse_amount(raw_amount, field), None)
+        amount = problems.check(lambda: _plain_amount(raw_amount, field), None)
         currency = problems.check(lambda: parse_currency(raw_currency), None)
+        if amount is not None:
+            if currency is not None:
+                problems.check(lambda: _check_places(amount, currency, field), None)
+            elif not _has_places(amount, MAX_PLACES):
+                problems.check(lambda: parse_amount(amount, field, MAX_PLACES), None)
         problems.raise_any()
         assert amount is not None
         assert currency is not None
@@ -87,7 +132,7 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), currency)
+        return cls._unchecked(Decimal(0), currency)
 
     def __add__(self, other: Money) -> Money:
         if other.currency != self.currency:
@@ -99,11 +144,26 @@ class Money:
 
     @classmethod
     def _unchecked(cls, amount: Decimal, currency: str) -> Money:
-        """Sums and line totals may exceed the bound on a single price."""
+        """Sums and line totals may exceed the bound on a single price. The amount gets the currency's
+        decimals; one stored with more (a yen price with cents, from before the yen's rule) keeps them
+        all: money is never rounded away."""
         money = object.__new__(cls)
-        object.__setattr__(money, "amount", amount.quantize(CENT))
+        object.__setattr__(money, "amount", _scaled(amount, minor_units(currency)))
         object.__setattr__(money, "currency", currency)
         return money
 
+    @property
+    def amount_text(self) -> str:
+        """The amount as the API shows it: JPY "100", USD "10.50", KWD "1.250"."""
+        return f"{self.amount:f}"
+
     def __str__(self) -> str:
-        return f"{self.amount:.2f} {self.currency}"
+        return f"{self.amount_text} {self.currency}"
+
+
+def _scaled(amount: Decimal, places: int) -> Decimal:
+    """amount with `places` decimals, or with cents (how every price was kept before), or thousandths."""
+    for more in sorted({places, max(places, LEGACY_PLACES), MAX_PLACES}):
+        if amount == amount.quantize(_QUANTA[more]):
+            return amount.quantize(_QUANTA[more])
+    return amount

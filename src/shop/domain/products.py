@@ -6,13 +6,15 @@ from datetime import datetime
 from shop.domain.errors import InvalidValue, Problems
 from shop.domain.events import Event, ProductChanged, ProductCreated, ProductDeleted
 from shop.domain.money import Money
+from shop.domain.text import check_text, normalise
 
 NAME_MAX = 200
 STOCK_MAX = 2_147_483_647
 
 
 def check_name(name: str) -> str:
-    name = name.strip()
+    """The name as stored: normalised (shop.domain.text), without surrounding spaces."""
+    name = normalise(check_text(name, "name")).strip()
     if not 1 <= len(name) <= NAME_MAX:
         raise InvalidValue.single("name", f"Must be 1 to {NAME_MAX} characters, not only spaces.")
     return name
@@ -26,7 +28,8 @@ def check_stock(stock: int, field_name: str = "stock") -> int:
 
 @dataclass(eq=False)
 class Product:
-    """A product of the catalog. It can't be made, nor changed, into one that breaks a rule above."""
+    """A product of the catalog. It can't be made (create), nor changed, into one that breaks a rule
+    above. Built from storage as it was stored: a rule made stricter later applies to its next change."""
 
     name: str
     price: Money
@@ -37,19 +40,18 @@ class Product:
     events: list[Event] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self.name = check_name(self.name)
         check_stock(self.stock)
 
     @classmethod
     def create(cls, *, name: str, price: object, currency: object, stock: int, now: datetime) -> Product:
         """A new product, from what a manager sent: every problem is told at once."""
         problems = Problems()
-        problems.check(lambda: check_name(name), name)
+        stored_name = problems.check(lambda: check_name(name), name)
         money = problems.check(lambda: Money.parse(price, currency), None)
         problems.check(lambda: check_stock(stock), stock)
         problems.raise_any()
         assert money is not None
-        product = cls(name=name, price=money, stock=stock)
+        product = cls(name=stored_name, price=money, stock=stock)
         product.events.append(ProductCreated(product=product, occurred_at=now))
         return product
 

@@ -10,9 +10,13 @@ from typing import Final, TypeVar
 
 from shop.domain.errors import InvalidValue, Problems
 from shop.domain.events import Event, TokensRevoked, UserRegistered
+from shop.domain.text import check_text, comparison_key, normalise
 
 USERNAME_MAX = 150
-USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"  # also the API's documented pattern
+# Django's rule (its UnicodeUsernameValidator), also the API's documented pattern: \w is a letter, a
+# digit or "_" of any script, as in Python's and Django's regular expressions. Checked once normalised.
+USERNAME_PATTERN = r"^[\w.@+-]+$"
+USERNAME_RULE = f"1 to {USERNAME_MAX} characters: letters, digits and @ . + - _ (any script)."
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 EMAIL_MAX = 254  # RFC 5321's longest path
@@ -41,19 +45,26 @@ class Role(StrEnum):
 
 
 def check_username(username: str) -> str:
+    """The username as stored: normalised as names are (shop.domain.text), then Django's rule."""
+    username = normalise(check_text(username, "username"))
     if not 1 <= len(username) <= USERNAME_MAX or not _USERNAME.fullmatch(username):
-        raise InvalidValue.single("username", f"1 to {USERNAME_MAX} characters: letters, digits and @ . + - _ only.")
+        raise InvalidValue.single("username", USERNAME_RULE)
     return username
 
 
 def check_password(password: str, username: str) -> str:
-    """The password policy: long enough, not the username, not only digits."""
+    """The policy for a new password: long enough, not the username, not only digits, no control
+    characters (any other character is fine, as NIST SP 800-63B asks)."""
     problems = []
+    try:
+        check_text(password, "password")
+    except InvalidValue as error:
+        problems.extend(error.errors["password"])
     if len(password) < PASSWORD_MIN:
         problems.append(f"Too short: at least {PASSWORD_MIN} characters.")
     if len(password) > PASSWORD_MAX:
         problems.append(f"Too long: at most {PASSWORD_MAX} characters.")
-    if password.casefold() == username.casefold():
+    if comparison_key(password) == comparison_key(username):
         problems.append("Must not be the same as the username.")
     if password.isdigit():
         problems.append("Must not be entirely numeric.")
@@ -66,6 +77,7 @@ def check_email(email: str | None) -> str | None:
     """None (no address), or an address a mail server could deliver to."""
     if email is None:
         return None
+    check_text(email, "email")
     local, at, domain = email.rpartition("@")
     if not (at and len(email) <= EMAIL_MAX and len(local) <= 64 and _LOCAL.fullmatch(local) and _domain_ok(domain)):
         raise InvalidValue.single("email", "Not a valid email address.")
@@ -89,7 +101,7 @@ def check_age(age: int | None) -> int | None:
 
 
 def check_phone(phone: str | None) -> str | None:
-    if phone is not None and not _PHONE.fullmatch(phone):
+    if phone is not None and not _PHONE.fullmatch(check_text(phone, "phone")):
         raise InvalidValue.single("phone", "Digits, spaces, ( ) - and a leading +, 3 to 32.")
     return phone
 
@@ -169,7 +181,14 @@ class User:
     ) -> User:
         """A new account."""
         check_account(username=username, email=email, age=age, phone=phone)
-        user = cls(username=username, password_hash=password_hash, role=role, email=email, age=age, phone=phone)
+        user = cls(
+            username=check_username(username),
+            password_hash=password_hash,
+            role=role,
+            email=email,
+            age=age,
+            phone=phone,
+        )
         user.events.append(UserRegistered(user=user, occurred_at=now))
         return user
 

@@ -11,6 +11,7 @@ from shop.application.ports.paging import Listing
 from shop.application.ports.products import ProductQuery
 from shop.application.unit_of_work import EventCollector
 from shop.domain.products import Product
+from shop.domain.text import comparison_key, search_key
 
 
 class MemoryProductRepository:
@@ -40,7 +41,8 @@ class MemoryProductRepository:
         }
 
     def list(self, query: ProductQuery) -> Listing[Product]:
-        matching = [p for p in self._state().products.values() if not p.deleted and _matches(p, query)]
+        needle = search_key(query.q, "q") if query.q else ""
+        matching = [p for p in self._state().products.values() if not p.deleted and _matches(p, query, needle)]
         for key in reversed((*query.sort, "id")):
             matching.sort(key=_sort_key(key.lstrip("-")), reverse=key.startswith("-"))
         return page_of(matching, query.page)
@@ -56,7 +58,8 @@ class MemoryProductRepository:
         # Like the SQL partial index (WHERE NOT deleted): a deleted product holds no name.
         if product.deleted:
             return
-        if any(p.name == product.name and p.id != product.id and not p.deleted for p in state.products.values()):
+        key = comparison_key(product.name)
+        if any(comparison_key(p.name) == key and p.id != product.id and not p.deleted for p in state.products.values()):
             raise AlreadyExists("name", f"A product named {product.name!r} already exists.")
 
 
@@ -64,11 +67,11 @@ def _sort_key(name: str) -> Callable[[Product], Any]:
     if name == "price":
         return lambda product: product.price.amount
     if name == "name":
-        return lambda product: product.name.casefold()
+        return lambda product: comparison_key(product.name)
     return lambda product: getattr(product, name)
 
 
-def _matches(p: Product, query: ProductQuery) -> bool:
+def _matches(p: Product, query: ProductQuery, needle: str) -> bool:
     amount: Decimal = p.price.amount
     return (
         (query.price is None or amount == query.price)
@@ -77,5 +80,5 @@ def _matches(p: Product, query: ProductQuery) -> bool:
         and (query.max_price is None or amount <= query.max_price)
         and (query.in_stock is None or (p.stock > 0) == query.in_stock)
         and (query.max_stock is None or p.stock <= query.max_stock)
-        and (query.q is None or query.q.casefold() in p.name.casefold())
+        and needle in comparison_key(p.name)
     )

@@ -8,6 +8,7 @@ from shop.application.errors import AlreadyExists
 from shop.application.ports.paging import Listing
 from shop.application.ports.users import UserQuery
 from shop.application.unit_of_work import EventCollector
+from shop.domain.text import comparison_key, search_key
 from shop.domain.users import User
 
 
@@ -29,14 +30,16 @@ class MemoryUserRepository:
         return self.get(user_id)  # the unit of work holds the store's lock already
 
     def get_by_username(self, username: str) -> User | None:
-        key = username.lower()
-        found = next((u for u in self._state().users.values() if u.username.lower() == key), None)
+        key = search_key(username, "username")
+        found = next((u for u in self._state().users.values() if comparison_key(u.username) == key), None)
         return copy.deepcopy(found)
 
     def list(self, query: UserQuery) -> Listing[User]:
-        needle = query.q.lower() if query.q else ""
+        needle = search_key(query.q, "q") if query.q else ""
         users = (u for _, u in sorted(self._state().users.items()))
-        return page_of((u for u in users if u.active is query.active and needle in u.username.lower()), query.page)
+        return page_of(
+            (u for u in users if u.active is query.active and needle in comparison_key(u.username)), query.page
+        )
 
     def save(self, user: User) -> None:
         assert user.id is not None
@@ -46,6 +49,6 @@ class MemoryUserRepository:
 
     @staticmethod
     def _check_unique(state: MemoryState, user: User) -> None:
-        key = user.username.lower()  # as the databases' unique index on lower(username)
-        if any(u.username.lower() == key and u.id != user.id for u in state.users.values()):
+        key = comparison_key(user.username)  # as the databases' unique index on username_key
+        if any(comparison_key(u.username) == key and u.id != user.id for u in state.users.values()):
             raise AlreadyExists("username", f"A user named {user.username!r} already exists.")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, bindparam, func, insert, select, update
 
 from shop.adapters.sql.connection import LazyConnection
-from shop.adapters.sql.rows import from_cents, listing, to_cents
+from shop.adapters.sql.rows import from_milli, listing, to_cents, to_milli
 from shop.adapters.sql.tables import order_lines, orders, products
 from shop.application.errors import OrderOutdated
 from shop.application.ports.orders import OrderQuery, Sales
@@ -29,7 +29,7 @@ _TAKE_STOCK = (
         products.c.id == bindparam("product_id"),
         ~products.c.deleted,
         products.c.name == bindparam("seen_name"),
-        products.c.price_cents == bindparam("seen_price"),
+        products.c.price_milli == bindparam("seen_price"),
         products.c.currency == bindparam("seen_currency"),
         products.c.stock >= bindparam("quantity"),
     )
@@ -42,36 +42,36 @@ _TAKE_STOCK = (
 _PLACE_ORDER = """
 WITH wanted AS (
     SELECT * FROM unnest(%(product_ids)s::int[], %(quantities)s::int[], %(names)s::text[],
-                         %(prices)s::bigint[], %(currencies)s::text[]) WITH ORDINALITY
-        AS w (product_id, quantity, name, price_cents, currency, line)
+                         %(prices)s::bigint[], %(cents)s::bigint[], %(currencies)s::text[]) WITH ORDINALITY
+        AS w (product_id, quantity, name, price_milli, price_cents, currency, line)
 ), locked AS (
-    SELECT id, name, price_cents, currency, stock, deleted FROM products
+    SELECT id, name, price_milli, currency, stock, deleted FROM products
     WHERE id = ANY(%(product_ids)s::int[]) ORDER BY id FOR UPDATE
 ), taken AS (
     UPDATE products SET stock = products.stock - wanted.quantity
     FROM wanted JOIN locked ON locked.id = wanted.product_id
     WHERE products.id = wanted.product_id AND NOT locked.deleted AND locked.stock >= wanted.quantity
-        AND locked.name = wanted.name AND locked.price_cents = wanted.price_cents
+        AND locked.name = wanted.name AND locked.price_milli = wanted.price_milli
         AND locked.currency = wanted.currency
     RETURNING products.id
 ), placed AS (
-    INSERT INTO orders (id, user_id, status, currency, total_cents, created_at, updated_at, cancelled_at,
-                        fulfilled_at)
-    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(total_cents)s, %(created_at)s,
-            %(updated_at)s, %(cancelled_at)s, %(fulfilled_at)s)
+    INSERT INTO orders (id, user_id, status, currency, total_milli, total_cents, created_at, updated_at,
+                        cancelled_at, fulfilled_at)
+    VALUES (%(order_id)s, %(user_id)s, %(status)s, %(currency)s, %(total_milli)s, %(total_cents)s,
+            %(created_at)s, %(updated_at)s, %(cancelled_at)s, %(fulfilled_at)s)
 ), lines AS (
-    INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity)
-    SELECT %(order_id)s, product_id, name, price_cents, quantity FROM wanted ORDER BY line
+    INSERT INTO order_lines (order_id, product_id, name, unit_price_milli, unit_price_cents, quantity)
+    SELECT %(order_id)s, product_id, name, price_milli, price_cents, quantity FROM wanted ORDER BY line
 )
 SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)s
 """
 
 
-# An order the previous release wrote during a rolling upgrade has no total_cents: the sum of its lines
+# An order a release before 0010 wrote during a rolling upgrade has no total: the sum of its lines
 # stands in (coalesce evaluates it for those rows only).
 _TOTAL = func.coalesce(
-    orders.c.total_cents,
-    select(func.sum(order_lines.c.unit_price_cents * order_lines.c.quantity))
+    orders.c.total_milli,
+    select(func.sum(order_lines.c.unit_price_milli * order_lines.c.quantity))
     .where(order_lines.c.order_id == orders.c.id)
     .scalar_subquery(),
 )
@@ -98,11 +98,13 @@ class SqlOrderRepository:
                     "product_ids": [line.product_id for line in lines],
                     "quantities": [line.quantity for line in lines],
                     "names": [line.name for line in lines],
-                    "prices": [to_cents(line.unit_price.amount) for line in lines],
+                    "prices": [to_milli(line.unit_price.amount) for line in lines],
+                    "cents": [to_cents(line.unit_price.amount) for line in lines],
                     "currencies": [line.unit_price.currency for line in lines],
                     "order_id": order.id,
                     "user_id": order.user_id,
                     "currency": order.currency,
+                    "total_milli": to_milli(order.total.amount),
                     "total_cents": to_cents(order.total.amount),
                     "line_count": len(lines),
                     **self._state(order),
@@ -116,7 +118,7 @@ class SqlOrderRepository:
                         "product_id": line.product_id,
                         "quantity": line.quantity,
                         "seen_name": line.name,
-                        "seen_price": to_cents(line.unit_price.amount),
+                        "seen_price": to_milli(line.unit_price.amount),
                         "seen_currency": line.unit_price.currency,
                     },
                 )
@@ -126,7 +128,13 @@ class SqlOrderRepository:
         self._collector.take_events(order)
 
     def _insert(self, order: Order) -> None:
-        values = {"user_id": order.user_id, "currency": order.currency, "total_cents": to_cents(order.total.amount)}
+        total = order.total.amount
+        values = {
+            "user_id": order.user_id,
+            "currency": order.currency,
+            "total_milli": to_milli(total),
+            "total_cents": to_cents(total),
+        }
         order.id = self._conn.execute(_ADD_ORDER, {**values, **self._state(order)}).scalar_one()
         self._conn.execute(
             _ADD_LINES,
@@ -135,6 +143,7 @@ class SqlOrderRepository:
                     "order_id": order.id,
                     "product_id": line.product_id,
                     "name": line.name,
+                    "unit_price_milli": to_milli(line.unit_price.amount),
                     "unit_price_cents": to_cents(line.unit_price.amount),
                     "quantity": line.quantity,
                 }
@@ -168,13 +177,13 @@ class SqlOrderRepository:
         placed = orders.c.created_at >= since
         count = self._conn.execute(select(func.count()).where(placed)).scalar_one()
         revenue = self._conn.execute(
-            select(orders.c.currency, func.sum(order_lines.c.unit_price_cents * order_lines.c.quantity).label("cents"))
+            select(orders.c.currency, func.sum(order_lines.c.unit_price_milli * order_lines.c.quantity).label("milli"))
             .select_from(orders.join(order_lines, order_lines.c.order_id == orders.c.id))
             .where(placed, orders.c.status != OrderStatus.CANCELLED.value)
             .group_by(orders.c.currency)
             .order_by(orders.c.currency)
         )
-        return Sales(count, tuple(Money.trusted(from_cents(row.cents), row.currency) for row in revenue))
+        return Sales(count, tuple(Money.trusted(from_milli(row.milli), row.currency) for row in revenue))
 
     def save(self, order: Order) -> None:
         self._conn.execute(update(orders).where(orders.c.id == order.id).values(**self._state(order)))
@@ -223,7 +232,7 @@ def _to_order(row: Row[Any], lines: list[Row[Any]]) -> Order:
             OrderLine(
                 product_id=line.product_id,
                 name=line.name,
-                unit_price=Money.trusted(from_cents(line.unit_price_cents), row.currency),
+                unit_price=Money.trusted(from_milli(line.unit_price_milli), row.currency),
                 quantity=line.quantity,
             )
             for line in lines

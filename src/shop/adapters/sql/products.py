@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.adapters.sql.connection import LazyConnection
-from shop.adapters.sql.rows import from_cents, is_unique_violation, listing, to_cents
+from shop.adapters.sql.rows import from_milli, is_unique_violation, kept_key, listing, to_cents, to_milli
 from shop.adapters.sql.tables import products
 from shop.application.errors import AlreadyExists
 from shop.application.ports.paging import Listing
@@ -17,17 +17,22 @@ from shop.application.ports.products import ProductQuery
 from shop.application.unit_of_work import EventCollector
 from shop.domain.money import Money
 from shop.domain.products import Product
+from shop.domain.text import comparison_key, search_key
 
 _LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"), ~products.c.deleted)
 _LIVE_PRODUCTS = select(products).where(
     products.c.id.in_(bindparam("product_ids", expanding=True)), ~products.c.deleted
 )
-_SAVE_PRODUCT = update(products).where(products.c.id == bindparam("product_id"))
+_SAVE_PRODUCT = (
+    update(products)
+    .where(products.c.id == bindparam("product_id"))
+    .values(name_key=kept_key(products.c.name, products.c.name_key))
+)
 
 _PRODUCT_SORT = {
     "id": products.c.id,
-    "name": products.c.name,
-    "price": products.c.price_cents,
+    "name": products.c.name_key,
+    "price": products.c.price_milli,
     "stock": products.c.stock,
 }
 
@@ -39,7 +44,8 @@ class SqlProductRepository:
 
     def add(self, product: Product) -> None:
         try:
-            statement = insert(products).values(**self._values(product)).returning(products.c.id)
+            values = {**self._values(product), "name_key": comparison_key(product.name)}
+            statement = insert(products).values(**values).returning(products.c.id)
             product.id = self._conn.execute(statement).scalar_one()
         except IntegrityError as error:
             raise self._translate(error, product) from None
@@ -67,32 +73,30 @@ class SqlProductRepository:
     def list(self, query: ProductQuery) -> Listing[Product]:
         conditions = [~products.c.deleted]
         if query.price is not None:
-            conditions.append(products.c.price_cents == to_cents(query.price))
+            conditions.append(products.c.price_milli == to_milli(query.price))
         if query.stock is not None:
             conditions.append(products.c.stock == query.stock)
         if query.min_price is not None:
-            conditions.append(products.c.price_cents >= to_cents(query.min_price))
+            conditions.append(products.c.price_milli >= to_milli(query.min_price))
         if query.max_price is not None:
-            conditions.append(products.c.price_cents <= to_cents(query.max_price))
+            conditions.append(products.c.price_milli <= to_milli(query.max_price))
         if query.in_stock is not None:
             conditions.append(products.c.stock > 0 if query.in_stock else products.c.stock == 0)
         if query.max_stock is not None:
             conditions.append(products.c.stock <= query.max_stock)
         if query.q:
-            pattern = "%" + query.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            conditions.append(products.c.name.ilike(pattern, escape="\\"))
+            conditions.append(products.c.name_key.contains(search_key(query.q, "q"), autoescape=True))
         order = []
         for key in (*query.sort, "id"):
             column: ColumnElement[Any] = _PRODUCT_SORT[key.lstrip("-")]
-            if key.lstrip("-") == "name":
-                column = func.lower(column)
             order.append(column.desc() if key.startswith("-") else column.asc())
         statement = select(products).where(and_(*conditions)).order_by(*order)
         return listing(self._conn, statement, query.page, self._to_product)
 
     def save(self, product: Product) -> None:
         try:
-            self._conn.execute(_SAVE_PRODUCT, {"product_id": product.id, **self._values(product)})
+            keys = {"kept_text": product.name, "new_key": comparison_key(product.name)}
+            self._conn.execute(_SAVE_PRODUCT, {"product_id": product.id, **self._values(product), **keys})
         except IntegrityError as error:
             raise self._translate(error, product) from None
         self._collector.take_events(product)
@@ -107,6 +111,7 @@ class SqlProductRepository:
     def _values(product: Product) -> dict[str, Any]:
         return {
             "name": product.name,
+            "price_milli": to_milli(product.price.amount),
             "price_cents": to_cents(product.price.amount),
             "currency": product.price.currency,
             "stock": product.stock,
@@ -118,7 +123,7 @@ class SqlProductRepository:
         return Product(
             id=row.id,
             name=row.name,
-            price=Money.trusted(from_cents(row.price_cents), row.currency),
+            price=Money.trusted(from_milli(row.price_milli), row.currency),
             stock=row.stock,
             deleted=row.deleted,
         )

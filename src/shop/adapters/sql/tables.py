@@ -1,5 +1,8 @@
 """The schema. Rows are turned into entities explicitly in the repositories, so nothing of
-SQLAlchemy reaches the domain. Money is stored as integer cents: exact on every database."""
+SQLAlchemy reaches the domain. Money is stored as integer thousandths of its currency (*_milli,
+three decimals, the most any currency a price may be in has): exact on every database. The
+integer cents beside them are for the release before migration 0008, which reads and writes only
+those; this one writes both, rounding half-even to cents."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 metadata = MetaData(
     naming_convention={
@@ -58,6 +61,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# What names are compared, searched and sorted by: shop.domain.text.comparison_key, computed by the
+# repositories (the databases' own lower() and LIKE disagree beyond ASCII). Compared byte for byte on
+# both databases ("C" on PostgreSQL, SQLite's default), so both sort alike. Nullable while the release
+# before migration 0007 may still write rows without it: its triggers fill it then (see 0007).
+KEY: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
+
 users = Table(
     "users",
     metadata,
@@ -70,13 +79,14 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("token_version", Integer, nullable=False, server_default=text("0")),
+    Column("username_key", KEY),
     CheckConstraint("role IN ('customer', 'manager')", name="role"),
+    # "Alice", "ALICE" and "Alice" with a zero-width space are one name: nobody can pass for someone else.
+    Index("uq_users_username_key", "username_key", unique=True),
 )
-# "Alice" and "alice" are one name: nobody can pass for someone else by changing a letter's case.
-# Usernames are ASCII (the domain says so), where lower() agrees on both databases and with Python
-# (on PostgreSQL, provided the database's locale is not Turkish or Azeri: see docs/decisions.md).
-username_key: ColumnElement[str] = func.lower(users.c.username)
-Index("ix_users_username_lower", username_key, unique=True)
+# The release before 0007 looks names up by lower(username); the contract migration drops this index.
+_legacy_username_key: ColumnElement[str] = func.lower(users.c.username)
+Index("ix_users_username_lower", _legacy_username_key, unique=True)
 
 products = Table(
     "products",
@@ -87,9 +97,21 @@ products = Table(
     Column("currency", String(3), nullable=False),
     Column("stock", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=text("false")),
+    Column("name_key", KEY),
+    # Nullable while the release before 0008 writes only price_cents: a trigger then fills it (see 0008).
+    Column("price_milli", BigInteger),
     CheckConstraint("stock >= 0", name="stock_not_negative"),
     CheckConstraint("price_cents >= 0", name="price_not_negative"),
-    # A name is unique among the products of the catalog; a deleted product frees its name.
+    CheckConstraint("price_milli >= 0", name="price_milli_not_negative"),
+    # A name is unique among the products of the catalog, compared by its key; a deleted product frees it.
+    Index(
+        "uq_products_name_key_live",
+        "name_key",
+        unique=True,
+        postgresql_where=text("NOT deleted"),
+        sqlite_where=text("NOT deleted"),
+    ),
+    # The same on the exact name, for the release before 0007; the contract migration drops it.
     Index(
         "uq_products_name_live",
         "name",
@@ -97,7 +119,8 @@ products = Table(
         postgresql_where=text("NOT deleted"),
         sqlite_where=text("NOT deleted"),
     ),
-    Index("ix_products_price_cents", "price_cents"),
+    Index("ix_products_price_milli", "price_milli"),
+    Index("ix_products_price_cents", "price_cents"),  # the release before 0008 sorts by it
     Index("ix_products_stock", "stock"),
 )
 
@@ -115,6 +138,8 @@ orders = Table(
     # The sum of the lines, which never change: written with the order, so that listings sort by it.
     # NULL for an order the previous release wrote during a rolling upgrade (see SqlOrderRepository).
     Column("total_cents", BigInteger),
+    # The same in thousandths (migration 0008); NULL also when the release before 0008 wrote no total.
+    Column("total_milli", BigInteger),
     CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
     Index("ix_orders_user_id_id", "user_id", "id"),
     Index("ix_orders_status_id", "status", "id"),
@@ -131,6 +156,7 @@ order_lines = Table(
     Column("name", String(200), nullable=False),
     Column("unit_price_cents", BigInteger, nullable=False),
     Column("quantity", Integer, nullable=False),
+    Column("unit_price_milli", BigInteger),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
     Index("ix_order_lines_order_id", "order_id"),
 )

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shop.adapters.sql.connection import LazyConnection
-from shop.adapters.sql.rows import is_unique_violation, listing
-from shop.adapters.sql.tables import username_key, users
+from shop.adapters.sql.rows import is_unique_violation, kept_key, listing
+from shop.adapters.sql.tables import users
 from shop.application.errors import AlreadyExists
 from shop.application.ports.paging import Listing
 from shop.application.ports.users import UserQuery
 from shop.application.unit_of_work import EventCollector
+from shop.domain.text import comparison_key, search_key
 from shop.domain.users import Role, User
+
+_SAVE_USER = (
+    update(users)
+    .where(users.c.id == bindparam("user_id"))
+    .values(username_key=kept_key(users.c.username, users.c.username_key))
+)
 
 
 class SqlUserRepository:
@@ -24,7 +31,8 @@ class SqlUserRepository:
 
     def add(self, user: User) -> None:
         try:
-            user.id = self._conn.execute(insert(users).values(**self._values(user)).returning(users.c.id)).scalar_one()
+            values = {**self._values(user), "username_key": comparison_key(user.username)}
+            user.id = self._conn.execute(insert(users).values(**values).returning(users.c.id)).scalar_one()
         except IntegrityError as error:
             raise self._translate(error, user) from None
         self._collector.take_events(user)
@@ -38,18 +46,19 @@ class SqlUserRepository:
         return self._to_user(row) if row is not None else None
 
     def get_by_username(self, username: str) -> User | None:
-        row = self._conn.execute(select(users).where(username_key == username.lower())).first()
+        row = self._conn.execute(select(users).where(users.c.username_key == search_key(username, "username"))).first()
         return self._to_user(row) if row is not None else None
 
     def list(self, query: UserQuery) -> Listing[User]:
         statement = select(users).where(users.c.active == query.active)
         if query.q:
-            statement = statement.where(username_key.contains(query.q.lower(), autoescape=True))
+            statement = statement.where(users.c.username_key.contains(search_key(query.q, "q"), autoescape=True))
         return listing(self._conn, statement.order_by(users.c.id), query.page, self._to_user)
 
     def save(self, user: User) -> None:
         try:
-            self._conn.execute(update(users).where(users.c.id == user.id).values(**self._values(user)))
+            keys = {"kept_text": user.username, "new_key": comparison_key(user.username)}
+            self._conn.execute(_SAVE_USER, {"user_id": user.id, **self._values(user), **keys})
         except IntegrityError as error:
             raise self._translate(error, user) from None
         self._collector.take_events(user)

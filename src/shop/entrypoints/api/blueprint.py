@@ -30,7 +30,7 @@ class Parser(FlaskParser):
         try:
             return read_json(data)
         except InvalidJson as error:
-            raise InvalidValue.single("body", str(error)) from None
+            raise InvalidValue.single(error.field, str(error)) from None
 
     def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
         # webargs builds a new schema per request from a class (flask-smorest's pagination passes

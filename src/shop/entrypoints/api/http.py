@@ -24,7 +24,7 @@ from shop.entrypoints.docs import CSP as DOCS_CSP
 
 log = logging.getLogger("shop.http")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: "$" would also take a final line break
 _PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCS_PREFIX = "/api/schema/"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -88,7 +88,7 @@ class IdConverter(BaseConverter):
 
 def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.
     if request.blueprint != "ops" and not host_is_trusted(request.host, current_app.config["SHOP_TRUSTED_HOSTS"]):
         raise BadRequest("This service does not answer for the host named in the Host header.")

@@ -25,7 +25,12 @@ NUL_REFUSED = "Text must not contain the NUL character (U+0000)."
 
 
 class InvalidJson(ValueError):
-    """A body this service does not read as JSON; the message says what and where."""
+    """A body this service does not read as JSON; the message says what and where, `field` which
+    member it is about ("items.0.name"; "body" for the body as a whole or a member's name)."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def read_json(data: bytes | str) -> Any:
@@ -45,25 +50,30 @@ def read_json(data: bytes | str) -> Any:
 
 
 def _checked(value: Any) -> bool:
-    """Refuses nesting deeper than MAX_DEPTH and NUL characters (walked without recursion); True when
-    a float stands for a number with a fraction or an exponent, or an integer orjson could not hold."""
+    """Refuses nesting deeper than MAX_DEPTH and NUL characters, naming the member that holds one
+    (walked without recursion); True when a float stands for a number with a fraction or an
+    exponent, or an integer orjson could not hold."""
     fractions = False
-    pending: list[tuple[Any, int]] = [(value, 0)]
+    pending: list[tuple[Any, int, str]] = [(value, 0, "")]
     while pending:
-        item, depth = pending.pop()
+        item, depth, path = pending.pop()
         if isinstance(item, dict | list):
             if depth == MAX_DEPTH:
                 raise _too_deep()
             if isinstance(item, dict):
-                pending.extend((key, depth) for key in item)
-                pending.extend((child, depth + 1) for child in item.values())
+                pending.extend((key, depth, "") for key in item)
+                pending.extend((child, depth + 1, _member(path, key)) for key, child in item.items())
             else:
-                pending.extend((child, depth + 1) for child in item)
+                pending.extend((child, depth + 1, _member(path, index)) for index, child in enumerate(item))
         elif isinstance(item, float):
             fractions = True
         elif isinstance(item, str) and "\x00" in item:
-            raise InvalidJson(NUL_REFUSED)
+            raise InvalidJson(NUL_REFUSED, path or "body")
     return fractions
+
+
+def _member(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
 
 
 def _integer(text: str) -> int:

@@ -56,7 +56,7 @@ class Products(MethodView):
     def post(
         self, body: dict[str, Any], create_product: Callable[..., Product] = Provide[Container.create_product.provider]
     ) -> tuple[Product, int, dict[str, str]]:
-        """Add a product (managers only). Price: string or number, at most 2 decimals."""
+        """Add a product (managers only). Price: string or number, with at most its currency's decimals."""
         product = create_product(actor=current_actor(), **body)
         assert product.id is not None
         return created(product, ".ProductDetail", product_id=product.id)

@@ -48,5 +48,5 @@ def product_form(product: Product | None = None) -> dict[str, str]:
         return {name: text(name) for name in PRODUCT_FIELDS}
     if product is None:
         return {"name": "", "price": "", "currency": "TWD", "stock": "0"}
-    shown = representations.product(product)  # as the API shows it: the price with its two decimals
+    shown = representations.product(product)  # as the API shows it: the price with its currency's decimals
     return {"name": shown["name"], "price": shown["price"], "currency": shown["currency"], "stock": str(shown["stock"])}

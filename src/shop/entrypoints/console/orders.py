@@ -31,7 +31,8 @@ STATUSES = [status.value for status in OrderStatus]
 def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider]) -> Any:
     status, customer = request.args.get("status", ""), request.args.get("customer", "").strip()
     try:
-        OrderFilterSchema().load({"status": status} if status else {})  # the API's own reading of ?status=
+        sent = {name: value for name, value in (("status", status), ("customer", customer)) if value}
+        OrderFilterSchema().load(sent)  # the API's own reading of ?status= and ?customer=
     except ma.ValidationError as error:
         errors = error.messages_dict
         return page("orders.html", 400, shown=None, status=status, customer=customer, statuses=STATUSES, errors=errors)

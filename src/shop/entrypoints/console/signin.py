@@ -23,6 +23,7 @@ from shop.application.actors import Actor
 from shop.application.auth import Session, TokenClaims
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.container import Container
+from shop.domain.errors import InvalidValue
 from shop.entrypoints.console.blueprint import blp, page
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,6 +122,8 @@ def login(sign_in: Callable[..., Session] = Provide[Container.login.provider]) -
         _open(sign_in(username=username, password=password, managers_only=True))
     except AuthenticationFailed as error:
         return page("login.html", 401, next=target, username=username, error=str(error))
+    except InvalidValue as error:  # a name no account can have (a control character)
+        return page("login.html", 400, next=target, error=" ".join(error.errors.get("username", [str(error)])))
     except Forbidden:
         return page("managers_only.html", 403)
     return redirect(target)

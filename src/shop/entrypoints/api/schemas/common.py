@@ -9,6 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shop.domain.errors import InvalidValue
+from shop.domain.text import TEXT_PATTERN, check_text
 
 ID_MAX = 2_147_483_647  # ids are 32-bit: anything larger is no id of ours
 
@@ -41,6 +42,14 @@ def rule(check: Callable[[Any], object]) -> Callable[[Any], None]:
             raise ma.ValidationError([m for messages in error.errors.values() for m in messages]) from None
 
     return validate_with_the_domain
+
+
+def text(field: str, maximum: int, **kwargs: Any) -> fields.String:
+    """A string searched or looked up (not stored): 1 to maximum characters, no control characters
+    (shop.domain.text, documented as its pattern)."""
+    kwargs.setdefault("metadata", {}).update({"pattern": TEXT_PATTERN})
+    checks: list[Callable[[Any], Any]] = [validate.Length(1, maximum), rule(lambda value: check_text(value, field))]
+    return fields.String(validate=checks, **kwargs)
 
 
 def integer(minimum: int, maximum: int, check: Callable[[Any], object] | None = None, **kwargs: Any) -> fields.Integer:

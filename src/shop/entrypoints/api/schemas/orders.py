@@ -8,8 +8,9 @@ from shop.application import representations
 from shop.application.ports.orders import NEWEST_FIRST, ORDER_SORT_KEYS
 from shop.application.representations import OrderView
 from shop.domain.orders import ITEMS_MAX, QUANTITY_MAX, OrderStatus, check_item_count, check_quantity
+from shop.domain.text import check_text
 from shop.domain.users import USERNAME_MAX
-from shop.entrypoints.api.schemas.common import ID_MAX, StrictSchema, integer, rule
+from shop.entrypoints.api.schemas.common import ID_MAX, StrictSchema, integer, rule, text
 from shop.entrypoints.api.schemas.rendering import rendered
 
 
@@ -37,18 +38,22 @@ class OrderFilterSchema(StrictSchema):
     status = fields.String(validate=validate.OneOf([s.value for s in OrderStatus]))
     sort = fields.String(
         load_default=",".join(NEWEST_FIRST),
-        validate=validate.Regexp(
-            rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
-            error=f"Comma-separated keys among {', '.join(sorted(ORDER_SORT_KEYS))}, '-' first for descending.",
-        ),
+        validate=[
+            rule(lambda sort: check_text(sort, "sort")),  # "$" of the pattern would take a final line break
+            validate.Regexp(
+                rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
+                error=f"Comma-separated keys among {', '.join(sorted(ORDER_SORT_KEYS))}, '-' first for descending.",
+            ),
+        ],
         metadata={
             "description": "Comma-separated keys, '-' first for descending; by default newest first. Ties go by "
             "id, in the direction of the last key. status sorts alphabetically, total by amount.",
             "example": "-total,created_at",
         },
     )
-    customer = fields.String(
-        validate=validate.Length(1, USERNAME_MAX),
+    customer = text(
+        "customer",
+        USERNAME_MAX,
         metadata={
             "description": "Managers only (a customer gets 403): the orders of the account with this username, "
             "whatever its case, closed or not; none when there is no such account."

@@ -12,12 +12,18 @@ from shop.application import representations
 from shop.application.ports.products import PRODUCT_SORT_KEYS
 from shop.application.representations import ProductView
 from shop.domain.errors import InvalidValue
-from shop.domain.money import ISO_4217, parse_amount
+from shop.domain.money import ISO_4217, MAX_PLACES, parse_amount
 from shop.domain.products import NAME_MAX, STOCK_MAX, check_stock
-from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule
+from shop.domain.text import TEXT_PATTERN, check_text
+from shop.entrypoints.api.schemas.common import PartialUpdateSchema, StrictSchema, rule, text
 from shop.entrypoints.api.schemas.rendering import rendered
 
-_AMOUNT = {"type": "string", "pattern": r"^\d{1,8}(\.\d{1,2})?$", "example": "10.00"}
+_AMOUNT = {
+    "type": "string",
+    "pattern": r"^\d{1,8}(\.\d{1,3})?$",
+    "example": "10.00",
+    "description": "At most the currency's decimals (ISO 4217): JPY none, USD 2, KWD 3.",
+}
 
 
 class Price(fields.Field[object]):
@@ -36,11 +42,12 @@ class Price(fields.Field[object]):
 
 
 class PriceFilter(Price):
-    """A price in a query: read here, by the domain's own parse, since no entity will read it."""
+    """A price in a query: read here, by the domain's own parse, since no entity will read it. It has
+    no currency: up to the most decimals any currency has."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         try:
-            return parse_amount(super()._deserialize(value, attr, data, **kwargs))
+            return parse_amount(super()._deserialize(value, attr, data, **kwargs), places=MAX_PLACES)
         except InvalidValue as error:
             raise ma.ValidationError([m for messages in error.errors.values() for m in messages]) from None
 
@@ -50,7 +57,8 @@ class PriceFilter(Price):
 
 
 def _name(**kwargs: Any) -> fields.String:
-    return fields.String(metadata={"minLength": 1, "maxLength": NAME_MAX}, **kwargs)
+    documented = {"minLength": 1, "maxLength": NAME_MAX, "pattern": TEXT_PATTERN}
+    return fields.String(metadata=documented, **kwargs)
 
 
 def _currency(**kwargs: Any) -> fields.String:
@@ -86,11 +94,14 @@ class ProductFilterSchema(StrictSchema):
     min_price = PriceFilter()
     max_price = PriceFilter()
     in_stock = fields.Boolean()
-    q = fields.String(validate=validate.Length(1, NAME_MAX))
+    q = text("q", NAME_MAX)
     sort = fields.String(
-        validate=validate.Regexp(
-            rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
-            error=f"Comma-separated keys among {', '.join(sorted(PRODUCT_SORT_KEYS))}, '-' first for descending.",
-        ),
+        validate=[
+            rule(lambda sort: check_text(sort, "sort")),  # "$" of the pattern would take a final line break
+            validate.Regexp(
+                rf"^{_SORT_KEY}(,{_SORT_KEY})*$",
+                error=f"Comma-separated keys among {', '.join(sorted(PRODUCT_SORT_KEYS))}, '-' first for descending.",
+            ),
+        ],
         metadata={"example": "-price,name"},
     )

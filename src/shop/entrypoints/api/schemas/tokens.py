@@ -6,14 +6,15 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from shop.domain.users import USERNAME_MAX
-from shop.entrypoints.api.schemas.common import StrictSchema
+from shop.entrypoints.api.schemas.common import StrictSchema, text
 
 TOKEN_MAX = 4096  # a JWT of ours is a few hundred characters
 
 
 class LoginSchema(StrictSchema):
-    # Only lengths here: whatever a client types is looked up, and an unknown name fails like a bad password.
-    username = fields.String(required=True, validate=validate.Length(1, USERNAME_MAX))
+    # Only lengths and control characters here: whatever else a client types is looked up, and an unknown
+    # name fails like a bad password. A password is only verified.
+    username = text("username", USERNAME_MAX, required=True)
     password = fields.String(required=True, validate=validate.Length(1, 1024), load_only=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from shop.application import representations
 from shop.application.representations import UserView
@@ -21,12 +21,18 @@ from shop.domain.users import (
     check_phone,
     check_username,
 )
-from shop.entrypoints.api.schemas.common import JsonBoolean, PartialUpdateSchema, StrictSchema, integer, rule
+from shop.entrypoints.api.schemas.common import JsonBoolean, PartialUpdateSchema, StrictSchema, integer, rule, text
 from shop.entrypoints.api.schemas.rendering import rendered
 
 
 def _username(**kwargs: Any) -> fields.String:
-    documented = {"minLength": 1, "maxLength": USERNAME_MAX, "pattern": USERNAME_PATTERN}
+    documented = {
+        "minLength": 1,
+        "maxLength": USERNAME_MAX,
+        "pattern": USERNAME_PATTERN,
+        "description": "Letters and digits of any script, and @ . + - _: `\\w` is Unicode's, as in Python and "
+        "Django. Stored in NFKC with invisible characters removed; unique whatever its case.",
+    }
     return fields.String(validate=rule(check_username), metadata=documented, **kwargs)
 
 
@@ -36,7 +42,8 @@ def _new_password(**kwargs: Any) -> fields.String:
         "minLength": PASSWORD_MIN,
         "maxLength": PASSWORD_MAX,
         "pattern": r"\D",
-        "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username.",
+        "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username, "
+        "no control characters.",
     }
     return fields.String(load_only=True, metadata=documented, **kwargs)
 
@@ -69,8 +76,9 @@ class UserUpdateSchema(PartialUpdateSchema):
 
 
 class UserFilterSchema(StrictSchema):
-    q = fields.String(
-        validate=validate.Length(1, USERNAME_MAX),
+    q = text(
+        "q",
+        USERNAME_MAX,
         metadata={"description": "Only accounts whose username contains this text, whatever its case."},
     )
     active = fields.Boolean(
