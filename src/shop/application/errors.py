@@ -61,3 +61,7 @@ class KeyInUse(ApplicationError):
 
 class IdempotencyMismatch(ApplicationError):
     """An Idempotency-Key was reused with a different request."""
+
+
+class WebhooksNotConfigured(ApplicationError):
+    """WEBHOOK_SECRET_KEY is not set: endpoint secrets can be neither sealed nor read."""

@@ -181,6 +181,8 @@ outbox = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("body", Text, nullable=False),
     Column("sent_at", UTCDateTime),
+    # When the webhooks' deliverer made this message's deliveries (migration 0011).
+    Column("fanned_out_at", UTCDateTime),
     Index(
         "ix_outbox_pending",
         "position",
@@ -193,4 +195,78 @@ outbox = Table(
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
+    Index(
+        "ix_outbox_awaiting_webhooks",
+        "position",
+        postgresql_where=text("fanned_out_at IS NULL"),
+        sqlite_where=text("fanned_out_at IS NULL"),
+    ),
+)
+
+# Webhooks. An endpoint's secrets are stored sealed (adapters/sealing.py), never as they sign.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", Text, nullable=False),  # a JSON array of types and family patterns
+    Column("description", String(500), nullable=False, server_default=text("''")),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(16)),
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
+    Column("previous_secret_until", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("disabled_reason IN ('manager', 'gone', 'failing')", name="disabled_reason"),
+)
+
+# One event on its way to one endpoint. The waiting index keeps the claim's two questions small
+# however long the log: what is due, and whether an earlier event of the same aggregate still waits.
+WAITING = "status IN ('pending', 'retrying')"
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("aggregate", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tries", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_until", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'retrying', 'succeeded', 'failed')", name="status"),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(WAITING), sqlite_where=text(WAITING)),
+    Index(
+        "ix_webhook_deliveries_waiting",
+        "endpoint_id",
+        "aggregate",
+        "id",
+        postgresql_where=text(WAITING),
+        sqlite_where=text(WAITING),
+    ),
+    Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_finished_at", "finished_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column(
+        "delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", SmallInteger),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),
 )
