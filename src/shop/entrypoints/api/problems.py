@@ -21,6 +21,7 @@ from shop.application.errors import (
     IdempotencyMismatch,
     NotFound,
     PreconditionFailed,
+    WebhooksNotConfigured,
 )
 from shop.application.outages import OutageLog
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
@@ -177,6 +178,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def _conflict(error: Conflict) -> Response:
         return problem(409, str(error))
+
+    @app.errorhandler(WebhooksNotConfigured)
+    def _webhooks_off(error: WebhooksNotConfigured) -> Response:
+        return problem(
+            503, "Webhooks are not configured on this server: WEBHOOK_SECRET_KEY is not set.", kind="webhooks-off"
+        )
 
     @app.errorhandler(Busy)
     def _busy(error: Busy) -> Response:
