@@ -315,7 +315,7 @@ class DelivererSettings:
     # A claim outlives the longest attempt (15 s) by far: no other deliverer sends the same delivery
     # meanwhile. A deliverer killed mid-attempt delays its claims by this much.
     lease: timedelta = timedelta(seconds=60)
-    concurrency: int = 8  # attempts under way at once
+    concurrency: int = 16  # attempts under way at once
     fan_out_batch: int = 500
     idle_wait_s: float = 0.2
     backoff_initial_s: float = 0.2
@@ -367,6 +367,8 @@ class Deliverer:
         self._draw = draw
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}
+        self._finished = threading.Event()
+        self._next_fan_out = 0.0
         self.status = DelivererStatus()
         self._outage = OutageLog(log, "webhooks: the database failed, retrying with backoff")
         self._failures = OutageLog(log, "webhooks: recording an attempt failed; its claim will lapse")
@@ -381,7 +383,11 @@ class Deliverer:
                     pause, backoff = backoff, min(backoff * 2, settings.backoff_max_s)
                 else:
                     backoff = settings.backoff_initial_s
-                    pause = {Round.BUSY: 0.0, Round.IDLE: settings.idle_wait_s, Round.FULL: 0.02}[outcome]
+                    pause = 0.0 if outcome is Round.BUSY else settings.idle_wait_s
+                    if pause and self._busy():  # a finished attempt frees a slot and may unblock its aggregate
+                        self._finished.wait(pause)
+                        pause = 0.0
+                    self._finished.clear()
                 if self._wait(pause):
                     return
 
@@ -390,7 +396,11 @@ class Deliverer:
         self.status.last_round = time.monotonic()
         settings = self._settings
         try:
-            fanned = fan_out(uow=self._uow(), clock=self._clock, limit=settings.fan_out_batch)
+            fanned = 0
+            if time.monotonic() >= self._next_fan_out:
+                fanned = fan_out(uow=self._uow(), clock=self._clock, limit=settings.fan_out_batch)
+                # Nothing new: look again after the idle wait, not at every finished attempt.
+                self._next_fan_out = 0.0 if fanned else time.monotonic() + settings.idle_wait_s
             with self._lock:
                 busy = dict(self._in_flight)
             free = settings.concurrency - sum(busy.values())
@@ -441,6 +451,11 @@ class Deliverer:
                     self._in_flight[delivery.endpoint_id] = left
                 else:
                     del self._in_flight[delivery.endpoint_id]
+            self._finished.set()
+
+    def _busy(self) -> bool:
+        with self._lock:
+            return bool(self._in_flight)
 
     def attempt(self, delivery: Delivery, endpoint: WebhookEndpoint, claimed_until: datetime) -> None:
         """Send one claimed delivery, sign it with every secret in use, and store what followed."""

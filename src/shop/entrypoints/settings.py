@@ -79,7 +79,7 @@ class Settings:
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
     webhook_disable_after: timedelta = timedelta(hours=72)
     webhook_claim: timedelta = timedelta(seconds=60)
-    webhook_concurrency: int = 8
+    webhook_concurrency: int = 16
     webhook_log_retention: timedelta = timedelta(days=30)
     webhooks_host: str = "127.0.0.1"
     webhooks_port: int = 8002
@@ -154,7 +154,7 @@ def _webhook_settings(env: dict[str, str], var: Path, *, production: bool, seals
         "webhook_disable_after": timedelta(hours=_at_least(1, env, "WEBHOOK_DISABLE_AFTER_HOURS", 72)),
         # A claim must outlive the longest attempt (15 s), or a second deliverer could send it meanwhile.
         "webhook_claim": timedelta(seconds=_at_least(20, env, "WEBHOOK_CLAIM_SECONDS", 60)),
-        "webhook_concurrency": _at_least(1, env, "WEBHOOK_CONCURRENCY", 8),
+        "webhook_concurrency": _at_least(1, env, "WEBHOOK_CONCURRENCY", 16),
         "webhook_log_retention": timedelta(days=_at_least(1, env, "WEBHOOK_LOG_RETENTION_DAYS", 30)),
         "webhooks_host": env.get("WEBHOOKS_HOST") or "127.0.0.1",
         "webhooks_port": _at_least(1, env, "WEBHOOKS_PORT", 8002),

@@ -8,7 +8,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +26,8 @@ STUCK_AFTER_S = 60.0
 
 def run(settings: Settings) -> None:
     """Deliver until SIGTERM or SIGINT; attempts under way are finished first (15 s at most)."""
+    # A connection for each attempt recording its outcome, and for the loop's claims.
+    settings = replace(settings, db_pool_size=max(settings.db_pool_size, settings.webhook_concurrency + 2))
     container = Container()
     container.config.from_dict(asdict(settings))
     stop = threading.Event()
