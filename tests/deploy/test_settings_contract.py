@@ -10,7 +10,7 @@ from tests.deploy.contract import SERVICE_SETTINGS
 ROOT = Path(__file__).resolve().parents[2]
 READ = re.compile(
     r"""(?:environ|env)(?:\.get)?[(\[]\s*["']([A-Z][A-Z0-9_]+)["']"""  # os.environ.get("X"), env["X"]
-    r'|_(?:int|at_least|timeout_ms)\((?:\d+, )?env, "([A-Z0-9_]+)"'  # _int(env, "X"), _at_least(24, env, "X")
+    r'|_(?:int|at_least|timeout_ms|flag)\((?:\d+, )?env, "([A-Z0-9_]+)"'  # _int(env, "X"), _at_least(24, env, "X")
 )
 NOT_READ_BY_CODE = {"GLIBC_TUNABLES"}  # read by glibc itself, set by make run and the Dockerfile
 
