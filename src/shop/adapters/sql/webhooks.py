@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 
 from shop.adapters.sql.connection import LazyConnection
@@ -23,7 +23,10 @@ from shop.application.ports.webhooks import DeliveryBacklog, Sealer, Standing
 from shop.application.unit_of_work import EventCollector
 from shop.domain.webhooks import Attempt, Delivery, DeliveryStatus, DisabledBecause, Secret, WebhookEndpoint
 
-_WAITING = webhook_deliveries.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value])
+# Spelled as literals, as the partial indexes say it: a planner can't prove that bound values match
+# an index's condition, and would scan every delivery ever made for each one it looks at.
+_WAITING_STATUSES = [literal_column(f"'{s.value}'") for s in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)]
+_WAITING = webhook_deliveries.c.status.in_(_WAITING_STATUSES)
 _earlier = aliased(webhook_deliveries)
 # Due, claimed by nobody, for an enabled endpoint, and the first of its endpoint and aggregate to wait.
 _CLAIMABLE = (
@@ -38,7 +41,7 @@ _CLAIMABLE = (
             _earlier.c.endpoint_id == webhook_deliveries.c.endpoint_id,
             _earlier.c.aggregate == webhook_deliveries.c.aggregate,
             _earlier.c.id < webhook_deliveries.c.id,
-            _earlier.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.RETRYING.value]),
+            _earlier.c.status.in_(_WAITING_STATUSES),
         ),
     )
     .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
