@@ -12,7 +12,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from shop.adapters.sql.connection import LazyConnection
@@ -25,7 +38,9 @@ from shop.domain.webhooks import Attempt, Delivery, DeliveryStatus, DisabledBeca
 
 # Spelled as literals, as the partial indexes say it: a planner can't prove that bound values match
 # an index's condition, and would scan every delivery ever made for each one it looks at.
-_WAITING_STATUSES = [literal_column(f"'{s.value}'") for s in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)]
+_WAITING_STATUSES: list[ColumnElement[str]] = [
+    literal_column(f"'{s.value}'") for s in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING)
+]
 _WAITING = webhook_deliveries.c.status.in_(_WAITING_STATUSES)
 _earlier = aliased(webhook_deliveries)
 # Due, claimed by nobody, for an enabled endpoint, and the first of its endpoint and aggregate to wait.
