@@ -14,7 +14,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # each hash (see gunicorn_conf.py), costs no extra page faults.
 export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
 
-.PHONY: run test quick install migrate manager demote purge relay events lint typecheck contracts pytest bench clean
+.PHONY: run test quick install migrate manager demote purge relay webhooks events lint typecheck contracts pytest bench bench-webhooks clean
 
 $(STAMP): pyproject.toml src/shop/entrypoints/docs/vendor.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ demote: $(STAMP) ## make a manager a customer again (their tokens and console se
 	@test -n "$(USERNAME)" || { echo "usage: make demote USERNAME=name"; exit 2; }
 	$(BIN)/shop demote "$(USERNAME)"
 
-purge: $(STAMP) ## delete expired tokens and idempotency keys, and events sent over OUTBOX_RETENTION_HOURS ago
+purge: $(STAMP) ## delete expired tokens and idempotency keys, events sent over OUTBOX_RETENTION_HOURS ago, old webhook deliveries
 	$(BIN)/shop purge
 
 # A broker on this machine unless BROKER_URL says otherwise (make run itself never needs one).
@@ -50,12 +50,18 @@ LOCAL_BROKER := amqp://guest:guest@127.0.0.1:5672/%2F
 relay: $(STAMP) migrate ## publish the outbox's events to RabbitMQ (BROKER_URL) until Ctrl-C
 	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop relay
 
+webhooks: $(STAMP) migrate ## deliver webhooks to the endpoints managers registered, until Ctrl-C; run several if you like
+	$(BIN)/shop webhooks
+
 events: $(STAMP) ## print the events as they are published: make events [PATTERN='order.*']
 	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop events tail --pattern '$(or $(PATTERN),#)'
 
 bench: $(STAMP) ## load-test the API with wrk, CPU per request included: make bench [BASELINE=<git ref>] [BENCH_SERVER=granian] [BENCH_ARGS='--duration 3s']
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_SERVER="$(BENCH_SERVER)" \
 		$(BIN)/python bench/run.py $(if $(BASELINE),--baseline '$(BASELINE)') $(BENCH_ARGS)
+
+bench-webhooks: $(STAMP) ## webhook deliveries per second to a local receiver: make bench-webhooks [BENCH_ARGS='--events 5000']
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/webhooks.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench tools

@@ -8,21 +8,28 @@ from shop.adapters.cached_reads import CachedReads
 from shop.adapters.memory import MemoryMetrics, MemoryUnitOfWork
 from shop.adapters.memory.attempts import MemoryAttempts, Unlimited
 from shop.adapters.prometheus import PrometheusMetrics
+
+from shop.adapters.prometheus import PrometheusMetrics, WebhookMetrics
 from shop.adapters.redis.access import RedisAccessCache
 from shop.adapters.redis.attempts import RedisAttempts
 from shop.adapters.redis.catalog import RedisCatalogCache
 from shop.adapters.redis.probe import RedisProbe
+from shop.adapters.sealing import AesGcmSealer, NoSealer
 from shop.adapters.security import Argon2Hasher, RandomIds, SystemClock
 from shop.adapters.sql.attempts import SqlAttempts
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.leadership import AdvisoryLock, FileLock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application.ports.attempts import Attempts
+
+from shop.adapters.webhook_http import SafeSender, SystemResolver
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
 from shop.application.ports.services import Clock, IdGenerator, Metrics, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
+from shop.application.ports.webhooks import Resolver, Sealer, WebhookSender
+from shop.application.webhooks import DeliveryMetrics, NoMetrics
 from tests.fakes import (
     CounterIds,
     FakeBroker,
@@ -30,7 +37,9 @@ from tests.fakes import (
     FakeHasher,
     FakeLeadership,
     FakeProbe,
+    FixedResolver,
     RememberingCache,
+    ScriptedSender,
 )
 
 
@@ -76,3 +85,18 @@ def probes(database: DatabaseProbe, redis: RedisProbe, fake: FakeProbe) -> list[
 
 def attempts(memory: MemoryAttempts, unlimited: Unlimited, sql: SqlAttempts, redis: RedisAttempts) -> list[Attempts]:
     return [memory, unlimited, sql, redis]
+
+def sealers(aes: AesGcmSealer, none: NoSealer) -> list[Sealer]:
+    return [aes, none]
+
+
+def resolvers(system: SystemResolver, fake: FixedResolver) -> list[Resolver]:
+    return [system, fake]
+
+
+def senders(safe: SafeSender, fake: ScriptedSender) -> list[WebhookSender]:
+    return [safe, fake]
+
+
+def delivery_metrics(prometheus: WebhookMetrics, none: NoMetrics) -> list[DeliveryMetrics]:
+    return [prometheus, none]

@@ -4,7 +4,7 @@ tests/conformance.py has mypy check them like the real adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from shop.application.ports.tokens import AccessState
 from shop.domain.events import Event
 from shop.domain.orders import Order
 from shop.domain.products import Product
+from shop.domain.webhooks import Answer
 
 PASSWORD = "correct-horse-battery"  # passes the policy; every suite signs up with it
 START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
@@ -193,3 +194,29 @@ class FakeProbe:
     def problem(self) -> str | None:
         self.asked += 1
         return self.failure
+
+
+class FixedResolver:
+    """Names resolve as given (underscores in a keyword stand for dots); any other fails."""
+
+    def __init__(self, **answers: list[str]) -> None:
+        self.answers = {name.replace("_", "."): addresses for name, addresses in answers.items()}
+        self.asked: list[str] = []
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        if host in self.answers:
+            return self.answers[host]
+        raise OSError(f"{host}: unknown name")
+
+
+class ScriptedSender:
+    """An endpoint that answers in turn (then the last answer again), keeping what it was sent."""
+
+    def __init__(self, *answers: Answer) -> None:
+        self.answers = list(answers) or [Answer(200)]
+        self.sent: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
+        self.sent.append((url, body, dict(headers)))
+        return self.answers[min(len(self.sent), len(self.answers)) - 1]

@@ -15,11 +15,12 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from shop.adapters.prometheus import PrometheusMetrics, watch_pool
+from shop.adapters.sealing import make_sealer
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
-from shop.application import auth, orders, overview, products, users
+from shop.application import auth, orders, overview, products, users, webhooks
 from shop.application.handlers import handlers
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Attempts, Limit
@@ -27,7 +28,9 @@ from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
 from shop.application.ports.unit_of_work import UnitOfWork
+from shop.application.ports.webhooks import Resolver, WebhookSender
 from shop.application.relay import Relay, outbox_backlog, purge_sent_messages
+from shop.domain.webhooks import RetrySchedule, UrlPolicy
 
 
 def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:
@@ -109,6 +112,25 @@ def make_probes(reader_engine: Engine, redis_url: str) -> list[Probe]:
     return probes
 
 
+def make_resolver() -> Resolver:
+    from shop.adapters.webhook_http import SystemResolver
+
+    return SystemResolver()
+
+
+def make_webhook_sender(resolver: Resolver, policy: UrlPolicy) -> WebhookSender:
+    from importlib.metadata import version
+
+    from shop.adapters.webhook_http import SafeSender
+
+    return SafeSender(
+        resolver,
+        user_agent=f"shop-webhooks/{version('shop')}",
+        allow_private=policy.allow_private,
+        production=policy.production,
+    )
+
+
 def _pooled_engine(config: providers.Configuration, *, read_only: bool) -> providers.ThreadSafeSingleton[Engine]:
     """One engine per process, its pool counted in shop_db_connections_in_use."""
     return providers.ThreadSafeSingleton(
@@ -149,12 +171,19 @@ class Container(containers.DeclarativeContainer):
     bus = providers.ThreadSafeSingleton(
         MessageBus, providers.Callable(handlers, metrics=metrics, catalog=catalog_cache, access=access_cache)
     )
-    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus)
+    # Webhook secrets are sealed at rest under WEBHOOK_SECRET_KEY (adapters/sealing.py).
+    sealer = providers.ThreadSafeSingleton(make_sealer, config.webhook_secret_key)
+    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, sealer=sealer)
     # Orders wait at most ORDER_LOCK_TIMEOUT_MS for their products' row locks, then answer 503: a
     # product locked for long (a manual UPDATE, a batch) must not hold every worker with it.
-    order_uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, lock_timeout_ms=config.order_lock_timeout_ms)
+    order_uow = providers.Factory(
+        SqlUnitOfWork, engine=engine, bus=bus, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer
+    )
     reader = providers.Factory(
-        cached_reads, providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus), catalog_cache, access_cache
+        cached_reads,
+        providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus, sealer=sealer),
+        catalog_cache,
+        access_cache,
     )
     probes = providers.ThreadSafeSingleton(make_probes, reader_engine, config.redis_url)
     attempts = providers.ThreadSafeSingleton(
@@ -227,3 +256,35 @@ class Container(containers.DeclarativeContainer):
         make_leadership, config.database_url, config.db_pooler, config.relay_database_url
     )
     relay = providers.Factory(Relay, uow=uow.provider, publisher=publisher, leadership=relay_leadership, clock=clock)
+
+    # Webhooks: the managers' endpoints (API and console) and the deliverer (shop webhooks).
+    resolver = providers.ThreadSafeSingleton(make_resolver)
+    url_policy = providers.Factory(UrlPolicy, allow_private=config.webhook_allow_private, production=config.production)
+    create_webhook = providers.Callable(
+        webhooks.create_webhook, uow=uow, clock=clock, resolver=resolver, policy=url_policy
+    )
+    list_webhooks = providers.Callable(webhooks.list_webhooks, uow=reader)
+    get_webhook = providers.Callable(webhooks.get_webhook, uow=reader)
+    update_webhook = providers.Callable(
+        webhooks.update_webhook, uow=uow, clock=clock, resolver=resolver, policy=url_policy
+    )
+    delete_webhook = providers.Callable(webhooks.delete_webhook, uow=uow)
+    rotate_webhook_secret = providers.Callable(webhooks.rotate_secret, uow=uow, clock=clock)
+    ping_webhook = providers.Callable(webhooks.ping_webhook, uow=uow, clock=clock)
+    list_deliveries = providers.Callable(webhooks.list_deliveries, uow=reader)
+    redeliver = providers.Callable(webhooks.redeliver, uow=uow, clock=clock)
+    webhook_health = providers.Callable(webhooks.webhook_health, uow=reader)
+    purge_webhook_log = providers.Callable(
+        webhooks.purge_webhook_log, uow=uow, clock=clock, retention=config.webhook_log_retention
+    )
+    webhook_sender = providers.ThreadSafeSingleton(make_webhook_sender, resolver, url_policy)
+    deliverer_settings = providers.Factory(
+        webhooks.DelivererSettings,
+        schedule=providers.Factory(RetrySchedule, config.webhook_retry_schedule),
+        disable_after=config.webhook_disable_after,
+        lease=config.webhook_claim,
+        concurrency=config.webhook_concurrency,
+    )
+    deliverer = providers.Factory(
+        webhooks.Deliverer, uow=uow.provider, sender=webhook_sender, clock=clock, settings=deliverer_settings
+    )

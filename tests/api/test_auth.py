@@ -230,7 +230,7 @@ def test_a_token_signed_with_another_key_is_401(api: Api, carol: dict[str, Any])
 
 def test_an_unsigned_token_is_401(api: Api, carol: dict[str, Any]) -> None:
     payload = jwt.decode(carol["access"], SECRET, algorithms=["HS256"])
-    unsigned = jwt.encode(payload, None, algorithm="none")
+    unsigned = jwt.encode(payload, "", algorithm="none")  # no key: "none" signs nothing
 
     assert_unauthorized(me(api, unsigned, carol["id"]))
     assert_unauthorized(api.client.post("/api/token/verify/", json={"token": unsigned}))

@@ -37,6 +37,15 @@ OPERATIONS = {
     ("/orders/{order_id}/", "get"),
     ("/orders/{order_id}/cancel/", "post"),
     ("/orders/{order_id}/fulfil/", "post"),
+    ("/webhooks/", "get"),
+    ("/webhooks/", "post"),
+    ("/webhooks/{webhook_id}/", "get"),
+    ("/webhooks/{webhook_id}/", "patch"),
+    ("/webhooks/{webhook_id}/", "delete"),
+    ("/webhooks/{webhook_id}/rotate-secret/", "post"),
+    ("/webhooks/{webhook_id}/ping/", "post"),
+    ("/webhooks/{webhook_id}/deliveries/", "get"),
+    ("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver/", "post"),
 }
 PUBLIC = {("/api/token/", "post"), ("/api/token/refresh/", "post"), ("/api/token/verify/", "post")}
 PUBLIC |= {("/api/token/revoke/", "post"), ("/users/", "post")}

@@ -14,7 +14,7 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shop.application.messages import TYPES
+from shop.application.messages import PING, TYPES, WEBHOOK_TYPES
 
 from ..support import REPO, asyncapi_json_schema, container_of
 from .conftest import Api
@@ -43,7 +43,12 @@ def test_the_document_is_valid_asyncapi_3(document: dict[str, Any]) -> None:
 
 
 def test_it_names_every_event_the_service_publishes_and_nothing_else(document: dict[str, Any]) -> None:
-    assert set(by_type(document)) == set(TYPES.values())
+    assert set(by_type(document)) == WEBHOOK_TYPES
+    names = {key: message["name"] for key, message in document["components"]["messages"].items()}
+    published = {names[ref["$ref"].rsplit("/", 1)[1]] for ref in document["channels"]["events"]["messages"].values()}
+    delivered = {names[ref["$ref"].rsplit("/", 1)[1]] for ref in document["channels"]["webhooks"]["messages"].values()}
+    assert published == set(TYPES.values())
+    assert delivered == WEBHOOK_TYPES == published | {PING}
     channel = document["channels"]["events"]
     assert channel["address"] == "shop.events"
     assert channel["bindings"]["amqp"]["exchange"] == {

@@ -48,6 +48,15 @@ SERVICE_SETTINGS = frozenset(
         "OUTBOX_RETENTION_HOURS",
         "RELAY_HOST",
         "RELAY_PORT",
+        "WEBHOOK_SECRET_KEY",
+        "WEBHOOK_ALLOW_PRIVATE",
+        "WEBHOOK_RETRY_SCHEDULE",
+        "WEBHOOK_DISABLE_AFTER_HOURS",
+        "WEBHOOK_CLAIM_SECONDS",
+        "WEBHOOK_CONCURRENCY",
+        "WEBHOOK_LOG_RETENTION_DAYS",
+        "WEBHOOKS_HOST",
+        "WEBHOOKS_PORT",
     }
 )
 
@@ -57,6 +66,11 @@ REQUIRED_BY_THE_RELAY = frozenset({"DATABASE_URL", "BROKER_URL", "RELAY_HOST"})
 NOT_FOR_THE_RELAY = frozenset({"JWT_SECRET_KEY", "METRICS_TOKEN"})
 # Where the relay serves /health/live, /health/ready and /metrics unless RELAY_PORT says otherwise.
 RELAY_PORT = 8001
+
+# What the webhook deliverer (shop webhooks) must be given, and what it must never be.
+REQUIRED_BY_THE_DELIVERER = frozenset({"DATABASE_URL", "WEBHOOK_SECRET_KEY", "WEBHOOKS_HOST"})
+NOT_FOR_THE_DELIVERER = frozenset({"JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL"})
+WEBHOOKS_PORT = 8002
 
 # What a production replica must be given: several replicas share Redis for caches and limits.
 REQUIRED_IN_PRODUCTION = frozenset(
@@ -96,4 +110,20 @@ METRICS: dict[str, frozenset[str]] = {
 RELAY_METRICS: dict[str, frozenset[str]] = {
     "shop_events_published_total": frozenset({"type"}),
     "shop_relay_leader": frozenset(),
+}
+
+# Metric families at the webhook deliverer's /metrics (WEBHOOKS_PORT).
+WEBHOOK_METRICS: dict[str, frozenset[str]] = {
+    "shop_webhook_deliveries_total": frozenset({"outcome", "event_type"}),
+    "shop_webhook_attempt_duration_seconds_bucket": frozenset({"le"}),
+    "shop_webhook_attempt_duration_seconds_sum": frozenset(),
+    "shop_webhook_attempt_duration_seconds_count": frozenset(),
+    "shop_webhook_delivery_latency_seconds_bucket": frozenset({"le"}),
+    "shop_webhook_delivery_latency_seconds_sum": frozenset(),
+    "shop_webhook_delivery_latency_seconds_count": frozenset(),
+    "shop_webhook_endpoints_disabled_total": frozenset({"reason"}),
+    "shop_webhook_endpoints": frozenset({"state"}),
+    "shop_webhook_deliveries_waiting": frozenset(),
+    "shop_webhook_oldest_waiting_seconds": frozenset(),
+    "shop_webhook_endpoint_failing_seconds": frozenset({"endpoint"}),
 }

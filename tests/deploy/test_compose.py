@@ -30,6 +30,7 @@ FAKE_ENV = {
     "METRICS_TOKEN": "metrics-token",
     "POSTGRES_PASSWORD": "pg-password",
     "RABBITMQ_PASSWORD": "mq-password",
+    "WEBHOOK_SECRET_KEY": "w" * 32,
 }
 
 _VARIABLE = re.compile(
@@ -148,10 +149,12 @@ def test_durations_are_in_compose_syntax() -> None:
 def test_the_stack_has_its_services_and_the_observability_profile() -> None:
     services = _services()
 
-    assert set(services) == {"db", "redis", "rabbitmq", "migrate", "api", "relay", "nginx", "prometheus", "grafana"}
+    assert set(services) == {
+        "db", "redis", "rabbitmq", "migrate", "api", "relay", "webhooks", "nginx", "prometheus", "grafana"
+    }  # fmt: skip
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["observability"]
-    for name in ("db", "redis", "rabbitmq", "migrate", "api", "relay", "nginx"):
+    for name in ("db", "redis", "rabbitmq", "migrate", "api", "relay", "webhooks", "nginx"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
 
 
@@ -320,7 +323,7 @@ def test_the_replicas_get_the_production_settings() -> None:
 def test_the_database_url_names_the_db_service_and_its_credentials() -> None:
     services = _services()
     db = services["db"]["environment"]
-    for service in ("migrate", "api", "relay"):
+    for service in ("migrate", "api", "relay", "webhooks"):
         url = urlsplit(services[service]["environment"]["DATABASE_URL"])
 
         assert url.scheme == "postgresql+psycopg"

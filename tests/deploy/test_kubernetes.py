@@ -27,8 +27,15 @@ MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if p.name != "kustomizatio
 # The oldest Kubernetes the manifests promise to work on, and the newest the schemas know.
 VERSIONS: list[str] = ["1.27", kubernetes_validate.latest_version()]
 PORT = 8000
-API, RELAY = "shop-api", "shop-relay"
-SECRET_KEYS = {"DATABASE_URL", "JWT_SECRET_KEY", "METRICS_TOKEN", "BROKER_URL", "RELAY_DATABASE_URL"}
+API, RELAY, WEBHOOKS = "shop-api", "shop-relay", "shop-webhooks"
+SECRET_KEYS = {
+    "DATABASE_URL",
+    "JWT_SECRET_KEY",
+    "METRICS_TOKEN",
+    "BROKER_URL",
+    "RELAY_DATABASE_URL",
+    "WEBHOOK_SECRET_KEY",
+}
 # The only places the service writes to, in the container: emptyDirs on a read-only root.
 WRITABLE = ("/tmp", "/app/var")  # noqa: S108
 
@@ -116,7 +123,7 @@ def test_the_kustomization_applies_every_manifest_but_the_example_secret() -> No
     namespaced = [d for d in _all() if d["kind"] != "Namespace"]
     assert {d["metadata"]["namespace"] for d in namespaced} == {kustomization["namespace"]}
     workloads = _workloads()
-    assert {d["metadata"]["name"] for d in workloads} == {API, RELAY, "shop-migrate"}
+    assert {d["metadata"]["name"] for d in workloads} == {API, RELAY, WEBHOOKS, "shop-migrate"}
     images = {_container(workload)["image"].split(":")[0] for workload in workloads}
     assert images == {image["name"] for image in kustomization["images"]}
 
@@ -258,7 +265,7 @@ def test_the_example_secret_holds_only_unusable_placeholders() -> None:
 
     assert "data" not in secret  # base64 would hide what is committed
     assert set(values) == SECRET_KEYS
-    for key in ("JWT_SECRET_KEY", "METRICS_TOKEN"):
+    for key in ("JWT_SECRET_KEY", "METRICS_TOKEN", "WEBHOOK_SECRET_KEY"):
         assert "CHANGE-ME" in values[key]
         assert len(values[key].encode()) < 32  # the service refuses such a key in production
     assert urlsplit(values["DATABASE_URL"]).password == "CHANGE-ME"
@@ -360,9 +367,10 @@ def test_the_relays_keep_one_standing_by_through_rollouts_and_drains() -> None:
     assert "lifecycle" not in _container(deployment)
 
 
-def test_the_api_and_the_relays_select_only_their_own_pods() -> None:
-    """Both name their port `http`: a Service or policy selecting both would mix them up."""
+def test_the_api_the_relays_and_the_deliverers_select_only_their_own_pods() -> None:
+    """All name their port `http`: a Service or policy selecting two would mix them up."""
     api, relay = _pod_labels(_one("Deployment", API)), _pod_labels(_one("Deployment", RELAY))
+    webhooks = _pod_labels(_one("Deployment", WEBHOOKS))
     selectors = {
         "Deployment": lambda d: d["spec"]["selector"]["matchLabels"],
         "PodDisruptionBudget": lambda d: d["spec"]["selector"]["matchLabels"],
@@ -374,9 +382,10 @@ def test_the_api_and_the_relays_select_only_their_own_pods() -> None:
     for doc in _all():
         if doc["kind"] in selectors:
             selector = selectors[doc["kind"]](doc)
-            assert _selects(selector, api) != _selects(selector, relay), doc["metadata"]["name"]
+            selected = [_selects(selector, labels) for labels in (api, relay, webhooks)]
+            assert selected.count(True) == 1, doc["metadata"]["name"]
             checked += 1
-    assert checked == 7
+    assert checked == 9
 
 
 def test_only_prometheus_reaches_the_relays_on_the_relay_port() -> None:

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.contract import METRICS, RELAY_METRICS
+from tests.deploy.contract import METRICS, RELAY_METRICS, WEBHOOK_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET_LABELS = frozenset({"instance", "job"})  # added by Prometheus to every series it scrapes
 GRAFANA = REPO / "deploy" / "grafana"
 DASHBOARD = GRAFANA / "dashboards" / "shop.json"
 assert not METRICS.keys() & RELAY_METRICS.keys(), "one name, two label sets: the contract must choose"
-EXPOSED = {**METRICS, **RELAY_METRICS}
+assert not (METRICS.keys() | RELAY_METRICS.keys()) & WEBHOOK_METRICS.keys()
+EXPOSED = {**METRICS, **RELAY_METRICS, **WEBHOOK_METRICS}
 
 
 def _dashboard() -> dict[str, Any]:
@@ -258,7 +259,7 @@ def test_alerts_use_only_the_metrics_and_labels_the_service_exposes(expr: str) -
 def test_alerts_cover_the_outbox_and_the_relays() -> None:
     used = {name for expr in _alert_expressions() for name in re.findall(r"\bshop_[a-z0-9_]+", expr)}
 
-    assert {"shop_outbox_oldest_pending_seconds", "shop_relay_leader"} <= used
+    assert {"shop_outbox_oldest_pending_seconds", "shop_relay_leader", "shop_webhook_endpoint_failing_seconds"} <= used
 
 
 def test_every_alert_says_how_urgent_it_is_and_what_is_wrong() -> None:

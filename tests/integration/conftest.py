@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
+from shop.adapters.sealing import AesGcmSealer
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application.messagebus import MessageBus
 from shop.application.ports.unit_of_work import UnitOfWork
@@ -20,6 +21,7 @@ class UowFactory(Protocol):
 
 
 SqlUowFactory = Callable[[], UnitOfWork]
+SEALER = AesGcmSealer("integration-tests-webhook-secret-key")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "pgbouncer"])
@@ -32,11 +34,11 @@ def uow_factory(request: pytest.FixtureRequest) -> Iterator[UowFactory]:
         return
     url = request.getfixturevalue(DATABASE_FIXTURES[request.param])
     engine = engine_for(url)
-    yield lambda bus=None: SqlUnitOfWork(engine, bus)
+    yield lambda bus=None: SqlUnitOfWork(engine, bus, sealer=SEALER)
     engine.dispose()
 
 
 @pytest.fixture
 def sql_uow_factory(engine: Engine) -> SqlUowFactory:
     """A real unit of work on SQLite and on PostgreSQL (for concurrency tests)."""
-    return lambda: SqlUnitOfWork(engine)
+    return lambda: SqlUnitOfWork(engine, sealer=SEALER)

@@ -181,7 +181,7 @@ def test_rows_the_previous_release_writes_get_their_keys(blank_url: str) -> None
 
 
 def test_the_money_migration_keeps_every_amount(blank_url: str) -> None:
-    upgrade(blank_url, "0007")
+    upgrade(blank_url, "0009")
     run(blank_url, OLD_USER, {"name": "carol"})
     run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "1050, 'TWD'"), {"name": "Tea", "deleted": False})
     run(blank_url, OLD_PRODUCT.replace("100, 'TWD'", "10050, 'JPY'"), {"name": "Yuzu", "deleted": False})
@@ -248,7 +248,7 @@ OLD_LINE = (
 
 
 def _orders_of_the_previous_release(engine: Engine, *lines_of_each: list[tuple[int, int]]) -> None:
-    """Orders as a release before 0010 writes them: lines, and no total_cents."""
+    """Orders as a release before 0007 writes them: lines, and no total_cents."""
     with engine.begin() as conn:
         alice = insert(users).values(username="alice", password_hash="h", role="customer")
         user_id = conn.execute(alice.returning(users.c.id)).scalar_one()
@@ -285,7 +285,7 @@ def test_migration_0010_writes_the_total_of_every_order_there_is(tmp_path: Path)
 
 def test_orders_without_a_stored_total_sort_by_the_sum_of_their_lines(engine: Engine) -> None:
     _orders_of_the_previous_release(engine, [(500, 1)], [(100, 2), (100, 1)], [(900, 1)])
-    with engine.begin() as conn:  # written during a rolling upgrade, by the release before 0010
+    with engine.begin() as conn:  # written during a rolling upgrade, by the release before 0007
         conn.execute(update(orders).where(orders.c.id != 3).values(total_cents=None))
         conn.execute(update(orders).where(orders.c.id == 3).values(total_cents=900))
 

@@ -431,3 +431,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.is_relative_to(here):
             item.add_marker(pytest.mark.system)
+
+
+@dataclass
+class WebhooksProcess(RelayProcess):
+    """One `shop webhooks` (the deliverer), with its probes on port."""
+
+    def launch(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "shop"), "webhooks"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+
+WebhooksStarter = Callable[..., WebhooksProcess]
+
+
+@pytest.fixture
+def start_webhooks(pg_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebhooksStarter]:
+    """start_webhooks(**env) -> a ready deliverer over the test's PostgreSQL database; its log shows
+    with the relays' when the test fails."""
+    started: list[WebhooksProcess] = []
+    if RELAYS not in request.node.stash:
+        request.node.stash[RELAYS] = []
+    shown = request.node.stash[RELAYS]
+
+    def start(**env: str) -> WebhooksProcess:
+        name = f"webhooks-{len(started) + 1}"
+        environment = {
+            **{key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"},
+            "DATABASE_URL": pg_url,
+            "WEBHOOKS_HOST": HOST,
+            "WEBHOOKS_PORT": str(free_port()),
+            "SHOP_VAR_DIR": str(tmp_path / name),
+            **env,
+        }
+        process = WebhooksProcess(name, int(environment["WEBHOOKS_PORT"]), environment, tmp_path / f"{name}.log")
+        process.launch()
+        started.append(process)
+        shown.append(process)
+        process.wait_ready()
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()

@@ -15,6 +15,7 @@ from shop.application.ports.products import ProductQuery
 from shop.application.ports.tokens import AccessState, RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserRepository
+from shop.application.ports.webhooks import DeliveryRepository, WebhookRepository
 from shop.domain.events import Event
 from shop.domain.orders import Order
 from shop.domain.products import Product
@@ -114,6 +115,14 @@ class CachedReads:
     @property
     def outbox(self) -> OutboxRepository:
         return self._inner.outbox
+
+    @property
+    def webhooks(self) -> WebhookRepository:
+        return self._inner.webhooks
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        return self._inner.deliveries
 
     def record(self, event: Event) -> None:
         self._inner.record(event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import Engine, event
+
+from shop.application.webhooks import WebhookHealth
+from shop.domain.webhooks import DeliveryStatus
 
 if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # The metrics below open their files there as they are declared: a process started with the
@@ -175,6 +179,86 @@ class RelayMetrics:
 
     def leader(self, leading: bool) -> None:
         self._leader.set(1 if leading else 0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return _generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class WebhookMetrics:
+    """The deliverer's own series, in a registry of its own like the relay's. Counted as attempts end;
+    the backlog and the endpoints' standing are read from the database at each scrape (`observe`)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._attempts = Counter(
+            "shop_webhook_deliveries",
+            "Delivery attempts, by outcome (succeeded, retrying: to be tried again, failed: given up) and event type.",
+            ["outcome", "event_type"],
+            registry=self.registry,
+        )
+        self._duration = Histogram(
+            "shop_webhook_attempt_duration_seconds",
+            "Time an attempt took, from resolving the endpoint's name to its answer.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0),
+            registry=self.registry,
+        )
+        self._latency = Histogram(
+            "shop_webhook_delivery_latency_seconds",
+            "Time from a delivery being made to its success, retries included.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0, 36000.0),
+            registry=self.registry,
+        )
+        self._disabled = Counter(
+            "shop_webhook_endpoints_disabled",
+            "Endpoints the deliverer disabled, by reason (gone: 410, failing: failed for WEBHOOK_DISABLE_AFTER_HOURS).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._endpoints = Gauge(
+            "shop_webhook_endpoints",
+            "Webhook endpoints, by state (enabled, disabled).",
+            ["state"],
+            registry=self.registry,
+        )
+        self._waiting = Gauge(
+            "shop_webhook_deliveries_waiting",
+            "Deliveries pending or retrying, for enabled endpoints.",
+            registry=self.registry,
+        )
+        self._oldest = Gauge(
+            "shop_webhook_oldest_waiting_seconds",
+            "Age of the oldest delivery still pending or retrying for an enabled endpoint; 0 when none.",
+            registry=self.registry,
+        )
+        self._failing = Gauge(
+            "shop_webhook_endpoint_failing_seconds",
+            "How long an enabled endpoint's attempts have all failed, by endpoint id; absent while it succeeds.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+
+    def attempted(self, event_type: str, outcome: DeliveryStatus, seconds: float) -> None:
+        self._attempts.labels(outcome.value, event_type).inc()
+        self._duration.observe(seconds)
+
+    def delivered(self, latency_seconds: float) -> None:
+        self._latency.observe(latency_seconds)
+
+    def disabled(self, reason: str) -> None:
+        self._disabled.labels(reason).inc()
+
+    def observe(self, health: WebhookHealth, now: datetime) -> None:
+        """What the database says now: webhook_health()'s backlog and standings."""
+        standings = health.standings
+        self._endpoints.labels("enabled").set(sum(1 for s in standings if s.enabled))
+        self._endpoints.labels("disabled").set(sum(1 for s in standings if not s.enabled))
+        self._waiting.set(health.backlog.waiting)
+        oldest = health.backlog.oldest
+        self._oldest.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+        self._failing.clear()
+        for standing in standings:
+            if standing.enabled and standing.failing_since is not None:
+                self._failing.labels(str(standing.endpoint_id)).set((now - standing.failing_since).total_seconds())
 
     def exposition(self) -> tuple[bytes, str]:
         return _generate_latest(self.registry), CONTENT_TYPE_LATEST

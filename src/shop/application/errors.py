@@ -82,3 +82,6 @@ class TooManyAttempts(ApplicationError):
     def __init__(self, what: str, retry_after: timedelta) -> None:
         self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
         super().__init__(f"Too many {what}: try again in {self.retry_after_seconds} seconds.")
+
+class WebhooksNotConfigured(ApplicationError):
+    """WEBHOOK_SECRET_KEY is not set: endpoint secrets can be neither sealed nor read."""

@@ -22,10 +22,12 @@ from shop.domain.events import (
     ProductCreated,
     ProductDeleted,
     UserRegistered,
+    WebhookDisabled,
 )
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
+from shop.domain.webhooks import WebhookEndpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +44,15 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """A message as the outbox keeps it: its position (commit order within an aggregate), its id (the
-    message_id consumers deduplicate by, the same on every redelivery) and its body, ready to send."""
+    message_id consumers deduplicate by, the same on every redelivery) and its body, ready to send;
+    aggregate names what it is about ("order:12")."""
 
     position: int
     id: str
     type: str
     occurred_at: datetime
     body: bytes
+    aggregate: str = ""
 
 
 # Each event that leaves the service, and its type: the routing key and the body's "type".
@@ -60,7 +64,12 @@ TYPES: Mapping[type[Event], str] = {
     ProductChanged: "product.changed",
     ProductDeleted: "product.deleted",
     UserRegistered: "user.registered",
+    WebhookDisabled: "webhook.disabled",
 }
+# Sent to webhook endpoints only, never through the outbox: a manager's test of one endpoint.
+PING = "webhook.ping"
+# What an endpoint may subscribe to: every type docs/asyncapi.yaml names.
+WEBHOOK_TYPES = frozenset({*TYPES.values(), PING})
 
 
 def envelope(message: Message, event_id: str) -> dict[str, Any]:
@@ -74,13 +83,17 @@ def envelope(message: Message, event_id: str) -> dict[str, Any]:
     }
 
 
+def aggregate_key(aggregate_type: str, aggregate_id: int) -> str:
+    return f"{aggregate_type}:{aggregate_id}"
+
+
 def outgoing(events: Iterable[Event]) -> list[Message]:
     """The messages of the events that leave the service, in the order the events happened."""
     return [_message(event, TYPES[type(event)]) for event in events if type(event) in TYPES]
 
 
 def _message(event: Event, kind: str) -> Message:
-    aggregate: Order | Product | User
+    aggregate: Order | Product | User | WebhookEndpoint
     data: Mapping[str, Any]
     match event:
         case OrderPlaced(order=aggregate) | OrderCancelled(order=aggregate) | OrderFulfilled(order=aggregate):
@@ -89,6 +102,8 @@ def _message(event: Event, kind: str) -> Message:
             data = representations.product(aggregate)
         case UserRegistered(user=aggregate):
             data = representations.user_summary(aggregate)  # never the password hash or contact details
+        case WebhookDisabled(endpoint=aggregate, reason=reason):
+            data = {**representations.webhook_summary(aggregate), "reason": reason}  # never its secret
         case _:
             raise TypeError(f"{type(event).__name__} does not leave the service")
     assert aggregate.id is not None, "events are sent for stored aggregates only"

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypedDict
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
+from shop.domain.webhooks import Attempt, Delivery, WebhookEndpoint
 
 DateTime = Annotated[str, "date-time"]  # ISO 8601, with its offset
 MoneyAmount = Annotated[str, "example:10.00"]  # exact, with the decimals of the resource's currency (ISO 4217)
@@ -67,6 +68,58 @@ class UserSummary(TypedDict):
 
     id: int
     username: str
+
+
+class WebhookSummary(TypedDict):
+    """An endpoint as its events tell it: never its secret."""
+
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+
+
+class WebhookView(TypedDict):
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    disabled_reason: Literal["manager", "gone", "failing"] | None
+    secret: Annotated[str, "example:whsec_…Q0M="]  # masked: shown in full only when made
+    created_at: DateTime
+
+
+class WebhookSecretView(TypedDict):
+    """An endpoint as it is answered when made, or its secret rotated: the one time the secret shows."""
+
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    enabled: bool
+    disabled_reason: Literal["manager", "gone", "failing"] | None
+    secret: Annotated[str, "example:whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+    created_at: DateTime
+
+
+class AttemptView(TypedDict):
+    at: DateTime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    response_body: str  # its first 2 KiB
+
+
+class DeliveryView(TypedDict):
+    id: int
+    event_id: str
+    event_type: str
+    status: Literal["pending", "succeeded", "failed", "retrying"]
+    attempts: list[AttemptView]
+    next_attempt_at: DateTime | None
+    created_at: DateTime
 
 
 def product(product: Product) -> ProductView:
@@ -122,6 +175,58 @@ def user(user: User) -> UserView:
 def user_summary(user: User) -> UserSummary:
     assert user.id is not None
     return {"id": user.id, "username": user.username}
+
+
+def webhook_summary(endpoint: WebhookEndpoint) -> WebhookSummary:
+    assert endpoint.id is not None
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.event_types),
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+    }
+
+
+def webhook(endpoint: WebhookEndpoint) -> WebhookView:
+    assert endpoint.id is not None
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.event_types),
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason.value if endpoint.disabled_reason else None,
+        "secret": endpoint.secret.masked,
+        "created_at": endpoint.created_at.isoformat(),
+    }
+
+
+def webhook_with_secret(endpoint: WebhookEndpoint) -> WebhookSecretView:
+    return {**webhook(endpoint), "secret": endpoint.secret.encoded}
+
+
+def attempt(attempt: Attempt) -> AttemptView:
+    return {
+        "at": attempt.at.isoformat(),
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "duration_ms": attempt.duration_ms,
+        "response_body": attempt.response_body,
+    }
+
+
+def delivery(delivery: Delivery) -> DeliveryView:
+    assert delivery.id is not None
+    return {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "status": delivery.status.value,
+        "attempts": [attempt(a) for a in delivery.attempts],
+        "next_attempt_at": _iso(delivery.next_attempt_at),
+        "created_at": delivery.created_at.isoformat(),
+    }
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from shop.domain.orders import Order
     from shop.domain.products import Product
     from shop.domain.users import User
+    from shop.domain.webhooks import WebhookEndpoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,3 +85,12 @@ class OrderRefused(Event):
 
     user_id: int
     shortages: Sequence[Shortage]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookDisabled(Event):
+    """The shop stopped delivering to a webhook endpoint by itself: it answered 410 Gone, or every
+    attempt failed for too long."""
+
+    endpoint: WebhookEndpoint
+    reason: str  # "gone" or "failing"

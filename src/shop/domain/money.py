@@ -27,7 +27,7 @@ MINOR_UNITS: Mapping[str, int] = {
     if currency.exponent is not None and currency.exponent <= MAX_PLACES and currency.code not in _FUNDS
 }
 ISO_4217 = frozenset(MINOR_UNITS)
-# Every price was kept in cents before migration 0008: a price stored then (a yen price with cents), or
+# Every price was kept in cents before migration 0010: a price stored then (a yen price with cents), or
 # in a code ISO 4217 withdrew since (BGN, 2026), is shown with them.
 LEGACY_PLACES = 2
 

@@ -13,7 +13,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.container import Container
-from shop.entrypoints.api import orders, problems, products, tokens, users
+from shop.entrypoints.api import orders, problems, products, tokens, users, webhooks
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
 from shop.entrypoints.api.jsonfast import OrjsonProvider
 from shop.entrypoints.api.limits import init_rate_limits
@@ -25,7 +25,7 @@ from shop.entrypoints.docs import init_docs
 from shop.entrypoints.logs import configure_logging
 from shop.entrypoints.settings import Settings
 
-BLUEPRINTS = (tokens, users, products, orders)
+BLUEPRINTS = (tokens, users, products, orders, webhooks)
 
 
 class NonEmptyUpdates(BasePlugin):

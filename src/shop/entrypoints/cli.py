@@ -1,4 +1,5 @@
-"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`, `shop relay`, `shop events tail`."""
+"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`, `shop relay`, `shop webhooks`,
+`shop events tail`."""
 
 from __future__ import annotations
 
@@ -70,16 +71,19 @@ def demote(username: str) -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete expired refresh tokens, revocation records, idempotency keys and counted attempts, and the
-    outbox's events sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet are kept, however old)."""
+    """Delete expired refresh tokens, revocation records, idempotency keys and counted attempts, the
+    outbox's events sent longer ago than OUTBOX_RETENTION_HOURS (those not sent yet, or not yet handed
+    to the webhooks, are kept, however old), and webhook deliveries finished over
+    WEBHOOK_LOG_RETENTION_DAYS ago."""
     container = _container(Settings.from_env(signs=False))
     tokens = container.purge_tokens()
     keys = container.purge_idempotency_keys()
     attempts = container.purge_attempts()
     sent = container.purge_sent_messages()
+    deliveries = container.purge_webhook_log()
     click.echo(
         f"purged {tokens} expired token records, {keys} expired idempotency keys, "
-        f"{attempts} expired attempts and {sent} sent events"
+        f"{attempts} expired attempts, {sent} sent events and {deliveries} finished webhook deliveries"
     )
 
 
@@ -101,6 +105,20 @@ def relay() -> None:
         sys.exit(2)
     configure_logging(settings.log_level)
     from shop.entrypoints.relay import run
+
+    run(settings)
+
+
+@main.command()
+def webhooks() -> None:
+    """Deliver webhooks until stopped with SIGTERM or Ctrl-C. Several may run: none sends a delivery
+    another is sending."""
+    settings = Settings.from_env(signs=False, seals=True)
+    if not settings.webhook_secret_key:
+        click.echo("error: set WEBHOOK_SECRET_KEY (the API's), which opens the endpoints' secrets", err=True)
+        sys.exit(2)
+    configure_logging(settings.log_level)
+    from shop.entrypoints.webhooks import run
 
     run(settings)
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from shop.adapters.sql.engine import POOLERS, STATEMENT_TIMEOUT_MS
+from shop.domain.webhooks import DEFAULT_SCHEDULE, RetrySchedule
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +81,30 @@ class Settings:
     relay_port: int = 8001
     log_level: str = "INFO"
     secret_is_generated: bool = field(default=False, compare=False)
+    # Webhooks: the API's /webhooks/ and the deliverer, `shop webhooks`.
+    webhook_secret_key: str = field(default="", repr=False)
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    webhook_disable_after: timedelta = timedelta(hours=72)
+    webhook_claim: timedelta = timedelta(seconds=60)
+    webhook_concurrency: int = 16
+    webhook_log_retention: timedelta = timedelta(days=30)
+    webhooks_host: str = "127.0.0.1"
+    webhooks_port: int = 8002
 
     @classmethod
     def from_env(
-        cls, env: dict[str, str] | None = None, var_dir: Path | None = None, *, signs: bool = True
+        cls,
+        env: dict[str, str] | None = None,
+        var_dir: Path | None = None,
+        *,
+        signs: bool = True,
+        seals: bool | None = None,
     ) -> Settings:
         """signs=False: for processes that never sign or check a token and serve no API (the relay,
-        operator commands), which then need no JWT_SECRET_KEY, METRICS_TOKEN or TRUSTED_HOSTS."""
+        operator commands), which then need no JWT_SECRET_KEY, METRICS_TOKEN or TRUSTED_HOSTS. seals (by
+        default, signs): the process reads or writes webhook secrets, so needs WEBHOOK_SECRET_KEY (see
+        _webhook_key)."""
         env = dict(os.environ if env is None else env)
         var = var_dir or _var_dir(env)
         production = env.get("SHOP_ENV", "development").lower() == "production"
@@ -139,7 +160,46 @@ class Settings:
             relay_port=_at_least(1, env, "RELAY_PORT", 8001),
             log_level=_log_level(env),
             secret_is_generated=generated,
+            **_webhook_settings(env, var, production=production, seals=signs if seals is None else seals, jwt=secret),
         )
+
+
+def _webhook_settings(env: dict[str, str], var: Path, *, production: bool, seals: bool, jwt: str) -> dict[str, Any]:
+    allow_private = _bool(env, "WEBHOOK_ALLOW_PRIVATE", default=False)
+    if production and allow_private:
+        raise SettingsError("WEBHOOK_ALLOW_PRIVATE=true is for development and tests; production refuses it.")
+    try:
+        schedule = RetrySchedule.parse(env["WEBHOOK_RETRY_SCHEDULE"]) if env.get("WEBHOOK_RETRY_SCHEDULE") else None
+    except ValueError as error:
+        raise SettingsError(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
+    return {
+        "webhook_secret_key": _webhook_key(env, var, production=production, seals=seals, jwt=jwt),
+        "webhook_allow_private": allow_private,
+        "webhook_retry_schedule": schedule.delays if schedule else DEFAULT_SCHEDULE,
+        "webhook_disable_after": timedelta(hours=_at_least(1, env, "WEBHOOK_DISABLE_AFTER_HOURS", 72)),
+        # A claim must outlive the longest attempt (15 s), or a second deliverer could send it meanwhile.
+        "webhook_claim": timedelta(seconds=_at_least(20, env, "WEBHOOK_CLAIM_SECONDS", 60)),
+        "webhook_concurrency": _at_least(1, env, "WEBHOOK_CONCURRENCY", 16),
+        "webhook_log_retention": timedelta(days=_at_least(1, env, "WEBHOOK_LOG_RETENTION_DAYS", 30)),
+        "webhooks_host": env.get("WEBHOOKS_HOST") or "127.0.0.1",
+        "webhooks_port": _at_least(1, env, "WEBHOOKS_PORT", 8002),
+    }
+
+
+def _webhook_key(env: dict[str, str], var: Path, *, production: bool, seals: bool, jwt: str) -> str:
+    """WEBHOOK_SECRET_KEY, or in development one derived from the JWT key (the generated one in var/
+    included, which the deliverer reads too). Production without it: the API serves, webhooks answer
+    503 (a release adding webhooks must not stop a deployment that uses none); the deliverer refuses
+    to start (see `shop webhooks`)."""
+    key = env.get("WEBHOOK_SECRET_KEY", "")
+    if key:
+        if production and len(key.encode()) < MIN_SECRET_BYTES:
+            raise SettingsError(f"WEBHOOK_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production.")
+        return key
+    if production or not seals:
+        return ""
+    material = jwt or _secret(env, var)[0]
+    return "webhooks:" + hmac.new(material.encode(), b"shop webhook secret key", hashlib.sha256).hexdigest()
 
 
 def _bool(env: dict[str, str], name: str, *, default: bool) -> bool:

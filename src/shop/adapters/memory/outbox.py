@@ -8,7 +8,7 @@ from datetime import datetime
 import orjson
 
 from shop.adapters.memory.store import MemoryState, OutboxRow
-from shop.application.messages import Message, OutboxEntry, envelope
+from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
 from shop.application.ports.outbox import Backlog
 
 
@@ -21,7 +21,8 @@ class MemoryOutboxRepository:
         for message in messages:
             position, event_id = state.allocate("outbox"), str(uuid.uuid4())
             body = orjson.dumps(envelope(message, event_id))
-            entry = OutboxEntry(position, event_id, message.type, message.occurred_at, body)
+            aggregate = aggregate_key(message.aggregate_type, message.aggregate_id)
+            entry = OutboxEntry(position, event_id, message.type, message.occurred_at, body, aggregate)
             state.outbox[position] = OutboxRow(entry, message)
 
     def pending(self, limit: int) -> list[OutboxEntry]:
@@ -38,11 +39,28 @@ class MemoryOutboxRepository:
         return Backlog(len(pending), min(pending, default=None))
 
     def purge_sent_before(self, moment: datetime) -> int:
-        outbox = self._state().outbox
-        old = [position for position, row in outbox.items() if row.sent_at is not None and row.sent_at < moment]
+        state = self._state()
+        webhooks_wait = any(endpoint.enabled for endpoint in state.webhooks.values())
+        old = [
+            position
+            for position, row in state.outbox.items()
+            if row.sent_at is not None and row.sent_at < moment and (row.fanned_out_at or not webhooks_wait)
+        ]
         for position in old:
-            del outbox[position]
+            del state.outbox[position]
         return len(old)
+
+    def take_fan_out(self) -> bool:
+        return True  # the store's lock serializes units of work
+
+    def awaiting_webhooks(self, limit: int) -> list[OutboxEntry]:
+        rows = (row for _, row in sorted(self._state().outbox.items()) if row.fanned_out_at is None)
+        return [row.entry for row in itertools.islice(rows, limit)]
+
+    def mark_fanned_out(self, positions: Sequence[int], now: datetime) -> None:
+        outbox = self._state().outbox
+        for position in positions:
+            outbox[position].fanned_out_at = now
 
     def messages(self) -> list[Message]:
         """Every message written, sent or not, oldest first: what tests look at."""

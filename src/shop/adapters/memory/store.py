@@ -17,6 +17,7 @@ from shop.application.unit_of_work import EventCollector
 from shop.domain.orders import Order
 from shop.domain.products import Product
 from shop.domain.users import User
+from shop.domain.webhooks import Delivery, WebhookEndpoint
 
 T = TypeVar("T")
 
@@ -33,6 +34,14 @@ class OutboxRow:
     entry: OutboxEntry
     message: Message
     sent_at: datetime | None = None
+    fanned_out_at: datetime | None = None
+
+
+@dataclass
+class DeliveryRow:
+    delivery: Delivery
+    claimed_until: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass
@@ -45,7 +54,11 @@ class MemoryState:
     revoked_families: set[str] = field(default_factory=set)
     responses: dict[tuple[int, str], StoredPlacement] = field(default_factory=dict)
     outbox: dict[int, OutboxRow] = field(default_factory=dict)
-    next_id: dict[str, int] = field(default_factory=lambda: {"users": 1, "products": 1, "orders": 1, "outbox": 1})
+    webhooks: dict[int, WebhookEndpoint] = field(default_factory=dict)
+    deliveries: dict[int, DeliveryRow] = field(default_factory=dict)
+    next_id: dict[str, int] = field(
+        default_factory=lambda: {"users": 1, "products": 1, "orders": 1, "outbox": 1, "webhooks": 1, "deliveries": 1}
+    )
 
     def allocate(self, table: str) -> int:
         ident = self.next_id[table]

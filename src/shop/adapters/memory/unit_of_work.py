@@ -10,6 +10,7 @@ from shop.adapters.memory.products import MemoryProductRepository
 from shop.adapters.memory.store import MemoryState, MemoryStore
 from shop.adapters.memory.tokens import MemoryTokenRepository
 from shop.adapters.memory.users import MemoryUserRepository
+from shop.adapters.memory.webhooks import MemoryDeliveryRepository, MemoryWebhookRepository
 from shop.application.messagebus import MessageBus
 from shop.application.unit_of_work import EventfulUnitOfWork
 
@@ -27,6 +28,8 @@ class MemoryUnitOfWork(EventfulUnitOfWork):
         self.tokens = MemoryTokenRepository(current)
         self.idempotency = MemoryIdempotencyRepository(current)
         self.outbox = MemoryOutboxRepository(current)
+        self.webhooks = MemoryWebhookRepository(current, self._collector)
+        self.deliveries = MemoryDeliveryRepository(current)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -67,7 +67,7 @@ SELECT shop_order_outdated() WHERE (SELECT count(*) FROM taken) <> %(line_count)
 """
 
 
-# An order a release before 0010 wrote during a rolling upgrade has no total: the sum of its lines
+# An order a release before 0007 wrote during a rolling upgrade has no total: the sum of its lines
 # stands in (coalesce evaluates it for those rows only).
 _TOTAL = func.coalesce(
     orders.c.total_milli,

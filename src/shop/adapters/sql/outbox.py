@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, text, update
 
 from shop.adapters.sql.connection import LazyConnection
-from shop.adapters.sql.tables import outbox
-from shop.application.messages import Message, OutboxEntry, envelope
+from shop.adapters.sql.tables import outbox, webhook_endpoints
+from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
 from shop.application.ports.outbox import Backlog
 
 _ADD_TO_OUTBOX = insert(outbox)
@@ -19,12 +20,21 @@ _ADD_TO_OUTBOX_PG = """
 INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body)
 VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s)
 """
-_PENDING = (
-    select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.occurred_at, outbox.c.body)
-    .where(outbox.c.sent_at.is_(None))
-    .order_by(outbox.c.position)
-    .limit(bindparam("limit"))
+_COLUMNS = (
+    outbox.c.position,
+    outbox.c.event_id,
+    outbox.c.type,
+    outbox.c.occurred_at,
+    outbox.c.body,
+    outbox.c.aggregate_type,
+    outbox.c.aggregate_id,
 )
+_PENDING = select(*_COLUMNS).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.position).limit(bindparam("limit"))
+_AWAITING_WEBHOOKS = (
+    select(*_COLUMNS).where(outbox.c.fanned_out_at.is_(None)).order_by(outbox.c.position).limit(bindparam("limit"))
+)
+# pg_try_advisory_xact_lock's key, held until the transaction ends: "shop" + "hook".
+FAN_OUT_LOCK_KEY = 0x73686F70686F6F6B
 
 
 class SqlOutboxRepository:
@@ -51,9 +61,19 @@ class SqlOutboxRepository:
             self._conn.execute(_ADD_TO_OUTBOX, rows)
 
     def pending(self, limit: int) -> list[OutboxEntry]:
+        return self._entries(_PENDING, limit)
+
+    def _entries(self, query: Any, limit: int) -> list[OutboxEntry]:
         return [
-            OutboxEntry(row.position, row.event_id, row.type, row.occurred_at, row.body.encode())
-            for row in self._conn.execute(_PENDING, {"limit": limit})
+            OutboxEntry(
+                row.position,
+                row.event_id,
+                row.type,
+                row.occurred_at,
+                row.body.encode(),
+                aggregate_key(row.aggregate_type, row.aggregate_id),
+            )
+            for row in self._conn.execute(query, {"limit": limit})
         ]
 
     def mark_sent(self, positions: Sequence[int], now: datetime) -> None:
@@ -69,5 +89,23 @@ class SqlOutboxRepository:
         return Backlog(pending.waiting, pending.oldest)
 
     def purge_sent_before(self, moment: datetime) -> int:
-        statement = delete(outbox).where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < moment)
+        no_webhook_waits = ~exists().where(webhook_endpoints.c.enabled)
+        statement = delete(outbox).where(
+            outbox.c.sent_at.is_not(None),
+            outbox.c.sent_at < moment,
+            or_(outbox.c.fanned_out_at.is_not(None), no_webhook_waits),
+        )
         return self._conn.execute(statement).rowcount
+
+    def take_fan_out(self) -> bool:
+        if self._conn.dialect.name != "postgresql":
+            return True  # SQLite: the unit of work holds the write lock (BEGIN IMMEDIATE)
+        taken = self._conn.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": FAN_OUT_LOCK_KEY})
+        return bool(taken.scalar())
+
+    def awaiting_webhooks(self, limit: int) -> list[OutboxEntry]:
+        return self._entries(_AWAITING_WEBHOOKS, limit)
+
+    def mark_fanned_out(self, positions: Sequence[int], now: datetime) -> None:
+        if positions:
+            self._conn.execute(update(outbox).where(outbox.c.position.in_(positions)).values(fanned_out_at=now))

@@ -1,5 +1,5 @@
 """What every SQL repository shares: money as integer thousandths (and cents for the release before
-migration 0008), names' keys, unique violations, one page and its total."""
+migration 0010), names' keys, unique violations, one page and its total."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ def from_milli(milli: int) -> Decimal:
 
 
 def to_cents(amount: Decimal) -> int:
-    """What the release before 0008 reads: cents, rounded half-even (a KWD price of 1.235 shows 1.24)."""
+    """What the release before 0010 reads: cents, rounded half-even (a KWD price of 1.235 shows 1.24)."""
     return int(amount.scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
 def kept_key(text: Column[str], key: Column[str | None]) -> ColumnElement[str | None]:
     """The value an UPDATE gives a key column: the stored key while the text stays as stored, so a twin
-    kept by migration 0007 keeps its own key; the new key (bound as new_key) once the text changes.
+    kept by migration 0009 keeps its own key; the new key (bound as new_key) once the text changes.
     The text as saved is bound as kept_text."""
     return case((and_(text == bindparam("kept_text"), key.is_not(None)), key), else_=bindparam("new_key"))
 

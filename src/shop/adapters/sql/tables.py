@@ -1,7 +1,7 @@
 """The schema. Rows are turned into entities explicitly in the repositories, so nothing of
 SQLAlchemy reaches the domain. Money is stored as integer thousandths of its currency (*_milli,
 three decimals, the most any currency a price may be in has): exact on every database. The
-integer cents beside them are for the release before migration 0008, which reads and writes only
+integer cents beside them are for the release before migration 0010, which reads and writes only
 those; this one writes both, rounding half-even to cents."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 # What names are compared, searched and sorted by: shop.domain.text.comparison_key, computed by the
 # repositories (the databases' own lower() and LIKE disagree beyond ASCII). Compared byte for byte on
 # both databases ("C" on PostgreSQL, SQLite's default), so both sort alike. Nullable while the release
-# before migration 0007 may still write rows without it: its triggers fill it then (see 0007).
+# before migration 0009 may still write rows without it: its triggers fill it then (see 0009).
 KEY: TypeEngine[str] = Text().with_variant(Text(collation="C"), "postgresql")
 
 users = Table(
@@ -84,7 +84,7 @@ users = Table(
     # "Alice", "ALICE" and "Alice" with a zero-width space are one name: nobody can pass for someone else.
     Index("uq_users_username_key", "username_key", unique=True),
 )
-# The release before 0007 looks names up by lower(username); the contract migration drops this index.
+# The release before 0009 looks names up by lower(username); the contract migration drops this index.
 _legacy_username_key: ColumnElement[str] = func.lower(users.c.username)
 Index("ix_users_username_lower", _legacy_username_key, unique=True)
 
@@ -98,7 +98,7 @@ products = Table(
     Column("stock", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False, server_default=text("false")),
     Column("name_key", KEY),
-    # Nullable while the release before 0008 writes only price_cents: a trigger then fills it (see 0008).
+    # Nullable while the release before 0010 writes only price_cents: a trigger then fills it (see 0010).
     Column("price_milli", BigInteger),
     CheckConstraint("stock >= 0", name="stock_not_negative"),
     CheckConstraint("price_cents >= 0", name="price_not_negative"),
@@ -111,7 +111,7 @@ products = Table(
         postgresql_where=text("NOT deleted"),
         sqlite_where=text("NOT deleted"),
     ),
-    # The same on the exact name, for the release before 0007; the contract migration drops it.
+    # The same on the exact name, for the release before 0009; the contract migration drops it.
     Index(
         "uq_products_name_live",
         "name",
@@ -120,7 +120,7 @@ products = Table(
         sqlite_where=text("NOT deleted"),
     ),
     Index("ix_products_price_milli", "price_milli"),
-    Index("ix_products_price_cents", "price_cents"),  # the release before 0008 sorts by it
+    Index("ix_products_price_cents", "price_cents"),  # the release before 0010 sorts by it
     Index("ix_products_stock", "stock"),
 )
 
@@ -138,7 +138,7 @@ orders = Table(
     # The sum of the lines, which never change: written with the order, so that listings sort by it.
     # NULL for an order the previous release wrote during a rolling upgrade (see SqlOrderRepository).
     Column("total_cents", BigInteger),
-    # The same in thousandths (migration 0008); NULL also when the release before 0008 wrote no total.
+    # The same in thousandths (migration 0010); NULL also when the release before 0010 wrote no total.
     Column("total_milli", BigInteger),
     CheckConstraint("status IN ('placed', 'cancelled', 'fulfilled')", name="status"),
     Index("ix_orders_user_id_id", "user_id", "id"),
@@ -211,6 +211,8 @@ outbox = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("body", Text, nullable=False),
     Column("sent_at", UTCDateTime),
+    # When the webhooks' deliverer made this message's deliveries (migration 0011).
+    Column("fanned_out_at", UTCDateTime),
     Index(
         "ix_outbox_pending",
         "position",
@@ -223,6 +225,80 @@ outbox = Table(
         postgresql_where=text("sent_at IS NOT NULL"),
         sqlite_where=text("sent_at IS NOT NULL"),
     ),
+    Index(
+        "ix_outbox_awaiting_webhooks",
+        "position",
+        postgresql_where=text("fanned_out_at IS NULL"),
+        sqlite_where=text("fanned_out_at IS NULL"),
+    ),
+)
+
+# Webhooks. An endpoint's secrets are stored sealed (adapters/sealing.py), never as they sign.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("events", Text, nullable=False),  # a JSON array of types and family patterns
+    Column("description", String(500), nullable=False, server_default=text("''")),
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", String(16)),
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
+    Column("previous_secret_until", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("disabled_reason IN ('manager', 'gone', 'failing')", name="disabled_reason"),
+)
+
+# One event on its way to one endpoint. The waiting index keeps the claim's two questions small
+# however long the log: what is due, and whether an earlier event of the same aggregate still waits.
+WAITING = "status IN ('pending', 'retrying')"
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("aggregate", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("tries", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime),
+    Column("claimed_until", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    CheckConstraint("status IN ('pending', 'retrying', 'succeeded', 'failed')", name="status"),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(WAITING), sqlite_where=text(WAITING)),
+    Index(
+        "ix_webhook_deliveries_waiting",
+        "endpoint_id",
+        "aggregate",
+        "id",
+        postgresql_where=text(WAITING),
+        sqlite_where=text(WAITING),
+    ),
+    Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+    Index("ix_webhook_deliveries_finished_at", "finished_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column(
+        "delivery_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status_code", SmallInteger),
+    Column("error", String(500)),
+    Column("duration_ms", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Index("ix_webhook_attempts_delivery_id_id", "delivery_id", "id"),
 )
 
 # Attempts counted by the limits on failed logins and password changes (adapters/sql/attempts.py):

@@ -6,6 +6,7 @@ from typing import Self
 
 from sqlalchemy import Engine
 
+from shop.adapters.sealing import NoSealer
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.idempotency import SqlIdempotencyRepository
 from shop.adapters.sql.orders import SqlOrderRepository
@@ -13,7 +14,9 @@ from shop.adapters.sql.outbox import SqlOutboxRepository
 from shop.adapters.sql.products import SqlProductRepository
 from shop.adapters.sql.tokens import SqlTokenRepository
 from shop.adapters.sql.users import SqlUserRepository
+from shop.adapters.sql.webhooks import SqlDeliveryRepository, SqlWebhookRepository
 from shop.application.messagebus import MessageBus
+from shop.application.ports.webhooks import Sealer
 from shop.application.unit_of_work import EventfulUnitOfWork
 
 
@@ -27,12 +30,23 @@ class SqlUnitOfWork(EventfulUnitOfWork):
     tokens: SqlTokenRepository
     idempotency: SqlIdempotencyRepository
     outbox: SqlOutboxRepository
+    webhooks: SqlWebhookRepository
+    deliveries: SqlDeliveryRepository
 
-    def __init__(self, engine: Engine, bus: MessageBus | None = None, *, lock_timeout_ms: int | None = None) -> None:
-        """lock_timeout_ms: how long its statements may wait for a row lock before Busy is raised."""
+    def __init__(
+        self,
+        engine: Engine,
+        bus: MessageBus | None = None,
+        *,
+        lock_timeout_ms: int | None = None,
+        sealer: Sealer | None = None,
+    ) -> None:
+        """lock_timeout_ms: how long its statements may wait for a row lock before Busy is raised.
+        sealer: seals webhook secrets at rest; without one, webhooks can't be used (WebhooksNotConfigured)."""
         super().__init__(bus)
         self._engine = engine
         self._lock_timeout_ms = lock_timeout_ms
+        self._sealer = sealer or NoSealer()
         self._conn: LazyConnection | None = None
 
     def __enter__(self) -> Self:
@@ -44,6 +58,8 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self.tokens = SqlTokenRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
+        self.webhooks = SqlWebhookRepository(conn, collector, self._sealer)
+        self.deliveries = SqlDeliveryRepository(conn)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -29,4 +29,13 @@ class OutboxRepository(Protocol):
     def backlog(self) -> Backlog: ...
 
     def purge_sent_before(self, moment: datetime) -> int:
-        """Forget the messages sent before moment; unsent ones are kept whatever their age."""
+        """Forget the messages sent before moment; unsent ones are kept whatever their age, and so are
+        those the webhooks have not fanned out yet while any webhook endpoint is enabled."""
+
+    def take_fan_out(self) -> bool:
+        """Whether this transaction may fan messages out to the webhooks: one at a time does."""
+
+    def awaiting_webhooks(self, limit: int) -> list[OutboxEntry]:
+        """The oldest messages not fanned out to the webhooks yet, in the order they were written."""
+
+    def mark_fanned_out(self, positions: Sequence[int], now: datetime) -> None: ...

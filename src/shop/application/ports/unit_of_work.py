@@ -8,6 +8,7 @@ from shop.application.ports.outbox import OutboxRepository
 from shop.application.ports.products import ProductRepository
 from shop.application.ports.tokens import TokenRepository
 from shop.application.ports.users import UserRepository
+from shop.application.ports.webhooks import DeliveryRepository, WebhookRepository
 from shop.domain.events import Event
 
 
@@ -37,6 +38,12 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     def record(self, event: Event) -> None:
         """An event of a change that no aggregate carries (a logout): handled with the others."""

@@ -24,6 +24,8 @@ from shop.application.errors import (
     OutcomeUnknown,
     PreconditionFailed,
     TooManyAttempts,
+
+    WebhooksNotConfigured,
 )
 from shop.application.outages import OutageLog
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
@@ -189,6 +191,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(TooManyAttempts)
     def _too_many(error: TooManyAttempts) -> Response:
         return problem(429, str(error), headers={"Retry-After": str(error.retry_after_seconds)})
+
+    @app.errorhandler(WebhooksNotConfigured)
+    def _webhooks_off(error: WebhooksNotConfigured) -> Response:
+        return problem(
+            503, "Webhooks are not configured on this server: WEBHOOK_SECRET_KEY is not set.", kind="webhooks-off"
+        )
 
     @app.errorhandler(Busy)
     def _busy(error: Busy) -> Response:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from shop.entrypoints.console import customers, home, orders, products, signin  # noqa: F401  (routes)
+from shop.entrypoints.console import customers, home, orders, products, signin, webhooks  # noqa: F401  (routes)
 from shop.entrypoints.console.blueprint import blp, csrf
 from shop.entrypoints.settings import Settings
 

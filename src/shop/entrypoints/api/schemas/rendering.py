@@ -80,5 +80,7 @@ def _field(hint: Any) -> fields.Field[Any]:
         return fields.String(metadata={"enum": list(get_args(hint)), **metadata}, allow_none=nullable)
     if get_origin(hint) is list:
         (item,) = get_args(hint)
+        if item is str:
+            return fields.List(fields.String(), **options)
         return fields.List(fields.Nested(_documented(item)), **options)
     raise TypeError(f"no field for {hint!r}: add it to rendering._field")

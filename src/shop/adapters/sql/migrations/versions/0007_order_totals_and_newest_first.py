@@ -5,7 +5,7 @@ Expand only: the column is nullable, so the previous release (which does not wri
 orders during a rolling upgrade; listings read its NULLs as the sum of the lines. A later migration
 may fill what is left and make it NOT NULL once no such release runs.
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03 12:00:00
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

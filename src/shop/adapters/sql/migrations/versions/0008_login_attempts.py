@@ -1,7 +1,7 @@
 """attempts: what the failed-login and password-change limits count, shared by every worker
 
-Revision ID: 0009_login_attempts
-Revises: 0010
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 10:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_login_attempts"
-down_revision: str | None = "0010"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """names and usernames compared by their key: products.name_key, users.username_key
 
-Revision ID: 0007
-Revises: 0009_login_attempts
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 10:00:00
 
 The key is shop.domain.text.comparison_key (NFKC, invisible characters stripped, case-folded),
@@ -27,8 +27,8 @@ from alembic import op
 
 from shop.domain.text import INVISIBLE, comparison_key
 
-revision: str = "0007"
-down_revision: str | None = "0009_login_attempts"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,12 +1,12 @@
 """amounts in thousandths: products.price_milli, order_lines.unit_price_milli, orders.total_milli
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 11:00:00
 
 Integer cents can't hold a dinar's three decimals (KWD, BHD...). Amounts are now kept in
 thousandths of their currency, exact on both databases, backfilled from the cents (x 10; an
-order's total from its lines, so those a release before 0010 left without one get one too). An
+order's total from its lines, so those a release before 0007 left without one get one too). An
 expand step, so the release before this one keeps serving on the new schema:
 
 - it reads and writes only the cents, which this release keeps writing too (rounded half-even:
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
