@@ -7,8 +7,6 @@ from shop.adapters.amqp import AmqpPublisher
 from shop.adapters.cached_reads import CachedReads
 from shop.adapters.memory import MemoryMetrics, MemoryUnitOfWork
 from shop.adapters.memory.attempts import MemoryAttempts, Unlimited
-from shop.adapters.prometheus import PrometheusMetrics
-
 from shop.adapters.prometheus import PrometheusMetrics, WebhookMetrics
 from shop.adapters.redis.access import RedisAccessCache
 from shop.adapters.redis.attempts import RedisAttempts
@@ -20,9 +18,8 @@ from shop.adapters.sql.attempts import SqlAttempts
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.leadership import AdvisoryLock, FileLock
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
-from shop.application.ports.attempts import Attempts
-
 from shop.adapters.webhook_http import SafeSender, SystemResolver
+from shop.application.ports.attempts import Attempts
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
@@ -85,6 +82,7 @@ def probes(database: DatabaseProbe, redis: RedisProbe, fake: FakeProbe) -> list[
 
 def attempts(memory: MemoryAttempts, unlimited: Unlimited, sql: SqlAttempts, redis: RedisAttempts) -> list[Attempts]:
     return [memory, unlimited, sql, redis]
+
 
 def sealers(aes: AesGcmSealer, none: NoSealer) -> list[Sealer]:
     return [aes, none]

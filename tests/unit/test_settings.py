@@ -207,6 +207,7 @@ def test_limits_read_like_flask_limiters(tmp_path: Path) -> None:
 
     assert (settings.ratelimit_login_failures, settings.ratelimit_password_changes) == ("3/minute", "2 per day")
 
+
 def test_the_pooler_is_none_unless_pgbouncer_is_named(tmp_path: Path) -> None:
     default = Settings.from_env(env={"JWT_SECRET_KEY": STRONG}, var_dir=tmp_path)
     env = {"JWT_SECRET_KEY": STRONG, "DB_POOLER": "PgBouncer", "RELAY_DATABASE_URL": "postgresql://u:pa55word@db/shop"}

@@ -83,5 +83,6 @@ class TooManyAttempts(ApplicationError):
         self.retry_after_seconds = max(1, math.ceil(retry_after.total_seconds()))
         super().__init__(f"Too many {what}: try again in {self.retry_after_seconds} seconds.")
 
+
 class WebhooksNotConfigured(ApplicationError):
     """WEBHOOK_SECRET_KEY is not set: endpoint secrets can be neither sealed nor read."""

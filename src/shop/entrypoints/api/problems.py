@@ -24,7 +24,6 @@ from shop.application.errors import (
     OutcomeUnknown,
     PreconditionFailed,
     TooManyAttempts,
-
     WebhooksNotConfigured,
 )
 from shop.application.outages import OutageLog
