@@ -31,9 +31,9 @@ from tests.support import container_of
 EXAMPLES = 25
 PROBLEM = "application/problem+json"
 ROLES = ("anonymous", "customer", "manager")
-# Path ids that exist: product 1, order 1, and dave's account, nobody's own (a caller changes theirs
-# through /users/me/ only).
-PATH_IDS = {"user_id": "3", "product_id": "1", "order_id": "1"}
+# Path ids that exist: product 1, order 1, webhook endpoint 1, and dave's account, nobody's own (a
+# caller changes theirs through /users/me/ only). No delivery exists: its routes answer 404 or 400.
+PATH_IDS = {"user_id": "3", "product_id": "1", "order_id": "1", "webhook_id": "1", "delivery_id": "1"}
 
 
 def _app(url: str, var: Path) -> Flask:
@@ -88,6 +88,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Flask:
         assert client.post("/products/", json=product, headers=manager).status_code == 201
     order = {"items": [{"product": 1, "quantity": 1}]}
     assert client.post("/orders/", json=order, headers=_auth(_token(client, "carol"))).status_code == 201
+    endpoint = {"url": "https://hooks.example.com/shop", "events": ["order.*"]}
+    assert client.post("/webhooks/", json=endpoint, headers=manager).status_code == 201
     return app
 
 
