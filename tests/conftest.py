@@ -28,6 +28,11 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 POOLED_URLS: set[str] = set()
 
 
+def database_env(url: str) -> dict[str, str]:
+    """The environment a service reaching url is given: DB_POOLER=pgbouncer too through the test PgBouncer."""
+    return {"DATABASE_URL": url, **({"DB_POOLER": PGBOUNCER} if url in POOLED_URLS else {})}
+
+
 def engine_for(url: str, **options: Any) -> Engine:
     """make_engine as the service would call it for url: through PgBouncer, with DB_POOLER=pgbouncer."""
     return make_engine(url, pooler=PGBOUNCER if url in POOLED_URLS else "", **options)

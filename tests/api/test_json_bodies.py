@@ -13,6 +13,7 @@ from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.api.test_errors import assert_problem
+from tests.conftest import database_env
 from tests.console.conftest import Console
 from tests.fakes import PASSWORD
 from tests.support import container_of
@@ -161,7 +162,8 @@ def test_an_integer_where_a_number_with_decimals_was_read_stays_an_integer(api: 
 @pytest.fixture
 def on_both(settings: Settings, database_url: str) -> Api:
     """The whole stack on SQLite, then on PostgreSQL."""
-    app = create_app(replace(settings, database_url=database_url))
+    pooler = database_env(database_url).get("DB_POOLER", "")
+    app = create_app(replace(settings, database_url=database_url, db_pooler=pooler))
     container_of(app).make_manager(username="boss", password=PASSWORD)
     return Api(app.test_client())
 

@@ -12,11 +12,12 @@ from werkzeug.test import TestResponse
 
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
+from tests.conftest import database_env
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    base = Settings.from_env(env={"DATABASE_URL": database_url, "JWT_SECRET_KEY": "x" * 48}, var_dir=tmp_path)
+    base = Settings.from_env(env={**database_env(database_url), "JWT_SECRET_KEY": "x" * 48}, var_dir=tmp_path)
     return replace(base, argon2_memory_kib=64, argon2_time_cost=1)
 
 

@@ -11,12 +11,13 @@ import pytest
 
 from shop.domain.products import Product
 from shop.entrypoints.settings import Settings
+from tests.conftest import database_env
 from tests.console.conftest import Console, text_of
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    base = Settings.from_env(env={"DATABASE_URL": database_url, "JWT_SECRET_KEY": "x" * 48}, var_dir=tmp_path)
+    base = Settings.from_env(env={**database_env(database_url), "JWT_SECRET_KEY": "x" * 48}, var_dir=tmp_path)
     return replace(base, argon2_memory_kib=64, argon2_time_cost=1)
 
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from shop.domain.errors import InvalidValue
 from shop.domain.events import TokensRevoked, UserRegistered
-from shop.domain.text import normalise
+from shop.domain.text import PASSWORD_PATTERN, normalise
 from shop.domain.users import (
     AGE_MAX,
     EMAIL_MAX,
@@ -363,3 +363,12 @@ def test_every_stored_username_matches_the_documented_pattern(raw: str) -> None:
     except InvalidValue:
         return
     assert re.fullmatch(USERNAME_PATTERN, stored)
+
+
+@given(st.text(min_size=PASSWORD_MIN, max_size=PASSWORD_MAX))
+def test_the_documented_password_pattern_admits_only_what_the_policy_may_accept(password: str) -> None:
+    """A client following the OpenAPI document's pattern never sends a password the text rules refuse
+    (schemathesis generates from it): what the pattern refuses, the policy refuses too."""
+    if re.fullmatch(PASSWORD_PATTERN, password) is None:
+        with pytest.raises(InvalidValue):
+            check_password(password, "someone")

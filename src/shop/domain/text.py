@@ -16,7 +16,10 @@ _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(
     chr(plane * 0x10000 + last) for plane in range(17) for last in (0xFFFE, 0xFFFF)
 )
 _REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{_NONCHARACTERS}]")
-TEXT_PATTERN = r"^[^\x00-\x1F\x7F-\x9F\u2028\u2029\uFDD0-\uFDEF\uFFFE\uFFFF]*$"
+_DOCUMENTED_REFUSED = r"\x00-\x1F\x7F-\x9F\u2028\u2029\uFDD0-\uFDEF\uFFFE\uFFFF"
+TEXT_PATTERN = rf"^[^{_DOCUMENTED_REFUSED}]*$"
+# A new password: text, and not only digits (at least one character that is neither).
+PASSWORD_PATTERN = rf"^[^{_DOCUMENTED_REFUSED}]*[^0-9{_DOCUMENTED_REFUSED}][^{_DOCUMENTED_REFUSED}]*$"
 
 # Stripped from names and usernames: characters that show nothing (Unicode's default-ignorable code
 # points) and so let two names look alike: zero-width spaces and joiners, bidi marks, embeddings,

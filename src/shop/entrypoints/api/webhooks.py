@@ -14,6 +14,7 @@ from shop.application.webhooks import WebhookChanges
 from shop.container import Container
 from shop.domain.webhooks import Delivery, WebhookEndpoint
 from shop.entrypoints.api.blueprint import Blueprint
+from shop.entrypoints.api.http import LOCATION_HEADER, created
 from shop.entrypoints.api.schemas.webhooks import (
     DeliverySchema,
     WebhookCreateSchema,
@@ -40,17 +41,18 @@ def _page(pagination_parameters: PaginationParameters) -> Page:
 class Webhooks(MethodView):
     @blp.authenticated
     @blp.arguments(WebhookCreateSchema)
-    @blp.response(201, WebhookSecretSchema)
+    @blp.response(201, WebhookSecretSchema, headers={"Location": LOCATION_HEADER})
     @blp.errors(403, 503)
     @inject
     def post(
         self,
         body: dict[str, Any],
         create_webhook: Callable[..., WebhookEndpoint] = Provide[Container.create_webhook.provider],
-    ) -> WebhookEndpoint:
+    ) -> tuple[WebhookEndpoint, int, dict[str, str]]:
         """Register an endpoint. The answer carries its secret in full: the only time it is shown
         (later answers mask it). `events`: types such as `order.placed`, or a family's `order.*`."""
-        return create_webhook(actor=current_actor(), **body)
+        endpoint = create_webhook(actor=current_actor(), **body)
+        return created(endpoint, ".WebhookDetail", webhook_id=endpoint.id)
 
     @blp.authenticated
     @blp.response(200, WebhookSchema(many=True))

@@ -8,6 +8,7 @@ from marshmallow import fields
 
 from shop.application import representations
 from shop.application.representations import UserView
+from shop.domain.text import PASSWORD_PATTERN
 from shop.domain.users import (
     AGE_MAX,
     EMAIL_MAX,
@@ -41,7 +42,7 @@ def _new_password(**kwargs: Any) -> fields.String:
     documented = {
         "minLength": PASSWORD_MIN,
         "maxLength": PASSWORD_MAX,
-        "pattern": r"\D",
+        "pattern": PASSWORD_PATTERN,
         "description": f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, not only digits, not the username, "
         "no control characters.",
     }
