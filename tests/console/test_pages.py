@@ -167,6 +167,39 @@ def test_a_taken_name_is_told_next_to_the_name(manager: Console, add_product: Ca
     assert 'id="name-error">A product named &#39;Lamp&#39; already exists.' in response.get_data(as_text=True)
 
 
+def test_a_bad_stock_a_bad_price_and_a_taken_name_are_told_in_one_answer(
+    manager: Console, add_product: Callable[..., Product]
+) -> None:
+    add_product("Lamp")
+
+    response = add_through_the_form(manager, {"name": "Lamp", "price": "1.001", "currency": "TWD", "stock": "many"})
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert 'id="name-error">A product named \'Lamp\' already exists.' in page
+    assert 'id="price-error">Must have at most 2 decimal places.' in page
+    assert 'id="stock-error">Not a valid integer.' in page
+
+
+def test_an_edit_tells_every_problem_of_its_form_at_once(
+    manager: Console, add_product: Callable[..., Product], container: Container
+) -> None:
+    add_product("Lamp")
+    chair = add_product("Chair", stock=2)
+    page = f"/console/products/{chair.id}/"
+    version = re.search(r'name="version" value="([^"]+)"', manager.get(page).get_data(as_text=True))
+    assert version is not None
+
+    response = manager.submit(
+        page, page, {"name": "Lamp", "price": "-1", "currency": "TWD", "stock": "2.5", "version": version.group(1)}
+    )
+
+    assert response.status_code == 400
+    shown = response.get_data(as_text=True)
+    assert all(f'id="{field}-error"' in shown for field in ("name", "price", "stock"))
+    assert container.get_product(product_id=chair.id or 0).name == "Chair"
+
+
 def test_an_edit_is_saved(manager: Console, add_product: Callable[..., Product], container: Container) -> None:
     lamp = add_product("Lamp", "12.50", stock=10)
     page = f"/console/products/{lamp.id}/"

@@ -67,3 +67,22 @@ def test_products_at_most_this_low_on_stock_lowest_first(uow_factory: UowFactory
         low = uow.products.list(ProductQuery(max_stock=5, sort=("stock",)))
 
     assert ([p.name for p in low.items], low.total) == (["Mug", "Cup", "Tea"], 3)
+
+
+def test_a_product_is_found_by_its_exact_name_while_it_is_in_the_catalog(uow_factory: UowFactory) -> None:
+    tea = add_product(uow_factory, "Green tea")
+    add_product(uow_factory, "Green tea pot")
+
+    with uow_factory() as uow:
+        found = uow.products.get_by_name("Green tea")
+        others = [uow.products.get_by_name(name) for name in ("green tea", "Green", "Green tea ", "Green%")]
+        assert found is not None
+        found.delete(NOW)
+        uow.products.save(found)
+        uow.commit()
+    with uow_factory() as uow:
+        deleted = uow.products.get_by_name("Green tea")
+
+    assert (found.id, found.name, found.stock) == (tea.id, "Green tea", 5)
+    assert others == [None, None, None, None]
+    assert deleted is None

@@ -28,6 +28,10 @@ class MemoryProductRepository:
         product = self._state().products.get(product_id)
         return copy.deepcopy(product) if product is not None and not product.deleted else None
 
+    def get_by_name(self, name: str) -> Product | None:
+        found = next((p for p in self._state().products.values() if p.name == name and not p.deleted), None)
+        return copy.deepcopy(found)
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         return self.get_for_update(product_ids)  # the unit of work holds the store's lock already
 

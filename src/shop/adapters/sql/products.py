@@ -49,6 +49,10 @@ class SqlProductRepository:
         row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
         return self._to_product(row) if row is not None else None
 
+    def get_by_name(self, name: str) -> Product | None:
+        row = self._conn.execute(select(products).where(products.c.name == name, ~products.c.deleted)).first()
+        return self._to_product(row) if row is not None else None
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         if not product_ids:
             return {}
