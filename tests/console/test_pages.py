@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from shop.container import Container
@@ -24,6 +27,24 @@ def place_order(api: Api, username: str, *lines: tuple[Product, int]) -> int:
     assert response.status_code == 201, response.get_json()
     order_id: int = response.get_json()["id"]
     return order_id
+
+
+@contextmanager
+def statements(container: Container) -> Iterator[list[str]]:
+    """The SQL statements sent meanwhile, through either pool."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])  # (connection, cursor, statement, ...)
+
+    engines = (container.engine(), container.reader_engine())
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def add_through_the_form(console: Console, form: dict[str, str]) -> TestResponse:
@@ -176,7 +197,7 @@ def test_a_bad_stock_a_bad_price_and_a_taken_name_are_told_in_one_answer(
 
     assert response.status_code == 400
     page = response.get_data(as_text=True).replace("&#39;", "'")
-    assert 'id="name-error">A product named \'Lamp\' already exists.' in page
+    assert "id=\"name-error\">A product named 'Lamp' already exists." in page
     assert 'id="price-error">Must have at most 2 decimal places.' in page
     assert 'id="stock-error">Not a valid integer.' in page
 
@@ -337,6 +358,56 @@ def test_orders_newest_first_filtered_by_status_and_customer(
     assert "1 order, newest first" in carols_placed
 
 
+def test_order_lists_show_their_customers_by_username(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=50)
+    place_order(api, "carol", (lamp, 1))
+    place_order(api, "dave", (lamp, 1))
+    carol = api.call("GET", "/users/?q=carol", api.login("boss")["access"]).get_json()[0]
+
+    listed = manager.get("/console/orders/").get_data(as_text=True)
+    on_her_page = manager.get(f"/console/customers/{carol['id']}/").get_data(as_text=True)
+
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in listed
+    assert ">dave</a>" in listed
+    assert re.search(r">#\d+<", listed) is None
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in on_her_page
+
+
+def test_a_page_of_orders_reads_its_usernames_in_one_query(
+    manager: Console, add_product: Callable[..., Product], api: Api, container: Container
+) -> None:
+    lamp = add_product(stock=50)
+    place_order(api, "carol", (lamp, 1))
+    with statements(container) as one_customer:
+        manager.get("/console/orders/")
+    for name in ("dave", "erin", "fred"):
+        place_order(api, name, (lamp, 1))
+    with statements(container) as four_customers:
+        listed = manager.get("/console/orders/").get_data(as_text=True)
+
+    def of_users(sent: list[str]) -> int:
+        return sum(1 for statement in sent if re.search(r"FROM users\b", statement))
+
+    assert all(f">{name}</a>" in listed for name in ("carol", "dave", "erin", "fred"))
+    assert of_users(four_customers) == of_users(one_customer) <= 2  # the session's check, the page's names
+
+
+def test_an_order_of_a_closed_account_is_listed_by_its_username(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=5)
+    place_order(api, "carol", (lamp, 1))
+    token = api.login("carol")["access"]
+    carol = api.call("GET", "/users/?q=carol", api.login("boss")["access"]).get_json()[0]
+    assert api.call("DELETE", f"/users/{carol['id']}/", token).status_code == 204
+
+    listed = manager.get("/console/orders/").get_data(as_text=True)
+
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in listed
+
+
 def test_an_order_page_shows_lines_totals_and_timeline(
     manager: Console, add_product: Callable[..., Product], api: Api
 ) -> None:
@@ -391,7 +462,16 @@ def test_customers_are_found_by_a_piece_of_their_username(manager: Console, api:
 
     page = text_of(manager.get("/console/customers/?q=ann"))
 
-    assert "2 accounts" in page and "Annabel" in page and "hannah" in page and "bob" not in page
+    assert "2 customers" in page and "Annabel" in page and "hannah" in page and "bob" not in page
+
+
+def test_customers_are_listed_without_the_managers(manager: Console, api: Api) -> None:
+    api.signup("carol")
+
+    page = manager.get("/console/customers/").get_data(as_text=True)
+
+    assert re.findall(r'href="/console/customers/\d+/">([^<]+)<', page) == ["carol"]
+    assert "1 customer" in text_of(manager.get("/console/customers/"))
 
 
 def test_a_customer_page_lists_their_orders(manager: Console, add_product: Callable[..., Product], api: Api) -> None:

@@ -119,6 +119,37 @@ def test_list_users_pages_active_users_in_id_order(
     assert (users, total) == ([], 5)
 
 
+def test_managers_list_the_accounts_of_one_role(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("carol")
+    add_user("deputy", role=Role.MANAGER)
+    add_user("caroline")
+
+    customers = use.list_users(actor=manager, query=UserQuery(role=Role.CUSTOMER))
+    managers = use.list_users(actor=manager, query=UserQuery(role=Role.MANAGER))
+    carols = use.list_users(actor=manager, query=UserQuery(role=Role.CUSTOMER, q="carol"))
+
+    assert ([u.username for u in customers.items], customers.total) == (["carol", "caroline"], 2)
+    assert [u.username for u in managers.items] == ["boss", "deputy"]
+    assert carols.total == 2
+
+
+def test_managers_learn_the_usernames_of_a_page_s_accounts(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    carol, gone = add_user("carol"), add_user("gone", active=False)
+
+    names = use.usernames(actor=manager, user_ids=[carol.id, gone.id, 999, carol.id])
+
+    assert names == {carol.id: "carol", gone.id: "gone"}  # a closed account's orders are still its own
+
+
+def test_customers_learn_no_usernames(use: Container, uow: MemoryUnitOfWork, customer: Actor) -> None:
+    with pytest.raises(Forbidden):
+        use.usernames(actor=customer, user_ids=[customer.user_id])
+
+
 def test_customer_sees_only_their_own_account(
     use: Container, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
 ) -> None:

@@ -28,7 +28,10 @@ STATUSES = [status.value for status in OrderStatus]
 @blp.get("/orders/")
 @manager_required
 @inject
-def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider]) -> Any:
+def orders(
+    list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
+    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+) -> Any:
     status, customer = request.args.get("status", ""), request.args.get("customer", "").strip()
     try:
         OrderFilterSchema().load({"status": status} if status else {})  # the API's own reading of ?status=
@@ -40,8 +43,11 @@ def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_o
         status=OrderStatus(status) if status else None,
     )
     found = list_orders(actor=current_manager(), query=query, customer=customer or None)
+    names = usernames(actor=current_manager(), user_ids=[order.user_id for order in found.items])
     shown = Shown.of(found, query.page)
-    return page("orders.html", shown=shown, status=status, customer=customer, statuses=STATUSES, errors={})
+    return page(
+        "orders.html", shown=shown, usernames=names, status=status, customer=customer, statuses=STATUSES, errors={}
+    )
 
 
 @blp.get("/orders/<id:order_id>/")
