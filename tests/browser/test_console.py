@@ -87,6 +87,9 @@ def test_cancelling_an_order_brings_the_stock_back(page: Page, boss: str) -> Non
     page.driver.find_element(By.LINK_TEXT, str(order["id"])).click()
     page.wait_for_text("Timeline")
     page.screenshot("order")
+    page.driver.find_element(By.LINK_TEXT, "Cancel order…").click()
+    page.wait_for_text(f"Cancel order {order['id']}?")
+    page.screenshot("order-cancel")
     page.click("Cancel order")
     page.wait_for_text(f"Order {order['id']} is cancelled: its stock is back.")
 

@@ -62,6 +62,7 @@ def test_every_page_sends_a_strict_policy_and_no_script(
     order_id = place_order(api, "carol", (lamp, 1))
     pages = ["/console/", "/console/products/", f"/console/products/{lamp.id}/", "/console/products/new",
              f"/console/products/{lamp.id}/delete", "/console/orders/", f"/console/orders/{order_id}/",
+             f"/console/orders/{order_id}/cancel",
              "/console/customers/", "/console/customers/1/", "/console/login"]  # fmt: skip
 
     for path in pages:
@@ -438,6 +439,37 @@ def test_cancelling_an_order_gives_its_stock_back(
     assert "Cancelled 20" in shown
     assert "A cancelled order can be neither fulfilled nor cancelled." in shown
     assert "Cancel order" not in shown and "Fulfil" not in shown.replace("fulfilled", "")
+
+
+def test_cancelling_asks_for_a_confirmation_first(
+    manager: Console, add_product: Callable[..., Product], api: Api, container: Container
+) -> None:
+    lamp = add_product("Lamp", stock=5)
+    order_id = place_order(api, "carol", (lamp, 2))
+    order_page = manager.get(f"/console/orders/{order_id}/").get_data(as_text=True)
+
+    confirm = manager.get(f"/console/orders/{order_id}/cancel")
+
+    assert f'href="/console/orders/{order_id}/cancel"' in order_page
+    assert f'action="/console/orders/{order_id}/cancel"' not in order_page  # one click can't cancel
+    assert confirm.status_code == 200
+    shown = text_of(confirm)
+    assert f"Cancel order {order_id}?" in shown and "carol" in shown and "Lamp 2" in shown
+    assert f'action="/console/orders/{order_id}/cancel"' in confirm.get_data(as_text=True)
+    assert container.get_product(product_id=lamp.id or 0).stock == 3  # looking changes nothing
+
+
+def test_a_cancelled_order_offers_no_confirmation(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=5)
+    order_id = place_order(api, "carol", (lamp, 2))
+    manager.submit(f"/console/orders/{order_id}/cancel", f"/console/orders/{order_id}/cancel")
+
+    confirm = manager.get(f"/console/orders/{order_id}/cancel")
+
+    assert "A cancelled order can be neither fulfilled nor cancelled." in text_of(confirm)
+    assert 'class="danger" type="submit"' not in confirm.get_data(as_text=True)
 
 
 def test_fulfilling_a_cancelled_order_is_refused_in_the_api_words(

@@ -76,10 +76,20 @@ def _change_status(order_id: int, change: Callable[..., Order], done: str) -> An
     return redirect(url_for("console.order", order_id=order_id))
 
 
-@blp.post("/orders/<id:order_id>/cancel")
+@blp.route("/orders/<id:order_id>/cancel", methods=["GET", "POST"])
 @manager_required
 @inject
-def cancel_order(order_id: int, cancel: Callable[..., Order] = Provide[Container.cancel_order.provider]) -> Any:
+def cancel_order(
+    order_id: int,
+    cancel: Callable[..., Order] = Provide[Container.cancel_order.provider],
+    get_order: Callable[..., Order] = Provide[Container.get_order.provider],
+    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+) -> Any:
+    """A confirmation first, as for deleting a product: cancelling can't be undone."""
+    if request.method == "GET":
+        found = get_order(actor=current_manager(), order_id=order_id)
+        names = usernames(actor=current_manager(), user_ids=[found.user_id])
+        return page("order_cancel.html", order=found, customer=names.get(found.user_id))
     return _change_status(order_id, cancel, "cancelled: its stock is back")
 
 
