@@ -142,6 +142,25 @@ def test_products_are_listed_with_the_api_filters_and_sort(
     assert "Floor lamp" not in page and "Mug" not in page
 
 
+def test_the_sort_options_read_as_words(manager: Console) -> None:
+    page = manager.get("/console/products/?sort=-price").get_data(as_text=True)
+
+    select = re.search(r'<select id="sort".*?</select>', page, re.DOTALL)
+    assert select is not None
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]+)</option>', select.group(0))
+    assert [(value, label) for value, _, label in options] == [
+        ("", "Added, oldest first"),
+        ("-id", "Added, newest first"),
+        ("name", "Name, A to Z"),
+        ("-name", "Name, Z to A"),
+        ("price", "Price, lowest first"),
+        ("-price", "Price, highest first"),
+        ("stock", "Stock, lowest first"),
+        ("-stock", "Stock, highest first"),
+    ]
+    assert [value for value, selected, _ in options if selected] == ["-price"]
+
+
 def test_a_bad_filter_is_told_next_to_its_field_in_the_api_words(manager: Console, api: Api) -> None:
     response = manager.get("/console/products/?min_price=1.001&sort=colour")
     token = api.login("boss")["access"]

@@ -26,7 +26,26 @@ from shop.entrypoints.console.paging import Shown, requested_page
 from shop.entrypoints.console.signin import current_manager, manager_required
 
 FILTERS = ("q", "min_price", "max_price", "in_stock", "sort")
-SORTS = sorted(f"{sign}{key}" for key in PRODUCT_SORT_KEYS for sign in ("", "-"))
+# Each of the API's sort keys in words: what it orders by, ascending, descending. A key added to the
+# API without its words here fails at import, not on a page.
+SORT_WORDS = {
+    "id": ("Added", "oldest first", "newest first"),
+    "name": ("Name", "A to Z", "Z to A"),
+    "price": ("Price", "lowest first", "highest first"),
+    "stock": ("Stock", "lowest first", "highest first"),
+}
+
+
+def _sort_options() -> list[tuple[str, str]]:
+    """(value, label) of every sort the API takes, both ways; the default (by id, "") first."""
+    options = []
+    for key in sorted(PRODUCT_SORT_KEYS, key=lambda key: (key != "id", key)):
+        what, ascending, descending = SORT_WORDS[key]
+        options += [("" if key == "id" else key, f"{what}, {ascending}"), (f"-{key}", f"{what}, {descending}")]
+    return options
+
+
+SORTS = _sort_options()
 CURRENCIES = sorted(ISO_4217)
 
 
