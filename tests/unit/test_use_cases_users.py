@@ -6,7 +6,7 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound
+from shop.application.errors import AlreadyExists, Conflict, Forbidden, NotFound
 from shop.application.ports.paging import Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import (
@@ -413,8 +413,10 @@ def test_make_manager_refuses_a_deactivated_user(
 
 
 def test_demote_manager_makes_a_customer_and_ends_their_tokens(
-    use: Container, store: MemoryStore, manager: Actor
+    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
 ) -> None:
+    add_user("deputy", role=Role.MANAGER)
+
     user, changed = use.demote_manager(username="boss")
     assert user.id == manager.user_id
 
@@ -429,6 +431,28 @@ def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore,
 
     assert not changed
     assert stored(store, customer.user_id).token_version == 0
+
+
+def test_the_last_manager_is_not_demoted_unless_forced(use: Container, store: MemoryStore, manager: Actor) -> None:
+    with pytest.raises(Conflict, match="'boss' is the last manager"):
+        use.demote_manager(username="boss")
+    assert stored(store, manager.user_id).role is Role.MANAGER
+
+    _, changed = use.demote_manager(username="boss", force=True)
+
+    assert changed and stored(store, manager.user_id).role is Role.CUSTOMER
+
+
+def test_a_manager_is_demoted_while_another_remains(
+    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("deputy", role=Role.MANAGER)
+    add_user("gone", role=Role.MANAGER, active=False)  # a closed account manages nothing
+
+    use.demote_manager(username="deputy")
+
+    with pytest.raises(Conflict):
+        use.demote_manager(username="boss")
 
 
 def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:

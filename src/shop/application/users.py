@@ -4,8 +4,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
-from shop.application.ports.paging import Listing
+from shop.application.errors import AlreadyExists, Conflict, Forbidden, NotFound, check_precondition
+from shop.application.ports.paging import Listing, Page
 from shop.application.ports.services import Clock, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserQuery
@@ -162,13 +162,16 @@ def delete_user(
         uow.commit()
 
 
-def demote_manager(*, uow: UnitOfWork, clock: Clock, username: str) -> tuple[User, bool]:
-    """Operator command: make a manager a customer again. Returns (user, changed)."""
+def demote_manager(*, uow: UnitOfWork, clock: Clock, username: str, force: bool = False) -> tuple[User, bool]:
+    """Operator command: make a manager a customer again. Returns (user, changed). The last active
+    manager stays one unless forced: nobody would be left to run the catalog or see the orders."""
     with uow:
         user = uow.users.get_by_username(username)
         if user is None or not user.active:
             raise NotFound("User", username)
         changed = user.is_manager
+        if changed and not force and uow.users.list(UserQuery(page=Page(1, 1), role=Role.MANAGER)).total <= 1:
+            raise Conflict(f"{user.username!r} is the last manager: nobody would be left to manage the shop.")
         user.demote(clock.now())
         uow.users.save(user)
         uow.commit()
