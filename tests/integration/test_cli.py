@@ -207,8 +207,8 @@ def test_the_service_started_with_a_bad_setting_stops_with_one_line(tmp_path: Pa
     """make run's gunicorn loads the application first (preload_app): it prints the SettingsError alone."""
     env = {**os.environ, "SHOP_VAR_DIR": str(tmp_path), "PORT": "0", "WEB_CONCURRENCY": "1"}
     env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}", "JWT_SECRET_KEY": "k" * 48, "ORDER_LOCK_TIMEOUT_MS": "5"}
-    gunicorn = [SHOP.with_name("gunicorn"), "--config", "python:shop.entrypoints.gunicorn_conf"]
-    command = [*gunicorn, "shop.entrypoints.app:create_app()"]
+    gunicorn = str(SHOP.with_name("gunicorn"))
+    command = [gunicorn, "--config", "python:shop.entrypoints.gunicorn_conf", "shop.entrypoints.app:create_app()"]
 
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
 
