@@ -1,6 +1,8 @@
 """Fetch the API docs' scripts (ReDoc, Swagger UI) from the npm registry into the package, so the docs
 pages render with no network at run time. Versions and integrity hashes are pinned in
-src/shop/entrypoints/docs/vendor.json; a tarball whose hash differs is refused.
+src/shop/entrypoints/docs/vendor.json; a tarball whose hash differs is refused. A package's "patches"
+(each a string replaced in one of its files, with the reason) are applied after, and every run checks
+that they still apply: an upgrade that moved the string fails here, not on a page.
 
 Standard library only: the Dockerfile runs it before the project is installed. Idempotent: files
 already fetched for the pinned version are kept.
@@ -49,9 +51,21 @@ def fetch(package: dict[str, object]) -> None:
     print(f"vendored {package['name']}@{package['version']}")
 
 
+def patch(folder: Path, patches: list[dict[str, str]]) -> None:
+    """Replace each patch's string in its file; a file already patched is left as it is."""
+    for change in patches:
+        path = folder / change["file"]
+        text = path.read_text(encoding="utf-8")
+        if change["replace"] in text:
+            path.write_text(text.replace(change["replace"], change["with"]), encoding="utf-8")
+        elif change["with"] not in text:
+            sys.exit(f"{change['file']}: neither {change['replace']!r} nor its patch is in it: review the patch")
+
+
 def main() -> None:
     for package in json.loads(LOCK.read_text())["packages"]:
         fetch(package)
+        patch(VENDOR, package.get("patches", []))
 
 
 if __name__ == "__main__":

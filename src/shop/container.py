@@ -196,6 +196,7 @@ class Container(containers.DeclarativeContainer):
     register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
     list_users = providers.Callable(users.list_users, uow=reader)
     get_user = providers.Callable(users.get_user, uow=reader)
+    usernames = providers.Callable(users.usernames, uow=reader)
     update_user = providers.Callable(
         users.update_user,
         uow=uow,

@@ -85,6 +85,15 @@ def test_the_schema_lists_every_operation_and_no_other(spec: dict[str, Any]) -> 
     assert {(path, method) for path, method, _ in operations(spec)} == OPERATIONS
 
 
+def test_summaries_are_plain_text(spec: dict[str, Any]) -> None:
+    """OpenAPI's summary is plain text (Swagger UI shows Markdown in it literally); Markdown belongs
+    in the description, the docstring's lines after its first."""
+    marked = {(path, method): op["summary"] for path, method, op in operations(spec) if "`" in op.get("summary", "")}
+
+    assert marked == {}
+    assert all(op.get("summary") for _, _, op in operations(spec))
+
+
 def test_the_bearer_scheme_is_declared(spec: dict[str, Any]) -> None:
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 from flask.testing import FlaskClient
 
-from shop.entrypoints.docs import missing_scripts
+from shop.entrypoints.docs import HERE, missing_scripts
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "vendor_docs.py"
 
 PAGES = ["/api/schema/redoc/", "/api/schema/swagger-ui/"]
 
@@ -50,3 +56,33 @@ def test_the_spec_the_pages_load_is_the_api_document(client: FlaskClient) -> Non
 
 def test_every_script_pinned_in_vendor_json_is_installed() -> None:
     assert missing_scripts() == []
+
+
+def vendor_docs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("vendor_docs", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_vendored_redoc_asks_no_cdn_for_its_logo() -> None:
+    bundle = (HERE / "static" / "vendor" / "redoc.standalone.js").read_text(encoding="utf-8")
+
+    assert "cdn.redoc.ly" not in bundle
+    assert 'alt:"redocly logo",onError:()=>t(!1),src:"data:,"' in bundle
+
+
+def test_a_patch_applies_once_and_refuses_a_file_it_no_longer_fits(tmp_path: Path) -> None:
+    tool = vendor_docs()
+    [redoc] = [p for p in json.loads((HERE / "vendor.json").read_text())["packages"] if p["name"] == "redoc"]
+    bundle = tmp_path / "redoc.standalone.js"
+    bundle.write_text('src:"https://cdn.redoc.ly/redoc/logo-mini.svg"}', encoding="utf-8")
+
+    tool.patch(tmp_path, redoc["patches"])
+    tool.patch(tmp_path, redoc["patches"])  # a second run (make install again) changes nothing
+
+    assert bundle.read_text(encoding="utf-8") == 'src:"data:,"}'
+    bundle.write_text("a release where the logo moved", encoding="utf-8")
+    with pytest.raises(SystemExit, match="review the patch"):
+        tool.patch(tmp_path, redoc["patches"])

@@ -103,6 +103,20 @@ def test_a_product_name_is_unique(api: Api, manager_token: str, create: Create) 
     assert "name" in response.get_json()["errors"]
 
 
+def test_a_taken_name_is_told_with_the_other_problems_of_the_request(
+    api: Api, manager_token: str, create: Create
+) -> None:
+    create("Tea")
+
+    response = api.call("POST", "/products/", manager_token, json={"name": "Tea", "price": "2.001", "stock": 1})
+
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {
+        "name": ["A product named 'Tea' already exists."],
+        "price": ["TWD amounts have at most 2 decimals."],
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

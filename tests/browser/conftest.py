@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -33,6 +32,26 @@ from tests.support import container_of
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# What chromedriver answers, instead of "stale element reference", to a command that meets a
+# document being replaced by the next one (SeleniumHQ/selenium#15401): an element of the old
+# document ("Node with given id does not belong to the document") or a script whose execution
+# context went away meanwhile. A wait polling the new page may meet them once; nothing else is
+# forgiven.
+NAVIGATING = (
+    "does not belong to the document",
+    "Cannot find context with specified id",
+    "Execution context was destroyed",
+    "no such execution context",
+)
+# Shows `text` once the document is whole: the next page's promise, read from the page of the moment.
+SHOWS = (
+    "return document.readyState === 'complete' && document.body !== null"
+    " && document.body.innerText.includes(arguments[0]);"
+)
+
+
+def navigating(error: WebDriverException) -> bool:
+    return any(sign in str(error) for sign in NAVIGATING)
 
 
 def _require_chromium() -> None:
@@ -149,32 +168,52 @@ class Page:
                 element.clear()
                 element.send_keys(value)
 
-    def click(self, text: str) -> None:
-        """Press a form's button, and wait for the page the form leads to (every button here submits)."""
-        before = self.driver.find_element(By.TAG_NAME, "html")
+    def click(self, button: str, *, shows: str, timeout: float = 20) -> None:
+        """Press a form's button and wait until the page it leads to shows `shows`: its heading, its
+        flash, an error beside a field, whatever that page promises and this one lacks. Nothing of
+        the page left behind is asked about afterwards (staleness_of did, and chromedriver answered
+        with an inspector error about once in a hundred clicks)."""
+        self._leave(By.XPATH, f'//button[normalize-space()="{button}"]', shows, timeout)
+
+    def follow(self, link: str, *, shows: str, timeout: float = 20) -> None:
+        """Follow a link, and wait until the page it leads to shows `shows`."""
+        self._leave(By.LINK_TEXT, link, shows, timeout)
+
+    def _leave(self, by: str, target: str, shows: str, timeout: float) -> None:
+        assert shows not in self.text(), f"{shows!r} is on this page already: waiting for it proves nothing"
         try:
-            self.driver.find_element(By.XPATH, f'//button[normalize-space()="{text}"]').click()
+            self.driver.find_element(by, target).click()
         except WebDriverException as error:
-            # chromedriver sometimes reports the click's own navigation as this error: the click
-            # happened, and the wait below proves the next page came.
-            if "does not belong to the document" not in str(error):
+            if not navigating(error):  # the click's own navigation, reported as an error: it happened
                 raise
-        wait = WebDriverWait(self.driver, 20)
-        wait.until(expected_conditions.staleness_of(before))
-        wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+        self.wait_for_text(shows, timeout)
 
     def text(self) -> str:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def wait_for_text(self, text: str, timeout: float = 20) -> None:
-        WebDriverWait(self.driver, timeout).until(
-            expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text)
-        )
+        """Wait until the page of the moment, whole, shows `text`."""
 
-    def sign_in(self, username: str, password: str = PASSWORD) -> None:
+        def shown(driver: WebDriver) -> bool:
+            try:
+                return bool(driver.execute_script(SHOWS, text))
+            except WebDriverException as error:
+                if navigating(error):
+                    return False  # the next document is on its way: ask it at the next poll
+                raise
+
+        try:
+            WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(shown)
+        except TimeoutException:
+            raise AssertionError(
+                f"after {timeout} s the page still does not show {text!r}: {self.text()[:500]!r}"
+            ) from None
+
+    def sign_in(self, username: str, password: str = PASSWORD, *, lands_on: str = "Overview") -> None:
+        """Sign in at the login page; `lands_on`: what the page after it shows (a manager's home)."""
         self.open("/console/login")
         self.fill(username=username, password=password)
-        self.click("Sign in")
+        self.click("Sign in", shows=lands_on)
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

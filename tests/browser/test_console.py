@@ -23,14 +23,13 @@ def test_a_manager_signs_in_creates_a_product_and_finds_it_through_the_api(page:
     assert page.driver.current_url.startswith(page.live.url + "/console/login")
     page.screenshot("login")
     page.sign_in("boss")
-    page.wait_for_text("Low on stock")
+    assert "Low on stock" in page.text()
     page.screenshot("home")
 
     page.open("/console/products/new")
     page.fill(name="Browser teapot", price="18.50", currency="EUR", stock="7")
     page.screenshot("product-new")
-    page.click("Add product")
-    page.wait_for_text("Browser teapot was added to the catalog.")
+    page.click("Add product", shows="Browser teapot was added to the catalog.")
 
     status, found = page.live.call("GET", "/products/?q=Browser%20teapot", boss)
     assert status == 200
@@ -47,7 +46,7 @@ def test_validation_errors_appear_next_to_their_fields(page: Page, boss: str) ->
     page.sign_in("boss")
     page.open("/console/products/new")
     page.fill(name="Odd price", price="1.001", stock="3")
-    page.click("Add product")
+    page.click("Add product", shows="TWD amounts have at most 2 decimals.")
 
     error = page.driver.find_element(By.ID, "price-error")
     assert error.text == "TWD amounts have at most 2 decimals."
@@ -65,9 +64,8 @@ def test_an_edit_of_a_product_changed_meanwhile_shows_the_conflict(page: Page, b
 
     assert page.live.call("PATCH", f"/products/{lamp['id']}/", boss, {"price": "13.00"})[0] == 200
     page.fill(price="20.00")
-    page.click("Save")
+    page.click("Save", shows="Someone changed this product since you opened it")
 
-    page.wait_for_text("Someone changed this product since you opened it")
     page.screenshot("product-conflict")
     differs = page.driver.find_element(By.CSS_SELECTOR, "tr.differs").text
     assert differs.split() == ["price", "20.00", "13.00"]
@@ -84,18 +82,17 @@ def test_cancelling_an_order_brings_the_stock_back(page: Page, boss: str) -> Non
 
     page.open("/console/orders/")
     page.screenshot("orders")
-    page.driver.find_element(By.LINK_TEXT, str(order["id"])).click()
-    page.wait_for_text("Timeline")
+    page.follow(str(order["id"]), shows="Timeline")
     page.screenshot("order")
-    page.click("Cancel order")
-    page.wait_for_text(f"Order {order['id']} is cancelled: its stock is back.")
+    page.follow("Cancel order…", shows=f"Cancel order {order['id']}?")
+    page.screenshot("order-cancel")
+    page.click("Cancel order", shows=f"Order {order['id']} is cancelled: its stock is back.")
 
     page.open(f"/console/products/{mug['id']}/")
     assert page.driver.find_element(By.NAME, "stock").get_attribute("value") == "5"
     page.open("/console/customers/?q=erin")
     page.screenshot("customers")
-    page.driver.find_element(By.LINK_TEXT, "erin").click()
-    page.wait_for_text("newest first")
+    page.follow("erin", shows="newest first")
     page.screenshot("customer")
     assert re.search(rf"\b{order['id']}\b.*cancelled", page.text())
 
@@ -103,9 +100,8 @@ def test_cancelling_an_order_brings_the_stock_back(page: Page, boss: str) -> Non
 def test_a_customer_is_refused(page: Page, live: Live) -> None:
     live.customer("frank")
 
-    page.sign_in("frank")
+    page.sign_in("frank", lands_on="Managers only")
 
-    page.wait_for_text("Managers only")
     page.screenshot("managers-only")
     page.open("/console/")
     assert page.driver.current_url.startswith(live.url + "/console/login")
@@ -120,9 +116,8 @@ def test_a_form_posted_without_its_csrf_token_is_refused(page: Page, boss: str) 
         "document.querySelectorAll('input[name=csrf_token]').forEach(function (e) { e.remove(); });"
     )
     page.fill(adjustment="50")
-    page.click("Adjust")
+    page.click("Adjust", shows="Form refused")
 
-    page.wait_for_text("Form refused")
     page.screenshot("csrf-refused")
     assert page.live.call("GET", f"/products/{cup['id']}/", boss)[1]["stock"] == 4
 
@@ -133,10 +128,8 @@ def test_a_product_is_deleted_after_its_confirmation_page(page: Page, boss: str)
     page.sign_in("boss")
     page.open(f"/console/products/{vase['id']}/")
 
-    page.driver.find_element(By.LINK_TEXT, "Delete this product…").click()
-    page.wait_for_text("Delete Delete vase?")
+    page.follow("Delete this product…", shows="Delete Delete vase?")
     page.screenshot("product-delete")
-    page.click("Delete")
+    page.click("Delete", shows="Delete vase was deleted; past orders keep showing it.")
 
-    page.wait_for_text("Delete vase was deleted; past orders keep showing it.")
     assert page.live.call("GET", f"/products/{vase['id']}/", boss)[0] == 404

@@ -76,15 +76,12 @@ def test_a_manager_runs_an_endpoint_from_the_console(
     page.sign_in("hooker")
     page.open("/console/webhooks/")
     page.screenshot("webhooks-empty")
-    page.driver.find_element(By.LINK_TEXT, "New endpoint").click()
-    page.wait_for_text("New webhook endpoint")
+    page.follow("New endpoint", shows="New webhook endpoint")
     page.fill(url=receiver.url, description="Fulfilment")
     for value in ("order.*", "webhook.ping"):
         page.driver.find_element(By.CSS_SELECTOR, f'input[name="events"][value="{value}"]').click()
     page.screenshot("webhook-new")
-    page.click("Create endpoint")
-
-    page.wait_for_text("it is shown this once")
+    page.click("Create endpoint", shows="it is shown this once")
     secret = page.driver.find_element(By.ID, "secret").text
     assert secret.startswith("whsec_")
     page.screenshot("webhook-secret")
@@ -92,7 +89,7 @@ def test_a_manager_runs_an_endpoint_from_the_console(
     page.wait_for_text("Deliveries")
     assert secret not in page.text() and f"whsec_…{secret[-4:]}" in page.text()
 
-    page.click("Send a test event")
+    page.click("Send a test event", shows="A webhook.ping event is on its way")
     [ping] = receiver.wait_for(1)
     assert ping.verify(secret)["type"] == "webhook.ping"
     page.driver.refresh()
@@ -100,21 +97,17 @@ def test_a_manager_runs_an_endpoint_from_the_console(
     assert "HTTP 200" in page.text()
     page.screenshot("webhook-log")
 
-    page.click("Rotate secret")
-    page.wait_for_text("New signing secret")
+    page.click("Rotate secret", shows="New signing secret")
     new_secret = page.driver.find_element(By.ID, "secret").text
     assert new_secret != secret
     page.driver.find_element(By.PARTIAL_LINK_TEXT, "Go to").click()
     page.wait_for_text("Deliveries")
 
-    page.click("Disable")
-    page.wait_for_text("A manager disabled it.")
+    page.click("Disable", shows="A manager disabled it.")
     page.screenshot("webhook-disabled")
-    page.click("Enable")
-    page.wait_for_text("deliveries resume")
+    page.click("Enable", shows="deliveries resume")
 
-    page.click("Redeliver")
-    page.wait_for_text("will be sent again now")
+    page.click("Redeliver", shows="will be sent again now")
     _first, again = receiver.wait_for(2)
     assert again.webhook_id == ping.webhook_id
     again.verify(new_secret)

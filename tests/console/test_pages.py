@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from shop.container import Container
@@ -26,6 +29,24 @@ def place_order(api: Api, username: str, *lines: tuple[Product, int]) -> int:
     return order_id
 
 
+@contextmanager
+def statements(container: Container) -> Iterator[list[str]]:
+    """The SQL statements sent meanwhile, through either pool."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])  # (connection, cursor, statement, ...)
+
+    engines = (container.engine(), container.reader_engine())
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
 def add_through_the_form(console: Console, form: dict[str, str]) -> TestResponse:
     """Open the new-product form, and post it with these fields."""
     return console.submit("/console/products/new", "/console/products/new", form)
@@ -41,6 +62,7 @@ def test_every_page_sends_a_strict_policy_and_no_script(
     order_id = place_order(api, "carol", (lamp, 1))
     pages = ["/console/", "/console/products/", f"/console/products/{lamp.id}/", "/console/products/new",
              f"/console/products/{lamp.id}/delete", "/console/orders/", f"/console/orders/{order_id}/",
+             f"/console/orders/{order_id}/cancel",
              "/console/customers/", "/console/customers/1/", "/console/login"]  # fmt: skip
 
     for path in pages:
@@ -120,6 +142,25 @@ def test_products_are_listed_with_the_api_filters_and_sort(
     assert "Floor lamp" not in page and "Mug" not in page
 
 
+def test_the_sort_options_read_as_words(manager: Console) -> None:
+    page = manager.get("/console/products/?sort=-price").get_data(as_text=True)
+
+    select = re.search(r'<select id="sort".*?</select>', page, re.DOTALL)
+    assert select is not None
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]+)</option>', select.group(0))
+    assert [(value, label) for value, _, label in options] == [
+        ("", "Added, oldest first"),
+        ("-id", "Added, newest first"),
+        ("name", "Name, A to Z"),
+        ("-name", "Name, Z to A"),
+        ("price", "Price, lowest first"),
+        ("-price", "Price, highest first"),
+        ("stock", "Stock, lowest first"),
+        ("-stock", "Stock, highest first"),
+    ]
+    assert [value for value, selected, _ in options if selected] == ["-price"]
+
+
 def test_a_bad_filter_is_told_next_to_its_field_in_the_api_words(manager: Console, api: Api) -> None:
     response = manager.get("/console/products/?min_price=1.0001&sort=colour")
     token = api.login("boss")["access"]
@@ -165,6 +206,39 @@ def test_a_taken_name_is_told_next_to_the_name(manager: Console, add_product: Ca
 
     assert response.status_code == 400
     assert 'id="name-error">A product named &#39;Lamp&#39; already exists.' in response.get_data(as_text=True)
+
+
+def test_a_bad_stock_a_bad_price_and_a_taken_name_are_told_in_one_answer(
+    manager: Console, add_product: Callable[..., Product]
+) -> None:
+    add_product("Lamp")
+
+    response = add_through_the_form(manager, {"name": "Lamp", "price": "1.001", "currency": "TWD", "stock": "many"})
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert "id=\"name-error\">A product named 'Lamp' already exists." in page
+    assert 'id="price-error">TWD amounts have at most 2 decimals.' in page
+    assert 'id="stock-error">Not a valid integer.' in page
+
+
+def test_an_edit_tells_every_problem_of_its_form_at_once(
+    manager: Console, add_product: Callable[..., Product], container: Container
+) -> None:
+    add_product("Lamp")
+    chair = add_product("Chair", stock=2)
+    page = f"/console/products/{chair.id}/"
+    version = re.search(r'name="version" value="([^"]+)"', manager.get(page).get_data(as_text=True))
+    assert version is not None
+
+    response = manager.submit(
+        page, page, {"name": "Lamp", "price": "-1", "currency": "TWD", "stock": "2.5", "version": version.group(1)}
+    )
+
+    assert response.status_code == 400
+    shown = response.get_data(as_text=True)
+    assert all(f'id="{field}-error"' in shown for field in ("name", "price", "stock"))
+    assert container.get_product(product_id=chair.id or 0).name == "Chair"
 
 
 def test_an_edit_is_saved(manager: Console, add_product: Callable[..., Product], container: Container) -> None:
@@ -304,6 +378,56 @@ def test_orders_newest_first_filtered_by_status_and_customer(
     assert "1 order, newest first" in carols_placed
 
 
+def test_order_lists_show_their_customers_by_username(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=50)
+    place_order(api, "carol", (lamp, 1))
+    place_order(api, "dave", (lamp, 1))
+    carol = api.call("GET", "/users/?q=carol", api.login("boss")["access"]).get_json()[0]
+
+    listed = manager.get("/console/orders/").get_data(as_text=True)
+    on_her_page = manager.get(f"/console/customers/{carol['id']}/").get_data(as_text=True)
+
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in listed
+    assert ">dave</a>" in listed
+    assert re.search(r">#\d+<", listed) is None
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in on_her_page
+
+
+def test_a_page_of_orders_reads_its_usernames_in_one_query(
+    manager: Console, add_product: Callable[..., Product], api: Api, container: Container
+) -> None:
+    lamp = add_product(stock=50)
+    place_order(api, "carol", (lamp, 1))
+    with statements(container) as one_customer:
+        manager.get("/console/orders/")
+    for name in ("dave", "erin", "fred"):
+        place_order(api, name, (lamp, 1))
+    with statements(container) as four_customers:
+        listed = manager.get("/console/orders/").get_data(as_text=True)
+
+    def of_users(sent: list[str]) -> int:
+        return sum(1 for statement in sent if re.search(r"FROM users\b", statement))
+
+    assert all(f">{name}</a>" in listed for name in ("carol", "dave", "erin", "fred"))
+    assert of_users(four_customers) == of_users(one_customer) <= 2  # the session's check, the page's names
+
+
+def test_an_order_of_a_closed_account_is_listed_by_its_username(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=5)
+    place_order(api, "carol", (lamp, 1))
+    token = api.login("carol")["access"]
+    carol = api.call("GET", "/users/?q=carol", api.login("boss")["access"]).get_json()[0]
+    assert api.call("DELETE", f"/users/{carol['id']}/", token).status_code == 204
+
+    listed = manager.get("/console/orders/").get_data(as_text=True)
+
+    assert f'href="/console/customers/{carol["id"]}/">carol</a>' in listed
+
+
 def test_an_order_page_shows_lines_totals_and_timeline(
     manager: Console, add_product: Callable[..., Product], api: Api
 ) -> None:
@@ -336,6 +460,37 @@ def test_cancelling_an_order_gives_its_stock_back(
     assert "Cancel order" not in shown and "Fulfil" not in shown.replace("fulfilled", "")
 
 
+def test_cancelling_asks_for_a_confirmation_first(
+    manager: Console, add_product: Callable[..., Product], api: Api, container: Container
+) -> None:
+    lamp = add_product("Lamp", stock=5)
+    order_id = place_order(api, "carol", (lamp, 2))
+    order_page = manager.get(f"/console/orders/{order_id}/").get_data(as_text=True)
+
+    confirm = manager.get(f"/console/orders/{order_id}/cancel")
+
+    assert f'href="/console/orders/{order_id}/cancel"' in order_page
+    assert f'action="/console/orders/{order_id}/cancel"' not in order_page  # one click can't cancel
+    assert confirm.status_code == 200
+    shown = text_of(confirm)
+    assert f"Cancel order {order_id}?" in shown and "carol" in shown and "Lamp 2" in shown
+    assert f'action="/console/orders/{order_id}/cancel"' in confirm.get_data(as_text=True)
+    assert container.get_product(product_id=lamp.id or 0).stock == 3  # looking changes nothing
+
+
+def test_a_cancelled_order_offers_no_confirmation(
+    manager: Console, add_product: Callable[..., Product], api: Api
+) -> None:
+    lamp = add_product(stock=5)
+    order_id = place_order(api, "carol", (lamp, 2))
+    manager.submit(f"/console/orders/{order_id}/cancel", f"/console/orders/{order_id}/cancel")
+
+    confirm = manager.get(f"/console/orders/{order_id}/cancel")
+
+    assert "A cancelled order can be neither fulfilled nor cancelled." in text_of(confirm)
+    assert 'class="danger" type="submit"' not in confirm.get_data(as_text=True)
+
+
 def test_fulfilling_a_cancelled_order_is_refused_in_the_api_words(
     manager: Console, add_product: Callable[..., Product], api: Api
 ) -> None:
@@ -358,7 +513,16 @@ def test_customers_are_found_by_a_piece_of_their_username(manager: Console, api:
 
     page = text_of(manager.get("/console/customers/?q=ann"))
 
-    assert "2 accounts" in page and "Annabel" in page and "hannah" in page and "bob" not in page
+    assert "2 customers" in page and "Annabel" in page and "hannah" in page and "bob" not in page
+
+
+def test_customers_are_listed_without_the_managers(manager: Console, api: Api) -> None:
+    api.signup("carol")
+
+    page = manager.get("/console/customers/").get_data(as_text=True)
+
+    assert re.findall(r'href="/console/customers/\d+/">([^<]+)<', page) == ["carol"]
+    assert "1 customer" in text_of(manager.get("/console/customers/"))
 
 
 def test_a_customer_page_lists_their_orders(manager: Console, add_product: Callable[..., Product], api: Api) -> None:

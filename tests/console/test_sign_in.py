@@ -164,7 +164,7 @@ def test_a_deleted_account_ends_the_console_session(manager: Console, api: Api) 
 
 
 def test_a_demotion_ends_the_console_session(manager: Console, container: Container) -> None:
-    container.demote_manager(username="boss")
+    container.demote_manager(username="boss", force=True)
 
     assert manager.get("/console/").status_code == 302
     assert "session has ended" in text_of(manager.get("/console/login"))
@@ -230,7 +230,7 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_a_page_not_the_p
     manager: Console, container: Container
 ) -> None:
     token = manager.token("/console/")
-    container.demote_manager(username="boss")
+    container.demote_manager(username="boss", force=True)
 
     response = manager.client.post("/console/orders/1/cancel", data={"csrf_token": token})
 

@@ -9,8 +9,10 @@ from decimal import Decimal
 from shop.application.ports.orders import OrderQuery, Sales
 from shop.application.ports.paging import Page
 from shop.application.ports.products import ProductQuery
+from shop.application.ports.users import UserQuery
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderStatus
+from shop.domain.users import Role
 
 from .conftest import UowFactory
 from .test_repository_contract import NOW, add_product, add_user, place
@@ -67,3 +69,58 @@ def test_products_at_most_this_low_on_stock_lowest_first(uow_factory: UowFactory
         low = uow.products.list(ProductQuery(max_stock=5, sort=("stock",)))
 
     assert ([p.name for p in low.items], low.total) == (["Mug", "Cup", "Tea"], 3)
+
+
+def test_a_product_is_found_by_its_name_as_names_compare_while_it_is_in_the_catalog(uow_factory: UowFactory) -> None:
+    tea = add_product(uow_factory, "Green tea")
+    add_product(uow_factory, "Green tea pot")
+
+    with uow_factory() as uow:
+        found = uow.products.get_by_name("Green tea")
+        alike = [uow.products.get_by_name(name) for name in ("green tea", "GREEN TEA", "\uff27reen\u200b tea")]
+        others = [uow.products.get_by_name(name) for name in ("Green", "Green tea p", "Green%", "Green_tea")]
+        assert found is not None
+        found.delete(NOW)
+        uow.products.save(found)
+        uow.commit()
+    with uow_factory() as uow:
+        deleted = uow.products.get_by_name("Green tea")
+
+    assert (found.id, found.name, found.stock) == (tea.id, "Green tea", 5)
+    assert [p.id if p else None for p in alike] == [tea.id] * 3
+    assert others == [None, None, None, None]
+    assert deleted is None
+
+
+def test_the_usernames_of_accounts_are_read_in_one_go(uow_factory: UowFactory) -> None:
+    alice, bob, gone = add_user(uow_factory, "Alice"), add_user(uow_factory, "bob"), add_user(uow_factory, "gone")
+    with uow_factory() as uow:
+        closing = uow.users.get(gone.id or 0)
+        assert closing is not None
+        closing.deactivate(NOW)
+        uow.users.save(closing)
+        uow.commit()
+
+    with uow_factory() as uow:
+        names = uow.users.usernames([alice.id or 0, gone.id or 0, 999, bob.id or 0])
+        nobody = uow.users.usernames([])
+
+    assert names == {alice.id: "Alice", gone.id: "gone", bob.id: "bob"}
+    assert nobody == {}
+
+
+def test_accounts_are_listed_by_role(uow_factory: UowFactory) -> None:
+    add_user(uow_factory, "boss", role=Role.MANAGER)
+    add_user(uow_factory, "carol")
+    add_user(uow_factory, "deputy", role=Role.MANAGER)
+    add_user(uow_factory, "Caroline")
+
+    def names(query: UserQuery) -> tuple[list[str], int]:
+        with uow_factory() as uow:
+            found = uow.users.list(query)
+        return [u.username for u in found.items], found.total
+
+    assert names(UserQuery(role=Role.CUSTOMER)) == (["carol", "Caroline"], 2)
+    assert names(UserQuery(role=Role.MANAGER)) == (["boss", "deputy"], 2)
+    assert names(UserQuery(role=Role.CUSTOMER, q="CAROL", page=Page(2, 1))) == (["Caroline"], 2)
+    assert names(UserQuery()) == (["boss", "carol", "deputy", "Caroline"], 4)

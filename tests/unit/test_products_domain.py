@@ -141,6 +141,30 @@ def test_creating_tells_every_problem_at_once() -> None:
     assert set(caught.value.errors) == {"name", "price", "currency", "stock"}
 
 
+@pytest.mark.parametrize(("sent", "count"), [(7, 7), ("7", 7), (" +7 ", 7), ("0", 0)])
+def test_a_stock_is_read_from_a_number_or_from_a_form_s_text(sent: object, count: int) -> None:
+    assert Product.create(name="Lamp", price="1", currency="TWD", stock=sent, now=NOW).stock == count
+    assert check_stock(sent) == count
+
+
+@pytest.mark.parametrize("sent", ["many", "1.5", "", "²", "+-3", "--1", "1" * 13, True, 1.0, None])
+def test_a_stock_that_is_no_whole_number_is_told_with_every_other_problem(sent: object) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        Product.create(name=" ", price="1.001", currency="TWD", stock=sent, now=NOW)
+    assert caught.value.errors["stock"] == ["Not a valid integer."]
+    assert set(caught.value.errors) == {"name", "price", "stock"}
+
+
+def test_an_edit_reads_the_stock_of_a_form_and_tells_all_its_problems() -> None:
+    widget = product(stock=2)
+    widget.change(stock="9", now=NOW)
+    assert widget.stock == 9
+    with pytest.raises(InvalidValue) as caught:
+        widget.change(name="", price="1.001", stock="nine", now=NOW)
+    assert set(caught.value.errors) == {"name", "price", "stock"}
+    assert widget.stock == 9
+
+
 def test_one_edit_is_one_event_naming_what_changed() -> None:
     widget = product(stock=2)
     widget.change(name="Gadget", price="12", stock=2, now=NOW)

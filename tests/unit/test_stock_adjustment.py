@@ -46,6 +46,23 @@ def test_an_adjustment_out_of_bounds_or_of_nothing_changes_nothing(stock: int, b
     assert (lamp.stock, lamp.events) == (stock, [])
 
 
+@pytest.mark.parametrize(("sent", "after"), [("+3", 8), ("-2", 3), (" 4 ", 9)])
+def test_an_adjustment_is_read_from_a_form_s_text(sent: str, after: int) -> None:
+    lamp = product(5)
+
+    lamp.adjust_stock(sent, NOW)
+
+    assert lamp.stock == after
+
+
+@pytest.mark.parametrize("sent", ["²", "+-3", "--1", "five", "", "1.5"])
+def test_an_adjustment_that_is_no_whole_number_is_refused(sent: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        product(5).adjust_stock(sent, NOW)
+
+    assert caught.value.errors == {"adjustment": ["Not a valid integer."]}
+
+
 def test_the_message_says_how_far_the_stock_can_move() -> None:
     with pytest.raises(InvalidValue) as caught:
         product(5).adjust_stock(-6, NOW)

@@ -69,6 +69,22 @@ def test_duplicate_name_is_refused(use: Container, uow: MemoryUnitOfWork, manage
     assert len(store.state.products) == 1
 
 
+def test_a_taken_name_is_told_with_every_other_problem_of_the_request(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore
+) -> None:
+    use.create_product(actor=manager, name="Lamp", price="1", stock=1)
+
+    with pytest.raises(InvalidValue) as caught:
+        use.create_product(actor=manager, name=" Lamp ", price="1.001", stock="many")
+
+    assert caught.value.errors == {
+        "name": ["A product named 'Lamp' already exists."],
+        "price": ["TWD amounts have at most 2 decimals."],
+        "stock": ["Not a valid integer."],
+    }
+    assert len(store.state.products) == 1
+
+
 def test_a_deleted_product_frees_its_name(use: Container, uow: MemoryUnitOfWork, manager: Actor) -> None:
     old = use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     use.delete_product(actor=manager, product_id=old.id or 0)
@@ -198,6 +214,32 @@ def test_rename_to_a_taken_name_changes_nothing(
         use.update_product(actor=manager, product_id=chair.id or 0, changes=ProductChanges(name="Lamp", stock=0))
     saved = store.state.products[chair.id or 0]
     assert (saved.name, saved.stock) == ("Chair", 2)
+
+
+def test_a_rename_to_a_taken_name_is_told_with_the_other_problems(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+) -> None:
+    add_product("Lamp")
+    chair = add_product("Chair", stock=2)
+
+    with pytest.raises(InvalidValue) as caught:
+        use.update_product(
+            actor=manager, product_id=chair.id or 0, changes=ProductChanges(name="Lamp", price="-1", stock="x")
+        )
+
+    assert set(caught.value.errors) == {"name", "price", "stock"}
+    assert caught.value.errors["name"] == ["A product named 'Lamp' already exists."]
+    assert (store.state.products[chair.id or 0].name, store.state.products[chair.id or 0].stock) == ("Chair", 2)
+
+
+def test_a_product_keeps_its_own_name_through_an_edit(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+) -> None:
+    chair = add_product("Chair", stock=2)
+
+    saved = use.update_product(actor=manager, product_id=chair.id or 0, changes=ProductChanges(name="Chair", stock=3))
+
+    assert (saved.name, saved.stock) == ("Chair", 3)
 
 
 def test_update_or_delete_unknown_or_deleted_product(

@@ -7,7 +7,14 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound, PreconditionFailed, TooManyAttempts
+from shop.application.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    TooManyAttempts,
+)
 from shop.application.ports.paging import Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import (
@@ -118,6 +125,37 @@ def test_list_users_pages_active_users_in_id_order(
     assert [u.username for u in users] == ["u2", "u3"]
     users, total = use.list_users(actor=manager, query=UserQuery(page=Page(number=9, size=2)))
     assert (users, total) == ([], 5)
+
+
+def test_managers_list_the_accounts_of_one_role(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("carol")
+    add_user("deputy", role=Role.MANAGER)
+    add_user("caroline")
+
+    customers = use.list_users(actor=manager, query=UserQuery(role=Role.CUSTOMER))
+    managers = use.list_users(actor=manager, query=UserQuery(role=Role.MANAGER))
+    carols = use.list_users(actor=manager, query=UserQuery(role=Role.CUSTOMER, q="carol"))
+
+    assert ([u.username for u in customers.items], customers.total) == (["carol", "caroline"], 2)
+    assert [u.username for u in managers.items] == ["boss", "deputy"]
+    assert carols.total == 2
+
+
+def test_managers_learn_the_usernames_of_a_page_s_accounts(
+    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    carol, gone = add_user("carol"), add_user("gone", active=False)
+
+    names = use.usernames(actor=manager, user_ids=[carol.id, gone.id, 999, carol.id])
+
+    assert names == {carol.id: "carol", gone.id: "gone"}  # a closed account's orders are still its own
+
+
+def test_customers_learn_no_usernames(use: Container, uow: MemoryUnitOfWork, customer: Actor) -> None:
+    with pytest.raises(Forbidden):
+        use.usernames(actor=customer, user_ids=[customer.user_id])
 
 
 def test_customer_sees_only_their_own_account(
@@ -383,8 +421,10 @@ def test_make_manager_refuses_a_deactivated_user(
 
 
 def test_demote_manager_makes_a_customer_and_ends_their_tokens(
-    use: Container, store: MemoryStore, manager: Actor
+    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
 ) -> None:
+    add_user("deputy", role=Role.MANAGER)
+
     user, changed = use.demote_manager(username="boss")
     assert user.id == manager.user_id
 
@@ -399,6 +439,28 @@ def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore,
 
     assert not changed
     assert stored(store, customer.user_id).token_version == 0
+
+
+def test_the_last_manager_is_not_demoted_unless_forced(use: Container, store: MemoryStore, manager: Actor) -> None:
+    with pytest.raises(Conflict, match="'boss' is the last manager"):
+        use.demote_manager(username="boss")
+    assert stored(store, manager.user_id).role is Role.MANAGER
+
+    _, changed = use.demote_manager(username="boss", force=True)
+
+    assert changed and stored(store, manager.user_id).role is Role.CUSTOMER
+
+
+def test_a_manager_is_demoted_while_another_remains(
+    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
+) -> None:
+    add_user("deputy", role=Role.MANAGER)
+    add_user("gone", role=Role.MANAGER, active=False)  # a closed account manages nothing
+
+    use.demote_manager(username="deputy")
+
+    with pytest.raises(Conflict):
+        use.demote_manager(username="boss")
 
 
 def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:

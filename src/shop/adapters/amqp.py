@@ -86,15 +86,22 @@ class AmqpPublisher:
         return channel
 
 
-def tail(url: str, pattern: str, on_message: Callable[[str, dict[str, Any], bytes], bool]) -> None:
+def tail(
+    url: str,
+    pattern: str,
+    on_message: Callable[[str, dict[str, Any], bytes], bool],
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
     """Receive the events whose type matches the pattern (`#`, `order.*`...) on a queue of this call's
-    own, deleted when it ends; on_message(routing key, properties, body) returns False to stop."""
+    own, deleted when it ends; on_ready() once it is bound, on_message(routing key, properties, body)
+    for each event, which returns False to stop."""
     connection = pika.BlockingConnection(parameters(url))
     try:
         channel = connection.channel()
         declare(channel)
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(queue, EXCHANGE, routing_key=pattern)
+        on_ready()
         for method, props, body in channel.consume(queue, auto_ack=True):
             shown = {"message_id": props.message_id, "type": props.type, "content_type": props.content_type}
             if not on_message(method.routing_key, shown, body):

@@ -31,6 +31,9 @@ class _CachedProducts:
     def list(self, query: ProductQuery) -> Listing[Product]:
         return self._cache.products(query, lambda: self._inner.products.list(query))
 
+    def get_by_name(self, name: str) -> Product | None:
+        return self._inner.products.get_by_name(name)
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         return self._inner.products.get_many(product_ids)
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shop.application.actors import Actor
-from shop.application.errors import AlreadyExists, Forbidden, NotFound, check_precondition
+from shop.application.errors import AlreadyExists, Conflict, Forbidden, NotFound, check_precondition
 from shop.application.ports.attempts import Attempts, Limit
-from shop.application.ports.paging import Listing
+from shop.application.ports.paging import Listing, Page
 from shop.application.ports.services import Clock, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.users import UserQuery
@@ -75,6 +75,14 @@ def list_users(*, uow: UnitOfWork, actor: Actor, query: UserQuery) -> Listing[Us
         raise Forbidden("Only managers can list users.")
     with uow:
         return uow.users.list(query)
+
+
+def usernames(*, uow: UnitOfWork, actor: Actor, user_ids: Sequence[int]) -> dict[int, str]:
+    """Who the accounts behind a page of orders are, by id, in one read, closed accounts too."""
+    if not actor.is_manager:
+        raise Forbidden("Only managers can list users.")
+    with uow:
+        return uow.users.usernames(user_ids)
 
 
 def get_user(*, uow: UnitOfWork, actor: Actor, user_id: int) -> User:
@@ -182,13 +190,16 @@ def delete_user(
         uow.commit()
 
 
-def demote_manager(*, uow: UnitOfWork, clock: Clock, username: str) -> tuple[User, bool]:
-    """Operator command: make a manager a customer again. Returns (user, changed)."""
+def demote_manager(*, uow: UnitOfWork, clock: Clock, username: str, force: bool = False) -> tuple[User, bool]:
+    """Operator command: make a manager a customer again. Returns (user, changed). The last active
+    manager stays one unless forced: nobody would be left to run the catalog or see the orders."""
     with uow:
         user = uow.users.get_by_username(username)
         if user is None or not user.active:
             raise NotFound("User", username)
         changed = user.is_manager
+        if changed and not force and uow.users.list(UserQuery(page=Page(1, 1), role=Role.MANAGER)).total <= 1:
+            raise Conflict(f"{user.username!r} is the last manager: nobody would be left to manage the shop.")
         user.demote(clock.now())
         uow.users.save(user)
         uow.commit()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +11,9 @@ from shop.domain.text import check_text, normalise
 
 NAME_MAX = 200
 STOCK_MAX = 2_147_483_647
+# A count typed in a form: ASCII digits (str.isdigit() also takes "²"), a sign, at most 12 of them.
+_COUNT_TEXT = re.compile(r"[+-]?[0-9]{1,12}")
+NOT_A_COUNT = "Not a valid integer."  # marshmallow's words, as the API answers the same mistake
 
 
 def check_name(name: str) -> str:
@@ -20,10 +24,20 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_stock(stock: int, field_name: str = "stock") -> int:
-    if not 0 <= stock <= STOCK_MAX:
+def read_count(raw: object, field_name: str) -> int:
+    """A whole number as it was sent: an int (a JSON body), or its digits as text (a form's field)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and _COUNT_TEXT.fullmatch(raw.strip()):
+        return int(raw.strip())
+    raise InvalidValue.single(field_name, NOT_A_COUNT)
+
+
+def check_stock(stock: object, field_name: str = "stock") -> int:
+    count = read_count(stock, field_name)
+    if not 0 <= count <= STOCK_MAX:
         raise InvalidValue.single(field_name, f"Must be between 0 and {STOCK_MAX}.")
-    return stock
+    return count
 
 
 @dataclass(eq=False)
@@ -43,15 +57,15 @@ class Product:
         check_stock(self.stock)
 
     @classmethod
-    def create(cls, *, name: str, price: object, currency: object, stock: int, now: datetime) -> Product:
+    def create(cls, *, name: str, price: object, currency: object, stock: object, now: datetime) -> Product:
         """A new product, from what a manager sent: every problem is told at once."""
         problems = Problems()
         stored_name = problems.check(lambda: check_name(name), name)
         money = problems.check(lambda: Money.parse(price, currency), None)
-        problems.check(lambda: check_stock(stock), stock)
+        count = problems.check(lambda: check_stock(stock), 0)
         problems.raise_any()
         assert money is not None
-        product = cls(name=stored_name, price=money, stock=stock)
+        product = cls(name=stored_name, price=money, stock=count)
         product.events.append(ProductCreated(product=product, occurred_at=now))
         return product
 
@@ -62,7 +76,7 @@ class Product:
         name: str | None = None,
         price: object = None,
         currency: str | None = None,
-        stock: int | None = None,
+        stock: object = None,
     ) -> None:
         """A manager's edit: None keeps a field. A new price keeps the currency and a new currency the
         amount. Every field is checked before any changes; one event tells what changed, if anything."""
@@ -81,9 +95,10 @@ class Product:
         if changed:
             self.events.append(ProductChanged(product=self, fields=changed, occurred_at=now))
 
-    def adjust_stock(self, by: int, now: datetime) -> None:
+    def adjust_stock(self, by: object, now: datetime) -> None:
         """Restock (by > 0) or write off (by < 0) units: relative, so orders that took stock since the
         manager looked are not undone. The stock stays within its bounds."""
+        by = read_count(by, "adjustment")
         if by == 0:
             raise InvalidValue.single("adjustment", "Give a number of units to add (or, negative, to remove).")
         if not 0 <= self.stock + by <= STOCK_MAX:

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shop.container import Container
 from shop.entrypoints.api import orders, problems, products, tokens, users, webhooks
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
+from shop.entrypoints.api.index import init_index
 from shop.entrypoints.api.jsonfast import OrjsonProvider
 from shop.entrypoints.api.limits import init_rate_limits
 from shop.entrypoints.api.ops import init_ops
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         api.register_blueprint(module.blp)
     init_docs(app)
     init_console(app, settings)
+    init_index(app)
     app.config["SHOP_QUERY_PARAMETERS"] = documented_query_parameters(app, api.spec.to_dict())
     # flask-limiter holds its Limiter weakly: the app keeps it alive.
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)

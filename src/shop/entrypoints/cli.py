@@ -1,5 +1,6 @@
-"""Operator commands: `shop migrate`, `shop manager NAME`, `shop purge`, `shop relay`, `shop webhooks`,
-`shop events tail`."""
+"""Operator commands: `shop migrate`, `shop manager NAME`, `shop demote NAME`, `shop purge`, `shop relay`,
+`shop webhooks`, `shop events tail`. A setting that is wrong, or a port already taken, is one line on
+stderr and exit status 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,16 +9,30 @@ import json
 import os
 import sys
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from shop.adapters.sql.migrations import upgrade
-from shop.application.errors import ApplicationError
+from shop.application.errors import ApplicationError, Conflict
 from shop.container import Container
-from shop.domain.errors import DomainError
+from shop.domain.errors import DomainError, InvalidValue
 from shop.entrypoints.logs import configure_logging
-from shop.entrypoints.settings import Settings, database_url_from_env
+from shop.entrypoints.settings import Settings, SettingsError, database_url_from_env
+
+
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            _fail(str(error), status=2)
+
+
+def _fail(message: str, status: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(status)
 
 
 def _container(settings: Settings) -> Container:
@@ -28,7 +43,20 @@ def _container(settings: Settings) -> Container:
     return container
 
 
-@click.group()
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _without_password(url: str) -> str:
+    """A broker's URL fit for a terminal or a log: its password left out."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host))
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Operate the shop service. The database is the one DATABASE_URL names (default: the SQLite file in var/)."""
 
@@ -46,26 +74,42 @@ def migrate() -> None:
     "--password-env", default="SHOP_MANAGER_PASSWORD", show_default=True, help="Variable holding the password."
 )
 def manager(username: str, password_env: str) -> None:
-    """Create a manager, or promote an existing user to manager (their tokens are revoked)."""
+    """Create a manager, or promote an existing user to manager (their tokens are revoked).
+
+    A new manager's password comes from the variable --password-env names, never from the command
+    line (it would show in `ps` and in the shell's history); without it, a terminal is asked for it."""
     container = _container(Settings.from_env(signs=False))
-    try:
-        user, created = container.make_manager(username=username, password=os.environ.get(password_env) or None)
-    except (ApplicationError, DomainError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+    password = os.environ.get(password_env) or None
+    while True:
+        try:
+            user, created = container.make_manager(username=username, password=password)
+            break
+        except InvalidValue as error:
+            if password is not None or "password" not in error.errors:
+                _fail(str(error))
+            if not _interactive():
+                _fail(f"{error} Set {password_env}, or run this in a terminal to be asked for it.")
+            password = click.prompt(
+                f"password for the new manager {username!r}", hide_input=True, confirmation_prompt=True, err=True
+            )
+        except (ApplicationError, DomainError) as error:
+            _fail(str(error))
     click.echo(f"{'created' if created else 'promoted'} manager {user.username!r} (id {user.id})")
 
 
 @main.command()
 @click.argument("username")
-def demote(username: str) -> None:
-    """Make a manager a customer again: their tokens and console sessions end at once."""
+@click.option("--force", is_flag=True, help="Demote even the last manager.")
+def demote(username: str, force: bool) -> None:
+    """Make a manager a customer again: their tokens and console sessions end at once. The last
+    manager stays one unless --force."""
     container = _container(Settings.from_env(signs=False))
     try:
-        user, changed = container.demote_manager(username=username)
+        user, changed = container.demote_manager(username=username, force=force)
+    except Conflict as error:
+        _fail(f"{error} Make another manager first, or force it: shop demote --force (make demote FORCE=1)")
     except (ApplicationError, DomainError) as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+        _fail(str(error))
     click.echo(f"{'demoted' if changed else 'already a customer:'} {user.username!r} (id {user.id})")
 
 
@@ -94,15 +138,13 @@ def relay() -> None:
     Several relays may run: one publishes, the others stand by to take over."""
     settings = Settings.from_env(signs=False)
     if not settings.broker_url:
-        click.echo("error: set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", err=True)
-        sys.exit(2)
+        _fail("set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", status=2)
     if settings.db_pooler and not settings.relay_database_url:
-        click.echo(
-            f"error: behind {settings.db_pooler} (DB_POOLER) the relay's lock needs a database session of its own: "
+        _fail(
+            f"behind {settings.db_pooler} (DB_POOLER) the relay's lock needs a database session of its own: "
             "set RELAY_DATABASE_URL to PostgreSQL itself (or to a session-pooling PgBouncer)",
-            err=True,
+            status=2,
         )
-        sys.exit(2)
     configure_logging(settings.log_level)
     from shop.entrypoints.relay import run
 
@@ -135,8 +177,9 @@ def tail(pattern: str, count: int) -> None:
     """Print each event as it arrives, one JSON object per line, until Ctrl-C."""
     broker_url = Settings.from_env(signs=False).broker_url
     if not broker_url:
-        click.echo("error: set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", err=True)
-        sys.exit(2)
+        _fail("set BROKER_URL, e.g. amqp://guest:guest@127.0.0.1:5672/%2F", status=2)
+    from pika.exceptions import AMQPConnectionError
+
     from shop.adapters.amqp import tail as receive
 
     received = 0
@@ -148,5 +191,12 @@ def tail(pattern: str, count: int) -> None:
         click.echo(json.dumps(line, ensure_ascii=False), nl=True)
         return count == 0 or received < count
 
+    def waiting() -> None:
+        where = _without_password(broker_url)
+        click.echo(f"waiting for events matching {pattern!r} on {where}... (Ctrl-C to stop)", err=True)
+
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops watching
-        receive(broker_url, pattern, show)
+        try:
+            receive(broker_url, pattern, show, on_ready=waiting)
+        except AMQPConnectionError as error:
+            _fail(f"cannot reach the broker at {_without_password(broker_url)}: {error!r}")

@@ -3,6 +3,7 @@ for probes and metrics (RELAY_HOST:RELAY_PORT): /health/live, /health/ready, /me
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import signal
@@ -17,7 +18,7 @@ from shop.adapters.prometheus import RelayMetrics
 from shop.application.messages import OutboxEntry
 from shop.application.relay import RelayStatus
 from shop.container import Container
-from shop.entrypoints.settings import Settings
+from shop.entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("shop.relay")
 
@@ -27,6 +28,7 @@ STUCK_AFTER_S = 60.0
 
 def run(settings: Settings) -> None:
     """Publish until SIGTERM or SIGINT; the message in flight is finished (or left for the next relay)."""
+    server = _listen(settings.relay_host, settings.relay_port)
     container = Container()
     container.config.from_dict(asdict(settings))
     stop = threading.Event()
@@ -39,7 +41,7 @@ def run(settings: Settings) -> None:
         metrics.published([entry.type for entry in entries])
 
     relay = container.relay(wait=stop.wait, on_published=published)
-    server = ThreadingHTTPServer((settings.relay_host, settings.relay_port), _probes(relay.status, metrics))
+    server.RequestHandlerClass = _probes(relay.status, metrics)
     threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
     log.info("relay started", extra={"probes": f"http://{settings.relay_host}:{server.server_address[1]}"})
     try:
@@ -47,6 +49,20 @@ def run(settings: Settings) -> None:
     finally:
         server.shutdown()
         log.info("relay stopped")
+
+
+def _listen(host: str, port: int) -> ThreadingHTTPServer:
+    """The probes' socket, bound before anything else starts: a second relay on one host is told so."""
+    try:
+        return ThreadingHTTPServer((host, port), BaseHTTPRequestHandler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise SettingsError(
+                f"port {port} on {host} is taken: set RELAY_PORT to another port for each relay on one host"
+            ) from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise SettingsError(f"RELAY_HOST {host} is not an address of this machine") from None
+        raise
 
 
 def _probes(status: RelayStatus, metrics: RelayMetrics) -> type[BaseHTTPRequestHandler]:

@@ -29,6 +29,13 @@ class MemoryProductRepository:
         product = self._state().products.get(product_id)
         return copy.deepcopy(product) if product is not None and not product.deleted else None
 
+    def get_by_name(self, name: str) -> Product | None:
+        key = search_key(name, "name")
+        found = next(
+            (p for p in self._state().products.values() if comparison_key(p.name) == key and not p.deleted), None
+        )
+        return copy.deepcopy(found)
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         return self.get_for_update(product_ids)  # the unit of work holds the store's lock already
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from shop.adapters.memory.store import MemoryState, page_of, stored
 from shop.application.errors import AlreadyExists
@@ -38,8 +38,19 @@ class MemoryUserRepository:
         needle = search_key(query.q, "q") if query.q else ""
         users = (u for _, u in sorted(self._state().users.items()))
         return page_of(
-            (u for u in users if u.active is query.active and needle in comparison_key(u.username)), query.page
+            (
+                u
+                for u in users
+                if u.active is query.active
+                and needle in comparison_key(u.username)
+                and (query.role is None or u.role is query.role)
+            ),
+            query.page,
         )
+
+    def usernames(self, user_ids: Sequence[int]) -> dict[int, str]:
+        users = self._state().users
+        return {uid: users[uid].username for uid in user_ids if uid in users}
 
     def save(self, user: User) -> None:
         assert user.id is not None

@@ -55,6 +55,11 @@ class SqlProductRepository:
         row = self._conn.execute(_LIVE_PRODUCT, {"product_id": product_id}).first()
         return self._to_product(row) if row is not None else None
 
+    def get_by_name(self, name: str) -> Product | None:
+        live = select(products).where(products.c.name_key == search_key(name, "name"), ~products.c.deleted)
+        row = self._conn.execute(live).first()
+        return self._to_product(row) if row is not None else None
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         if not product_ids:
             return {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, update
@@ -53,7 +54,15 @@ class SqlUserRepository:
         statement = select(users).where(users.c.active == query.active)
         if query.q:
             statement = statement.where(users.c.username_key.contains(search_key(query.q, "q"), autoescape=True))
+        if query.role is not None:
+            statement = statement.where(users.c.role == query.role.value)
         return listing(self._conn, statement.order_by(users.c.id), query.page, self._to_user)
+
+    def usernames(self, user_ids: Sequence[int]) -> dict[int, str]:
+        if not user_ids:
+            return {}
+        rows = self._conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(sorted(set(user_ids)))))
+        return {row.id: row.username for row in rows}
 
     def save(self, user: User) -> None:
         try:

@@ -32,6 +32,10 @@ class ProductRepository(Protocol):
     def get(self, product_id: int) -> Product | None:
         """A product of the catalog; None when unknown or deleted."""
 
+    def get_by_name(self, name: str) -> Product | None:
+        """The product of the catalog whose name is this one whatever its case, width or invisible
+        characters (the comparison key); a deleted product holds no name."""
+
     def get_many(self, product_ids: Sequence[int]) -> dict[int, Product]:
         """Products of the catalog by id, read without a lock; unknown and deleted ones are left out."""
 

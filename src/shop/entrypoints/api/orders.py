@@ -41,7 +41,10 @@ class Orders(MethodView):
         pagination_parameters: PaginationParameters,
         list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
     ) -> list[Order]:
-        """Managers see every order (or one customer's), customers their own; newest first unless `sort` says."""
+        """Managers see every order (or one customer's), customers their own; newest first by default.
+
+        `sort` orders them otherwise; `customer` (managers only) names a customer by username.
+        """
         status = filters.get("status")
         query = OrderQuery(
             page=Page(pagination_parameters.page, pagination_parameters.page_size),

@@ -11,7 +11,7 @@ from shop.application.ports.paging import Listing, Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import UserChanges
 from shop.container import Container
-from shop.domain.users import User
+from shop.domain.users import Role, User
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match
 from shop.entrypoints.api.schemas.users import UserCreateSchema, UserFilterSchema, UserSchema, UserUpdateSchema
@@ -30,7 +30,10 @@ class Users(MethodView):
     def post(
         self, body: dict[str, Any], register_user: Callable[..., User] = Provide[Container.register_user.provider]
     ) -> tuple[User, int, dict[str, str]]:
-        """Sign up. `is_manager: true` needs a manager's access token."""
+        """Sign up; only a manager may create a manager account.
+
+        `is_manager: true` needs a manager's access token.
+        """
         actor = optional_actor() if body["is_manager"] else None
         user = register_user(actor=actor, **body)
         assert user.id is not None
@@ -47,12 +50,16 @@ class Users(MethodView):
         pagination_parameters: PaginationParameters,
         active: bool,
         q: str | None = None,
+        role: Role | None = None,
         list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
     ) -> list[User]:
-        """Every active account (or, with `active=false`, every closed one), oldest first, or those
-        whose username contains `q` (managers only)."""
+        """Every active account, oldest first (managers only).
+
+        `q`: only those whose username contains it; `active=false`: the closed accounts instead;
+        `role`: only customers, or only managers.
+        """
         page = Page(pagination_parameters.page, pagination_parameters.page_size)
-        query = UserQuery(page=page, q=q, active=active)
+        query = UserQuery(page=page, q=q, active=active, role=role)
         found, pagination_parameters.item_count = list_users(actor=current_actor(), query=query)
         return found
 

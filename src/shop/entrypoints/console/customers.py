@@ -1,4 +1,5 @@
-"""Customers in the console: a search by username, and a customer's page with their orders."""
+"""Customers in the console: a search by username (customers only: managers are not customers), and a
+customer's page with their orders."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from shop.application.ports.paging import Listing
 from shop.application.ports.users import UserQuery
 from shop.container import Container
 from shop.domain.orders import Order
-from shop.domain.users import User
+from shop.domain.users import Role, User
 from shop.entrypoints.api.schemas.users import UserFilterSchema
 from shop.entrypoints.console.blueprint import blp, page
 from shop.entrypoints.console.paging import Shown, requested_page
@@ -30,7 +31,7 @@ def customers(list_users: Callable[..., Listing[User]] = Provide[Container.list_
         filters = UserFilterSchema().load({"q": q} if q else {})  # the API's own reading of ?q=
     except ma.ValidationError as error:
         return page("customers.html", 400, shown=None, q=q, errors=error.messages_dict)
-    query = UserQuery(page=requested_page(), q=filters.get("q"))
+    query = UserQuery(page=requested_page(), q=filters.get("q"), role=Role.CUSTOMER)
     found = list_users(actor=current_manager(), query=query)
     return page("customers.html", shown=Shown.of(found, query.page), q=q, errors={})
 
@@ -46,4 +47,5 @@ def customer(
     found = get_user(actor=current_manager(), user_id=user_id)
     query = OrderQuery(page=requested_page(), user_id=user_id)
     orders = list_orders(actor=current_manager(), query=query)
-    return page("customer.html", customer=found, shown=Shown.of(orders, query.page))
+    shown = Shown.of(orders, query.page)
+    return page("customer.html", customer=found, shown=shown, usernames={found.id: found.username})

@@ -1,11 +1,11 @@
-"""Reading the console's forms: field names are the API's, and every rule is the domain's. Only the
-shape of a value (is it a whole number?) is read here."""
+"""Reading the console's forms: field names are the API's, and every rule is the domain's. Values go
+to the use cases as typed (the domain reads a price or a count from text), so that a form hears of
+all its problems at once."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from flask import request
 
@@ -15,18 +15,10 @@ from shop.domain.errors import InvalidValue
 from shop.domain.products import Product
 
 PRODUCT_FIELDS = ("name", "price", "currency", "stock")
-NOT_AN_INTEGER = "Not a valid integer."  # marshmallow's words, as the API answers
 
 
 def text(name: str) -> str:
     return request.form.get(name, "").strip()
-
-
-def whole_number(name: str) -> int:
-    raw = text(name)
-    if not re.fullmatch(r"[+-]?[0-9]{1,12}", raw):  # ASCII digits: str.isdigit() also takes "²"
-        raise InvalidValue.single(name, NOT_AN_INTEGER)
-    return int(raw)
 
 
 def errors_of(error: InvalidValue | AlreadyExists) -> dict[str, list[str]]:

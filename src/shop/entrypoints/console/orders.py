@@ -28,7 +28,10 @@ STATUSES = [status.value for status in OrderStatus]
 @blp.get("/orders/")
 @manager_required
 @inject
-def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider]) -> Any:
+def orders(
+    list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
+    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+) -> Any:
     status, customer = request.args.get("status", ""), request.args.get("customer", "").strip()
     try:
         sent = {name: value for name, value in (("status", status), ("customer", customer)) if value}
@@ -41,8 +44,11 @@ def orders(list_orders: Callable[..., Listing[Order]] = Provide[Container.list_o
         status=OrderStatus(status) if status else None,
     )
     found = list_orders(actor=current_manager(), query=query, customer=customer or None)
+    names = usernames(actor=current_manager(), user_ids=[order.user_id for order in found.items])
     shown = Shown.of(found, query.page)
-    return page("orders.html", shown=shown, status=status, customer=customer, statuses=STATUSES, errors={})
+    return page(
+        "orders.html", shown=shown, usernames=names, status=status, customer=customer, statuses=STATUSES, errors={}
+    )
 
 
 @blp.get("/orders/<id:order_id>/")
@@ -71,10 +77,20 @@ def _change_status(order_id: int, change: Callable[..., Order], done: str) -> An
     return redirect(url_for("console.order", order_id=order_id))
 
 
-@blp.post("/orders/<id:order_id>/cancel")
+@blp.route("/orders/<id:order_id>/cancel", methods=["GET", "POST"])
 @manager_required
 @inject
-def cancel_order(order_id: int, cancel: Callable[..., Order] = Provide[Container.cancel_order.provider]) -> Any:
+def cancel_order(
+    order_id: int,
+    cancel: Callable[..., Order] = Provide[Container.cancel_order.provider],
+    get_order: Callable[..., Order] = Provide[Container.get_order.provider],
+    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+) -> Any:
+    """A confirmation first, as for deleting a product: cancelling can't be undone."""
+    if request.method == "GET":
+        found = get_order(actor=current_manager(), order_id=order_id)
+        names = usernames(actor=current_manager(), user_ids=[found.user_id])
+        return page("order_cancel.html", order=found, customer=names.get(found.user_id))
     return _change_status(order_id, cancel, "cancelled: its stock is back")
 
 

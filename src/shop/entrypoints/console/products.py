@@ -21,12 +21,31 @@ from shop.domain.money import ISO_4217
 from shop.domain.products import Product
 from shop.entrypoints.api.schemas.products import ProductFilterSchema
 from shop.entrypoints.console.blueprint import blp, page
-from shop.entrypoints.console.forms import errors_of, product_form, text, version_of, whole_number
+from shop.entrypoints.console.forms import errors_of, product_form, text, version_of
 from shop.entrypoints.console.paging import Shown, requested_page
 from shop.entrypoints.console.signin import current_manager, manager_required
 
 FILTERS = ("q", "min_price", "max_price", "in_stock", "sort")
-SORTS = sorted(f"{sign}{key}" for key in PRODUCT_SORT_KEYS for sign in ("", "-"))
+# Each of the API's sort keys in words: what it orders by, ascending, descending. A key added to the
+# API without its words here fails at import, not on a page.
+SORT_WORDS = {
+    "id": ("Added", "oldest first", "newest first"),
+    "name": ("Name", "A to Z", "Z to A"),
+    "price": ("Price", "lowest first", "highest first"),
+    "stock": ("Stock", "lowest first", "highest first"),
+}
+
+
+def _sort_options() -> list[tuple[str, str]]:
+    """(value, label) of every sort the API takes, both ways; the default (by id, "") first."""
+    options = []
+    for key in sorted(PRODUCT_SORT_KEYS, key=lambda key: (key != "id", key)):
+        what, ascending, descending = SORT_WORDS[key]
+        options += [("" if key == "id" else key, f"{what}, {ascending}"), (f"-{key}", f"{what}, {descending}")]
+    return options
+
+
+SORTS = _sort_options()
 CURRENCIES = sorted(ISO_4217)
 
 
@@ -61,7 +80,7 @@ def new_product(create_product: Callable[..., Product] = Provide[Container.creat
             name=form["name"],
             price=form["price"],
             currency=form["currency"] or "TWD",
-            stock=whole_number("stock"),
+            stock=form["stock"],
         )
     except (InvalidValue, AlreadyExists) as error:
         return page("product_form.html", 400, form=form, errors=errors_of(error), currencies=CURRENCIES, product=None)
@@ -82,9 +101,7 @@ def product(
         return _edit_page(stored, product_form(stored), version_of(stored))
     form, loaded = product_form(), text("version")
     try:
-        changes = ProductChanges(
-            name=form["name"], price=form["price"], currency=form["currency"], stock=whole_number("stock")
-        )
+        changes = ProductChanges(name=form["name"], price=form["price"], currency=form["currency"], stock=form["stock"])
         saved = update_product(
             actor=current_manager(),
             product_id=product_id,
@@ -111,7 +128,7 @@ def adjust_stock(
     get_product: Callable[..., Product] = Provide[Container.get_product.provider],
 ) -> Any:
     try:
-        adjusted = adjust(actor=current_manager(), product_id=product_id, by=whole_number("adjustment"))
+        adjusted = adjust(actor=current_manager(), product_id=product_id, by=text("adjustment"))
     except InvalidValue as error:
         stored = get_product(product_id=product_id)
         return _edit_page(stored, product_form(stored), version_of(stored), errors=error.errors, status=400)

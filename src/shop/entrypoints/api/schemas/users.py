@@ -17,6 +17,7 @@ from shop.domain.users import (
     PHONE_PATTERN,
     USERNAME_MAX,
     USERNAME_PATTERN,
+    Role,
     check_age,
     check_email,
     check_phone,
@@ -86,6 +87,7 @@ class UserFilterSchema(StrictSchema):
         load_default=True,
         metadata={"description": "false: the closed accounts instead of the active ones."},
     )
+    role = fields.Enum(Role, by_value=True, metadata={"description": "Only customers, or only managers."})
 
 
 UserSchema = rendered(UserView, representations.user)
