@@ -49,8 +49,11 @@ class Webhooks(MethodView):
         body: dict[str, Any],
         create_webhook: Callable[..., WebhookEndpoint] = Provide[Container.create_webhook.provider],
     ) -> tuple[WebhookEndpoint, int, dict[str, str]]:
-        """Register an endpoint. The answer carries its secret in full: the only time it is shown
-        (later answers mask it). `events`: types such as `order.placed`, or a family's `order.*`."""
+        """Register an endpoint; the answer carries its secret in full, the only time it is shown.
+
+        Later answers mask the secret. `events`: types such as `order.placed`, or a family's
+        `order.*`.
+        """
         endpoint = create_webhook(actor=current_actor(), **body)
         return created(endpoint, ".WebhookDetail", webhook_id=endpoint.id)
 
@@ -94,8 +97,10 @@ class WebhookDetail(MethodView):
         webhook_id: int,
         update_webhook: Callable[..., WebhookEndpoint] = Provide[Container.update_webhook.provider],
     ) -> WebhookEndpoint:
-        """Change any of url, events, description and enabled. `enabled: true` resumes delivery,
-        those that waited while it was disabled included."""
+        """Change any of url, events, description and enabled.
+
+        `enabled: true` resumes delivery, those that waited while it was disabled included.
+        """
         events = body.pop("events", None)
         changes = WebhookChanges(events=tuple(events) if events is not None else None, **body)
         return update_webhook(actor=current_actor(), webhook_id=webhook_id, changes=changes)
@@ -122,8 +127,11 @@ class RotateSecret(MethodView):
         webhook_id: int,
         rotate_webhook_secret: Callable[..., WebhookEndpoint] = Provide[Container.rotate_webhook_secret.provider],
     ) -> WebhookEndpoint:
-        """A new secret, shown in full this once. For 24 hours deliveries carry two signatures, with
-        the old secret and the new, so the receiver can switch without losing one."""
+        """A new secret, shown in full this once.
+
+        For 24 hours deliveries carry two signatures, with the old secret and the new, so the
+        receiver can switch without losing one.
+        """
         return rotate_webhook_secret(actor=current_actor(), webhook_id=webhook_id)
 
 
@@ -136,8 +144,10 @@ class Ping(MethodView):
     def post(
         self, webhook_id: int, ping_webhook: Callable[..., Delivery] = Provide[Container.ping_webhook.provider]
     ) -> Delivery:
-        """Send one `webhook.ping` event to this endpoint, whatever it subscribes to; follow it in the
-        delivery log."""
+        """Send one ping event to this endpoint, whatever it subscribes to.
+
+        The event's type is `webhook.ping`; follow it in the delivery log.
+        """
         return ping_webhook(actor=current_actor(), webhook_id=webhook_id)
 
 
@@ -154,8 +164,11 @@ class Deliveries(MethodView):
         pagination_parameters: PaginationParameters,
         list_deliveries: Callable[..., Listing[Delivery]] = Provide[Container.list_deliveries.provider],
     ) -> list[Delivery]:
-        """The endpoint's deliveries, newest first, each with every attempt (its status code or error,
-        how long it took, the first 2 KiB of the answer)."""
+        """The endpoint's deliveries, newest first, each with every attempt.
+
+        An attempt shows its status code or error, how long it took, and the first 2 KiB of the
+        answer.
+        """
         found, pagination_parameters.item_count = list_deliveries(
             actor=current_actor(), webhook_id=webhook_id, page=_page(pagination_parameters)
         )
