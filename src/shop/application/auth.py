@@ -8,7 +8,7 @@ from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
-from shop.application.ports.tokens import RefreshToken
+from shop.application.ports.tokens import AccessState, RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.throttling import failed_login_key, take
 from shop.domain.events import LoginFailed, TokensRevoked
@@ -58,10 +58,10 @@ def login(
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
         hasher.verify_dummy(password)
-        bus.handle([LoginFailed(occurred_at=clock.now())])
+        bus.publish([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     if not hasher.verify(user.password_hash, password):
-        bus.handle([LoginFailed(occurred_at=clock.now())])
+        bus.publish([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     attempts.refund(attempt)
     if managers_only and not user.is_manager:
@@ -130,6 +130,11 @@ def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
     with uow:
         state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
+    return judge(claims, state)
+
+
+def judge(claims: TokenClaims, state: AccessState | None) -> Actor:
+    """The actor a token's standing lets in, or AuthenticationFailed."""
     if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
         raise AuthenticationFailed("Token is invalid or has been revoked.")
     return Actor(claims.user_id, state.role)
