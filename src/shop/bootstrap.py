@@ -2,7 +2,9 @@
 
 A use case names what it needs as keyword parameters (`uow`, `clock`, `hasher`, ...); each is taken
 from `dependencies`, factories called on every command, so a unit of work is made per command and a
-test's override of a provider holds. The command's fields fill the other parameters. A `Query` gets
+test's override of a provider holds. The command's fields fill the other parameters. A view
+(application/views.py) takes its query whole, its adapters bound once with functools.partial, so
+a cached read runs no code of this module. A `Query` gets
 the read-only unit of work (`reader`); the order commands the one that waits a bounded time for row
 locks (`order_uow`); every other command the plain one (`uow`).
 """
@@ -51,8 +53,11 @@ def _bind(
     kind: type[c.Command[Any]], handler: Callable[..., Any], dependencies: Mapping[str, Factory]
 ) -> CommandHandler:
     """A handler of one command: its fields and the dependencies its use case names, checked now."""
-    carried = tuple(field.name for field in fields(kind))  # type: ignore[arg-type]
     parameters = inspect.signature(handler).parameters
+    whole, *adapters = parameters.values()
+    if whole.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:  # a view: its adapters live as long as the process
+        return partial(handler, **{adapter.name: dependencies[adapter.name]() for adapter in adapters})
+    carried = tuple(field.name for field in fields(kind))  # type: ignore[arg-type]
     if missing := [name for name in carried if name not in parameters]:
         raise TypeError(f"{handler.__name__} takes no {missing} of {kind.__name__}")
     needed: list[tuple[str, Factory]] = []

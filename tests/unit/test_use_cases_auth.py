@@ -13,8 +13,8 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.adapters.memory.attempts import MemoryAttempts
 from shop.application import auth
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed, Forbidden, TooManyAttempts
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Limit

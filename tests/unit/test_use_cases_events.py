@@ -13,8 +13,8 @@ import pytest
 from shop.adapters.memory import MemoryMetrics, MemoryStore, MemoryUnitOfWork
 from shop.adapters.memory.outbox import MemoryOutboxRepository
 from shop.application import auth, orders, products, users
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed
 from shop.application.messages import Message
 from shop.application.orders import Idempotency

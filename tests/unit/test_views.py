@@ -10,8 +10,7 @@ import orjson
 import pytest
 
 from shop.adapters.memory import MemoryMetrics, MemoryStore, MemoryUnitOfWork
-from shop.application.actors import Actor
-from shop.application.auth import TokenClaims
+from shop.application.actors import Actor, TokenClaims
 from shop.application.commands import ViewOrder, ViewOrders, ViewProduct, ViewProducts
 from shop.application.errors import AuthenticationFailed, NotFound
 from shop.application.ports.caches import Cached, Entry, TokenKey

@@ -3,14 +3,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shop.application.actors import Actor
+from shop.application.actors import Actor, TokenClaims
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
-from shop.application.ports.tokens import AccessState, RefreshToken
+from shop.application.ports.tokens import RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.throttling import failed_login_key, take
+from shop.application.views import judge
 from shop.domain.events import LoginFailed, TokensRevoked
 from shop.domain.users import User
 
@@ -21,16 +22,6 @@ class Session:
 
     user: User
     refresh: RefreshToken
-
-
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
-    """The parts of a presented token that the access check needs."""
-
-    user_id: int
-    token_version: int
-    jti: str
-    family: str
 
 
 def login(
@@ -130,14 +121,7 @@ def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
     with uow:
         state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
-    return judge(claims, state)
-
-
-def judge(claims: TokenClaims, state: AccessState | None) -> Actor:
-    """The actor a token's standing lets in, or AuthenticationFailed."""
-    if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
-        raise AuthenticationFailed("Token is invalid or has been revoked.")
-    return Actor(claims.user_id, state.role)
+    return judge(claims, state)  # the views' judgment (application/views.py)
 
 
 def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> Actor:

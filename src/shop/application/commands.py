@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.orders import Idempotency, Placement
 from shop.application.overview import Overview
 from shop.application.ports.orders import OrderQuery

@@ -6,6 +6,9 @@ together; on a hit nothing else runs: no unit of work, no repository, no entity,
 miss the database is read on one connection (ports/reads.py; its consistency named per read) and
 what it answered is stored under the versions the first round trip saw, so a write committed in
 between (which bumps them) can't be overwritten by an older read.
+
+Each view takes its query (application/commands.py) whole, as cosmicpython's handlers take their
+command: the bootstrap binds its adapters once, with functools.partial.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shop.application import representations
-from shop.application.actors import Actor
-from shop.application.auth import TokenClaims, judge
+from shop.application.actors import Actor, TokenClaims
 from shop.application.errors import AuthenticationFailed, Forbidden, NotFound
 from shop.application.ports.caches import MISSED, Cached, Entry, ViewCache
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.products import ProductQuery
 from shop.application.ports.reads import Consistency, ReadConnection, Reads
 from shop.application.ports.tokens import AccessState
+
+if TYPE_CHECKING:
+    from shop.application.commands import TokenStanding, ViewOrder, ViewOrders, ViewProduct, ViewProducts
 
 Encode = Callable[[Any], bytes]
 NOT_FOUND = b""  # a missing product, cached as missing until a product is created with its id
@@ -38,41 +43,39 @@ class Viewed:
     total: int | None = None
 
 
-def token_standing(*, reads: Reads, cache: ViewCache | None, token: TokenClaims) -> Actor:
+def token_standing(query: TokenStanding, *, reads: Reads, cache: ViewCache | None) -> Actor:
     """The actor behind a signed access token, if nothing revoked it since."""
-    cached = cache.read(_token_key(token), None) if cache is not None else MISSED
-    if cached.standing_found:
-        return judge(token, cached.standing)
-    with reads.connection(Consistency.FRESH) as conn:
-        state = conn.access_state(token.user_id, token.jti, token.family)
-    return _judged_and_kept(cache, cached, token, state)
+    return _standing(reads, cache, query.token)
 
 
-def product(*, reads: Reads, cache: ViewCache | None, encode: Encode, token: TokenClaims, product_id: int) -> Viewed:
+def product(query: ViewProduct, *, reads: Reads, cache: ViewCache | None, encode: Encode) -> Viewed:
+    product_id = query.product_id
+
     def load(conn: ReadConnection) -> bytes:
         found = conn.product(product_id)
         return encode(representations.product(found)) if found is not None else NOT_FOUND
 
-    actor, body = _view(reads, cache, token, Entry("product", str(product_id)), load)
+    actor, body = _view(reads, cache, query.token, Entry("product", str(product_id)), load)
     if body == NOT_FOUND:
         raise NotFound("Product", product_id)
     return Viewed(actor, body)
 
 
-def products(
-    *, reads: Reads, cache: ViewCache | None, encode: Encode, token: TokenClaims, query: ProductQuery
-) -> Viewed:
+def products(query: ViewProducts, *, reads: Reads, cache: ViewCache | None, encode: Encode) -> Viewed:
+    wanted = query.query
+
     def load(conn: ReadConnection) -> bytes:
-        found = conn.products(query)
+        found = conn.products(wanted)
         return _page(found.total, encode([representations.product(item) for item in found.items]))
 
-    actor, stored = _view(reads, cache, token, Entry("products", "catalog", _query_key(query)), load)
+    actor, stored = _view(reads, cache, query.token, Entry("products", "catalog", _query_key(wanted)), load)
     return _paged(actor, stored)
 
 
-def order(*, reads: Reads, cache: ViewCache | None, encode: Encode, token: TokenClaims, order_id: int) -> Viewed:
+def order(query: ViewOrder, *, reads: Reads, cache: ViewCache | None, encode: Encode) -> Viewed:
     """Its owner or a manager; for anyone else it does not exist. Not cached: read once, when made."""
-    actor = token_standing(reads=reads, cache=cache, token=token)
+    order_id = query.order_id
+    actor = _standing(reads, cache, query.token)
     with reads.connection(Consistency.FRESH) as conn:
         found = conn.order(order_id)
     if found is None or not (actor.is_manager or found.user_id == actor.user_id):
@@ -80,18 +83,11 @@ def order(*, reads: Reads, cache: ViewCache | None, encode: Encode, token: Token
     return Viewed(actor, encode(representations.order(found)))
 
 
-def orders(
-    *,
-    reads: Reads,
-    cache: ViewCache | None,
-    encode: Encode,
-    token: TokenClaims,
-    query: OrderQuery,
-    customer: str | None = None,
-) -> Viewed:
+def orders(query: ViewOrders, *, reads: Reads, cache: ViewCache | None, encode: Encode) -> Viewed:
     """A customer's own orders (one round trip, under their own counter); managers every order, or one
     customer's by username (none when no such account)."""
-    own = replace(query, user_id=token.user_id)
+    token, customer = query.token, query.customer
+    own = replace(query.query, user_id=token.user_id)
 
     def load_own(conn: ReadConnection) -> bytes:
         return _orders_page(conn, own, encode)
@@ -101,13 +97,13 @@ def orders(
         if customer is not None:
             raise Forbidden("Only managers can list the orders of a customer.")
         return _paged(actor, stored)
-    wanted = query
+    wanted = query.query
     if customer is not None:
         with reads.connection(Consistency.MAY_LAG) as conn:
             user_id = conn.user_id(customer)
         if user_id is None:
             return Viewed(actor, encode([]), 0)
-        wanted = replace(query, user_id=user_id)
+        wanted = replace(wanted, user_id=user_id)
     scope = "all" if wanted.user_id is None else str(wanted.user_id)
     entry = Entry("orders", scope, _query_key(wanted))
     cached = cache.read(None, entry) if cache is not None else MISSED
@@ -147,6 +143,22 @@ def _view(
     if cache is not None:
         cache.keep(cached, standing=state, body=body if cached.body is None else None)
     return actor, body
+
+
+def judge(claims: TokenClaims, state: AccessState | None) -> Actor:
+    """The actor a token's standing lets in, or AuthenticationFailed."""
+    if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
+        raise AuthenticationFailed("Token is invalid or has been revoked.")
+    return Actor(claims.user_id, state.role)
+
+
+def _standing(reads: Reads, cache: ViewCache | None, token: TokenClaims) -> Actor:
+    cached = cache.read(_token_key(token), None) if cache is not None else MISSED
+    if cached.standing_found:
+        return judge(token, cached.standing)
+    with reads.connection(Consistency.FRESH) as conn:
+        state = conn.access_state(token.user_id, token.jti, token.family)
+    return _judged_and_kept(cache, cached, token, state)
 
 
 def _judged_and_kept(cache: ViewCache | None, cached: Cached, token: TokenClaims, state: AccessState | None) -> Actor:

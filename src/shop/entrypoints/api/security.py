@@ -22,7 +22,7 @@ from flask import Flask, current_app, g, request
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 
 from shop.application import auth
-from shop.application.actors import Actor
+from shop.application.actors import Actor, TokenClaims
 from shop.application.commands import TokenStanding
 from shop.application.errors import AuthenticationFailed
 from shop.application.messagebus import MessageBus
@@ -42,7 +42,7 @@ _REQUIRED = ["exp", "iat", "sub", "jti", "type", "ver", "fam"]
 class Token:
     """A decoded token: its claims, read once, its type and expiry."""
 
-    claims: auth.TokenClaims
+    claims: TokenClaims
     type: str
     expires_at: datetime
 
@@ -84,7 +84,7 @@ def decode(token: str, token_type: str) -> Token:
     if payload["type"] != token_type:
         raise AuthenticationFailed(INVALID)
     try:
-        claims = auth.TokenClaims(
+        claims = TokenClaims(
             user_id=int(payload["sub"]),
             token_version=int(payload["ver"]),
             jti=str(payload["jti"]),
@@ -121,9 +121,9 @@ def current_actor() -> Actor:
     return actor
 
 
-def current_token() -> auth.TokenClaims:
+def current_token() -> TokenClaims:
     """The claims of the request's access token (a view judges their standing itself)."""
-    claims: auth.TokenClaims = g.token
+    claims: TokenClaims = g.token
     return claims
 
 

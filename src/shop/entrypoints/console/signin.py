@@ -20,8 +20,8 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from shop.application import commands
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
 from shop.container import Container
