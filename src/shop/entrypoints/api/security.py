@@ -152,7 +152,12 @@ def login_required(view: F, *, judged_by_view: bool = False) -> F:
             _authenticate(token)
             return view(*args, **kwargs)
         g.token = token.claims
-        answer = view(*args, **kwargs)
+        try:
+            answer = view(*args, **kwargs)
+        except Exception:
+            if "actor" not in g:  # refused before judging (a 400, a 404): a refused token is told first
+                _authenticate(token)
+            raise
         if "actor" not in g:
             raise RuntimeError(f"{view.__name__} answered without judging the token")
         return answer
