@@ -2,9 +2,9 @@
 
 Engines, caches, the hasher and the message bus live as long as the process, made on first use by
 whichever request thread gets there first (hence thread-safe singletons: two engines for one worker
-would mean two pools); a unit of work is made for each use case run. Entrypoints call the assembled
-use cases (`place_order`, `login`...) with the data of a request and nothing else: what a use case
-needs, and what follows it, is decided here.
+would mean two pools); a unit of work is made for each command handled. Entrypoints hand the bus a
+command (`bus.handle(PlaceOrder(...))`) with the data of a request and nothing else: shop/bootstrap.py
+binds each use case to what it needs, from the providers here.
 """
 
 from __future__ import annotations
@@ -15,51 +15,32 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from shop.adapters.prometheus import PrometheusMetrics, watch_pool
+from shop.adapters.rendering import encode_body
 from shop.adapters.sealing import make_sealer
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
+from shop.adapters.sql.reads import SqlReads
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
-from shop.application import auth, orders, overview, products, users, webhooks
-from shop.application.handlers import handlers
-from shop.application.messagebus import MessageBus
+from shop.application import webhooks
 from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.broker import Leadership, Publisher
-from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.caches import ViewCache
 from shop.application.ports.health import Probe
-from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.webhooks import Resolver, WebhookSender
-from shop.application.relay import Relay, outbox_backlog, purge_sent_messages
+from shop.application.relay import Relay
+from shop.bootstrap import bootstrap, event_handlers
 from shop.domain.webhooks import RetrySchedule, UrlPolicy
 
 
-def make_catalog_cache(redis_url: str, ttl_seconds: int) -> CatalogCache | None:
+def make_view_cache(redis_url: str, ttl_seconds: int) -> ViewCache | None:
     """Redis when REDIS_URL is set; otherwise no cache at all (a per-process one would go stale)."""
     if not redis_url:
         return None
-    from shop.adapters.redis.catalog import RedisCatalogCache  # the Redis client weighs 6 MiB
-    from shop.adapters.redis.versioned import redis_client
+    from shop.adapters.redis.versioned import redis_client  # the Redis client weighs 6 MiB
+    from shop.adapters.redis.views import RedisViewCache
 
-    return RedisCatalogCache(redis_client(redis_url), ttl_seconds)
-
-
-def make_access_cache(redis_url: str, ttl_seconds: int) -> AccessCache | None:
-    """Redis when REDIS_URL is set; otherwise every request asks the database."""
-    if not redis_url:
-        return None
-    from shop.adapters.redis.access import RedisAccessCache
-    from shop.adapters.redis.versioned import redis_client
-
-    return RedisAccessCache(redis_client(redis_url), ttl_seconds)
-
-
-def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCache | None) -> UnitOfWork:
-    """The unit of work of the use cases that only read: in front of it the shared caches, if any."""
-    if catalog is None or access is None:
-        return uow
-    from shop.adapters.cached_reads import CachedReads
-
-    return CachedReads(uow, catalog, access)
+    return RedisViewCache(redis_client(redis_url), ttl_seconds)
 
 
 def make_attempts(storage_uri: str, enabled: bool, engine: Engine) -> Attempts:
@@ -165,26 +146,19 @@ class Container(containers.DeclarativeContainer):
     )
     clock = providers.ThreadSafeSingleton(SystemClock)
     ids = providers.ThreadSafeSingleton(RandomIds)
-    catalog_cache = providers.ThreadSafeSingleton(make_catalog_cache, config.redis_url, config.cache_ttl_seconds)
-    access_cache = providers.ThreadSafeSingleton(make_access_cache, config.redis_url, config.cache_ttl_seconds)
+    cache = providers.ThreadSafeSingleton(make_view_cache, config.redis_url, config.cache_ttl_seconds)
+    # The views' reads: one connection each, on the read-only engine (adapters/sql/reads.py).
+    reads = providers.ThreadSafeSingleton(SqlReads, reader_engine)
     metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
-    bus = providers.ThreadSafeSingleton(
-        MessageBus, providers.Callable(handlers, metrics=metrics, catalog=catalog_cache, access=access_cache)
-    )
     # Webhook secrets are sealed at rest under WEBHOOK_SECRET_KEY (adapters/sealing.py).
     sealer = providers.ThreadSafeSingleton(make_sealer, config.webhook_secret_key)
-    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, sealer=sealer)
+    uow = providers.Factory(SqlUnitOfWork, engine=engine, sealer=sealer)
     # Orders wait at most ORDER_LOCK_TIMEOUT_MS for their products' row locks, then answer 503: a
     # product locked for long (a manual UPDATE, a batch) must not hold every worker with it.
     order_uow = providers.Factory(
-        SqlUnitOfWork, engine=engine, bus=bus, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer
+        SqlUnitOfWork, engine=engine, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer
     )
-    reader = providers.Factory(
-        cached_reads,
-        providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus, sealer=sealer),
-        catalog_cache,
-        access_cache,
-    )
+    reader = providers.Factory(SqlUnitOfWork, engine=reader_engine, sealer=sealer)
     probes = providers.ThreadSafeSingleton(make_probes, reader_engine, config.redis_url)
     attempts = providers.ThreadSafeSingleton(
         make_attempts, config.ratelimit_storage_uri, config.ratelimit_enabled, engine
@@ -192,92 +166,46 @@ class Container(containers.DeclarativeContainer):
     login_failure_limit = providers.Singleton(attempt_limit, config.ratelimit_login_failures)
     password_change_limit = providers.Singleton(attempt_limit, config.ratelimit_password_changes)
 
-    # The use cases, assembled: call them with a request's data only.
-    register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
-    list_users = providers.Callable(users.list_users, uow=reader)
-    get_user = providers.Callable(users.get_user, uow=reader)
-    usernames = providers.Callable(users.usernames, uow=reader)
-    update_user = providers.Callable(
-        users.update_user,
-        uow=uow,
-        hasher=hasher,
-        clock=clock,
-        attempts=attempts,
-        password_change_limit=password_change_limit,
-    )
-    delete_user = providers.Callable(users.delete_user, uow=uow, clock=clock)
-    make_manager = providers.Callable(users.make_manager, uow=uow, hasher=hasher, clock=clock)
-    demote_manager = providers.Callable(users.demote_manager, uow=uow, clock=clock)
+    # Webhooks: the managers' endpoints (API and console) and the deliverer (shop webhooks).
+    resolver = providers.ThreadSafeSingleton(make_resolver)
+    url_policy = providers.Factory(UrlPolicy, allow_private=config.webhook_allow_private, production=config.production)
 
-    login = providers.Callable(
-        auth.login,
-        uow=uow,
-        hasher=hasher,
-        clock=clock,
-        ids=ids,
-        bus=bus,
-        attempts=attempts,
-        failure_limit=login_failure_limit,
-        refresh_ttl=config.refresh_token_ttl,
+    # Every use case, behind one bus: entrypoints hand it a command (application/commands.py).
+    bus = providers.ThreadSafeSingleton(
+        bootstrap,
+        providers.Dict(
+            uow=uow.provider,
+            reader=reader.provider,
+            order_uow=order_uow.provider,
+            clock=clock.provider,
+            ids=ids.provider,
+            hasher=hasher.provider,
+            attempts=attempts.provider,
+            failure_limit=login_failure_limit.provider,
+            password_change_limit=password_change_limit.provider,
+            refresh_ttl=config.refresh_token_ttl.provider,
+            key_ttl=config.idempotency_key_ttl.provider,
+            outbox_retention=config.outbox_retention.provider,
+            webhook_log_retention=config.webhook_log_retention.provider,
+            resolver=resolver.provider,
+            policy=url_policy.provider,
+            reads=reads.provider,
+            cache=cache.provider,
+            encode=providers.Object(encode_body).provider,
+        ),
+        events=providers.Callable(event_handlers, metrics=metrics, cache=cache),
     )
-    refresh = providers.Callable(auth.refresh, uow=uow, clock=clock, ids=ids, refresh_ttl=config.refresh_token_ttl)
-    revoke = providers.Callable(auth.revoke, uow=uow, clock=clock)
-    verify = providers.Callable(auth.verify, uow=reader, clock=clock)
-    check_access = providers.Callable(auth.check_access, uow=reader)
-    purge_tokens = providers.Callable(auth.purge_expired_tokens, uow=uow, clock=clock)
-    purge_attempts = providers.Callable(auth.purge_expired_attempts, attempts=attempts, clock=clock)
-
-    create_product = providers.Callable(products.create_product, uow=uow, clock=clock)
-    list_products = providers.Callable(products.list_products, uow=reader)
-    get_product = providers.Callable(products.get_product, uow=reader)
-    update_product = providers.Callable(products.update_product, uow=uow, clock=clock)
-    delete_product = providers.Callable(products.delete_product, uow=uow, clock=clock)
-    adjust_stock = providers.Callable(products.adjust_stock, uow=uow, clock=clock)
-
-    place_order = providers.Callable(
-        orders.place_order, uow=order_uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
-    )
-    list_orders = providers.Callable(orders.list_orders, uow=reader)
-    get_order = providers.Callable(orders.get_order, uow=reader)
-    cancel_order = providers.Callable(orders.cancel_order, uow=order_uow, clock=clock)
-    fulfil_order = providers.Callable(orders.fulfil_order, uow=order_uow, clock=clock)
-    purge_idempotency_keys = providers.Callable(
-        orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
-    )
-
-    overview = providers.Callable(overview.overview, uow=reader, clock=clock)
+    # A unit of work hands the events of what it committed to the bus.
+    for _made in (uow, order_uow, reader):
+        _made.add_kwargs(bus=bus)
 
     # The relay: publishes the outbox to the broker (shop relay).
-    outbox_backlog = providers.Callable(outbox_backlog, uow=reader)
-    purge_sent_messages = providers.Callable(
-        purge_sent_messages, uow=uow, clock=clock, retention=config.outbox_retention
-    )
     publisher = providers.ThreadSafeSingleton(make_publisher, config.broker_url)
     relay_leadership = providers.ThreadSafeSingleton(
         make_leadership, config.database_url, config.db_pooler, config.relay_database_url
     )
     relay = providers.Factory(Relay, uow=uow.provider, publisher=publisher, leadership=relay_leadership, clock=clock)
 
-    # Webhooks: the managers' endpoints (API and console) and the deliverer (shop webhooks).
-    resolver = providers.ThreadSafeSingleton(make_resolver)
-    url_policy = providers.Factory(UrlPolicy, allow_private=config.webhook_allow_private, production=config.production)
-    create_webhook = providers.Callable(
-        webhooks.create_webhook, uow=uow, clock=clock, resolver=resolver, policy=url_policy
-    )
-    list_webhooks = providers.Callable(webhooks.list_webhooks, uow=reader)
-    get_webhook = providers.Callable(webhooks.get_webhook, uow=reader)
-    update_webhook = providers.Callable(
-        webhooks.update_webhook, uow=uow, clock=clock, resolver=resolver, policy=url_policy
-    )
-    delete_webhook = providers.Callable(webhooks.delete_webhook, uow=uow)
-    rotate_webhook_secret = providers.Callable(webhooks.rotate_secret, uow=uow, clock=clock)
-    ping_webhook = providers.Callable(webhooks.ping_webhook, uow=uow, clock=clock)
-    list_deliveries = providers.Callable(webhooks.list_deliveries, uow=reader)
-    redeliver = providers.Callable(webhooks.redeliver, uow=uow, clock=clock)
-    webhook_health = providers.Callable(webhooks.webhook_health, uow=reader)
-    purge_webhook_log = providers.Callable(
-        webhooks.purge_webhook_log, uow=uow, clock=clock, retention=config.webhook_log_retention
-    )
     webhook_sender = providers.ThreadSafeSingleton(make_webhook_sender, resolver, url_policy)
     deliverer_settings = providers.Factory(
         webhooks.DelivererSettings,

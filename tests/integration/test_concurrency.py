@@ -16,7 +16,6 @@ from shop.application.actors import Actor
 from shop.application.errors import PreconditionFailed
 from shop.application.orders import Idempotency
 from shop.application.products import ProductChanges
-from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
@@ -24,14 +23,14 @@ from shop.domain.products import Product
 from shop.domain.users import Role, User
 from tests.fakes import FakeClock, RecordingBus
 
-from ..support import assembled
+from ..support import UseCases, assembled
 from .conftest import SqlUowFactory
 
 RecordProperty = Callable[[str, object], None]
 
 
 @pytest.fixture
-def use(sql_uow_factory: SqlUowFactory) -> Container:
+def use(sql_uow_factory: SqlUowFactory) -> UseCases:
     """The use cases on the real unit of work, each run on its own connection."""
     return assembled(sql_uow_factory, clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), bus=RecordingBus())
 
@@ -65,7 +64,7 @@ def run_together(count: int, action: Callable[[int], str]) -> Counter[str]:
         return Counter(pool.map(start, range(count)))
 
 
-def one_each(use: Container, actor: Actor, product_id: int) -> Callable[[int], str]:
+def one_each(use: UseCases, actor: Actor, product_id: int) -> Callable[[int], str]:
     """An action ordering one of the product: "placed", or "short" when the stock has run out."""
 
     def order(_: int) -> str:
@@ -83,7 +82,7 @@ def stock_of(uow_factory: SqlUowFactory, product_id: int) -> int:
         return uow.products.get_for_update([product_id], include_deleted=True)[product_id].stock
 
 
-def test_forty_orders_against_stock_ten_sell_exactly_ten(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_forty_orders_against_stock_ten_sell_exactly_ten(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [10])
 
     order = one_each(use, actor, product)
@@ -94,7 +93,7 @@ def test_forty_orders_against_stock_ten_sell_exactly_ten(use: Container, sql_uow
     assert stock_of(sql_uow_factory, product) == 0
 
 
-def test_overlapping_multi_item_orders_do_not_deadlock(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_overlapping_multi_item_orders_do_not_deadlock(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (a, b) = setup(sql_uow_factory, [1000, 1000])
 
     def order(i: int) -> str:
@@ -108,7 +107,7 @@ def test_overlapping_multi_item_orders_do_not_deadlock(use: Container, sql_uow_f
     assert (stock_of(sql_uow_factory, a), stock_of(sql_uow_factory, b)) == (970, 940)
 
 
-def test_cancel_and_order_at_once_keep_stock_exact(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_cancel_and_order_at_once_keep_stock_exact(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [20])
     placed = [use.place_order(actor=actor, items=[OrderItem(product, 1)]).order["id"] for _ in range(10)]
 
@@ -126,7 +125,7 @@ def test_cancel_and_order_at_once_keep_stock_exact(use: Container, sql_uow_facto
 
 
 def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(
-    use: Container, sql_uow_factory: SqlUowFactory, record_property: RecordProperty
+    use: UseCases, sql_uow_factory: SqlUowFactory, record_property: RecordProperty
 ) -> None:
     actor, (product,) = setup(sql_uow_factory, [50])
 
@@ -146,7 +145,7 @@ def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(
 
 
 def test_same_idempotency_key_at_the_same_moment_places_one_order(
-    use: Container, sql_uow_factory: SqlUowFactory
+    use: UseCases, sql_uow_factory: SqlUowFactory
 ) -> None:
     actor, (product,) = setup(sql_uow_factory, [100])
 
@@ -165,7 +164,7 @@ def test_same_idempotency_key_at_the_same_moment_places_one_order(
 
 
 def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(
-    use: Container, sql_uow_factory: SqlUowFactory
+    use: UseCases, sql_uow_factory: SqlUowFactory
 ) -> None:
     """If-Match's precondition is judged under the row lock: no lost update between two edits."""
     _customer, (product,) = setup(sql_uow_factory, [5])

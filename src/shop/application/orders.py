@@ -98,7 +98,7 @@ def _decide(
     try:
         return Order.place(user_id=actor.user_id, items=items, products=products, now=now)
     except InsufficientStock as refused:
-        bus.handle([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
+        bus.publish([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
         raise
 
 

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from shop.adapters.prometheus import WebhookMetrics
+from shop.application import commands
 from shop.application.webhooks import DelivererStatus, WebhookHealth
 from shop.container import Container
 from shop.entrypoints.settings import Settings
@@ -38,7 +39,7 @@ def run(settings: Settings) -> None:
     deliverer = container.deliverer(wait=stop.wait, metrics=metrics)
 
     def health() -> WebhookHealth:
-        found: WebhookHealth = container.webhook_health()
+        found: WebhookHealth = container.bus().handle(commands.WebhookHealthQuery())
         return found
 
     server = ThreadingHTTPServer(

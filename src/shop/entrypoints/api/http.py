@@ -17,9 +17,11 @@ from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 from werkzeug.sansio.utils import host_is_trusted
 
+from shop.application.views import Viewed
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
+from shop.entrypoints.api.security import admitted
 from shop.entrypoints.docs import CSP as DOCS_CSP
 
 log = logging.getLogger("shop.http")
@@ -53,6 +55,12 @@ LOCATION_HEADER = {
 def created(body: T, endpoint: str, **ids: Any) -> tuple[T, int, dict[str, str]]:
     """A 201 with the Location of what was made (a path: RFC 9110 allows a relative reference)."""
     return body, 201, {"Location": url_for(endpoint, **ids)}
+
+
+def viewed(view: Viewed) -> Response:
+    """A view's body, sent as it was rendered (and perhaps cached): JSON, 200."""
+    admitted(view.actor)
+    return Response(view.body, mimetype="application/json")
 
 
 def etag_of(body: Any) -> str:
