@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, text, update
 
+from shop.adapters.encoding import body_of
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.tables import outbox, webhook_endpoints
-from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
+from shop.application.messages import Message, OutboxEntry, aggregate_key
 from shop.application.ports.outbox import Backlog
 
 _ADD_TO_OUTBOX = insert(outbox)
@@ -52,7 +52,7 @@ class SqlOutboxRepository:
                     "aggregate_type": message.aggregate_type,
                     "aggregate_id": message.aggregate_id,
                     "occurred_at": message.occurred_at,
-                    "body": orjson.dumps(envelope(message, event_id)).decode(),
+                    "body": body_of(message, event_id).decode(),
                 }
             )
         if self._conn.defers:

@@ -4,10 +4,11 @@ from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, json, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from shop.adapters.encoding import encoded
 from shop.application.orders import Idempotency, Placement
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.paging import Listing, Page
@@ -75,7 +76,7 @@ class Orders(MethodView):
             items=[OrderItem(item["product"], item["quantity"]) for item in body["items"]],
             idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
         )
-        response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        response = Response(encoded(placement.order), status=201, mimetype="application/json")
         response.headers["Location"] = url_for(".OrderDetail", order_id=placement.order["id"])
         if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
