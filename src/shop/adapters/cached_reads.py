@@ -63,6 +63,9 @@ class _CachedOrders:
     def get_for_update(self, order_id: int) -> Order | None:
         return self._inner.orders.get_for_update(order_id)
 
+    def reserve_id(self) -> None:
+        self._inner.orders.reserve_id()
+
     def add(self, order: Order) -> None:
         self._inner.orders.add(order)
 

@@ -66,6 +66,7 @@ def place_order(
             claim = StoredPlacement(actor.user_id, idempotency.key, idempotency.fingerprint, now, None)
             if (earlier := uow.idempotency.claim(claim, now - key_ttl)) is not None:
                 return _replay(earlier, idempotency)
+        uow.orders.reserve_id()
         order = _decide(uow.products.get_for_update(product_ids), bus, actor, items, now)
         uow.orders.add(order)
         shown = representations.order_once(order)

@@ -27,6 +27,9 @@ class MemoryOrderRepository:
         self._state = state
         self._collector = collector
 
+    def reserve_id(self) -> None:
+        return None  # the store's lock is held already: nothing to gain
+
     def add(self, order: Order) -> None:
         """The domain decided on the products as this unit of work read them, under the store's lock
         that the unit of work holds; their stock is taken here, by the domain's own Product.take."""

@@ -19,7 +19,7 @@ import psycopg
 import psycopg.errors
 from sqlalchemy import ClauseElement, Connection, CursorResult, Engine, Executable, text
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shop.adapters.sql.engine import READS_ONLY
 from shop.application.errors import Busy, OutcomeUnknown
@@ -180,7 +180,11 @@ class LazyConnection:
             return OutcomeUnknown()
         if self._gave_up_waiting(error):
             return Busy(LOCKED)
-        wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
+        wrapper: type[DBAPIError] = DBAPIError
+        if isinstance(error, psycopg.OperationalError):
+            wrapper = OperationalError
+        elif isinstance(error, psycopg.IntegrityError):  # as SQLAlchemy says it, as on SQLite
+            wrapper = IntegrityError
         return wrapper("COMMIT (pipelined)", None, error)
 
 

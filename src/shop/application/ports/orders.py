@@ -40,6 +40,10 @@ class Sales:
 
 
 class OrderRepository(Protocol):
+    def reserve_id(self) -> None:
+        """Where order ids come from a sequence (PostgreSQL), take the next order's now: the products'
+        locks are then not held for that round trip too. add() uses it, or takes an id itself."""
+
     def add(self, order: Order) -> None:
         """Store a new order and take the stock of its lines, and set its id. The domain decided the
         order on its products as read with get_for_update in this unit of work (locked in id order), so
