@@ -55,6 +55,7 @@ def add_product(
 
 def place(uow_factory: UowFactory, user_id: int, *items: tuple[int, int], now: datetime = NOW) -> Order:
     with uow_factory() as uow:
+        uow.orders.reserve_id()  # as placing an order does: before the products' locks
         products = uow.products.get_for_update([pid for pid, _ in items])
         order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=now)
         uow.orders.add(order)
