@@ -67,6 +67,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+from pgbench import generate  # bench/pgbench/generate.py
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -826,12 +827,13 @@ def check_consistency(service: Service, manager: Account, events: int | None) ->
 def pgbench_ceilings(database_url: str, seed: Seed, load: Load, logs: Path) -> dict[str, float]:
     """Transactions per second of the order transaction alone, straight on the database, by variant."""
     variants = {"spread": (seed.first_product, seed.last_product), "hot": (seed.hot_product, seed.hot_product)}
+    script = generate.write()  # from the service's own statements, as this tree has them
     ceilings = {}
     for name, (first, last) in variants.items():
         command = [
             *("pgbench", "-n", "-M", "prepared", f"-c{load.connections}", f"-j{load.threads}", f"-T{load.seconds}"),
             *("-D", f"customer={seed.customer_id}", "-D", f"first={first}", "-D", f"last={last}"),
-            *("-f", str(BENCH / "pgbench" / "place_order.sql"), libpq(database_url)),
+            *("-f", str(script), libpq(database_url)),
         ]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60)
         output = logs / f"pgbench-{name}.txt"

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ import pytest
 from shop.application.actors import Actor
 from shop.application.errors import PreconditionFailed
 from shop.application.orders import Idempotency
+from shop.application.ports.idempotency import StoredPlacement
 from shop.application.products import ProductChanges
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
@@ -186,3 +188,40 @@ def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(
 
     assert outcomes == Counter(applied=1, told=7)
     assert 100 <= stock_of(sql_uow_factory, product) < 108
+
+
+@pytest.mark.parametrize("first_ends", ["commit", "rollback"])
+def test_a_claim_waits_for_the_first_holder_of_its_key(sql_uow_factory: SqlUowFactory, first_ends: str) -> None:
+    """The second claim of a key blocks until the first transaction ends: committed, its answer comes
+    back; rolled back (an order refused, a crash), the key is the second's."""
+    actor, _ = setup(sql_uow_factory, [1])
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    claim = StoredPlacement(actor.user_id, "k", "fp", moment, None)
+    answers: list[StoredPlacement | None] = []
+    claimed = threading.Event()
+
+    def second() -> None:
+        claimed.wait()
+        with sql_uow_factory() as uow:
+            answers.append(uow.idempotency.claim(replace(claim, fingerprint="second"), moment))
+            uow.commit()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with sql_uow_factory() as uow:
+        assert uow.idempotency.claim(claim, moment) is None
+        claimed.set()
+        time.sleep(0.3)
+        assert not answers, "the second claim must wait for the first transaction"
+        uow.idempotency.keep(replace(claim, order={"id": 7}))
+        if first_ends == "commit":
+            uow.commit()
+    waiter.join(timeout=10)
+
+    if first_ends == "commit":
+        assert [(a.fingerprint, a.order) if a else None for a in answers] == [("fp", {"id": 7})]
+    else:
+        assert answers == [None]
+        with sql_uow_factory() as uow:
+            held = uow.idempotency.get(actor.user_id, "k")
+        assert held is not None and held.fingerprint == "second"

@@ -119,7 +119,7 @@ def test_a_key_still_held_by_a_running_request_is_a_conflict(
     """Releases before the outbox claimed a key first and completed it at the end: during a rolling
     update, such a claim can be met half-way."""
     with new_uow() as uow:
-        uow.idempotency.keep(StoredPlacement(customer.user_id, "k", "q=1", clock.now(), order=None))
+        uow.idempotency.claim(StoredPlacement(customer.user_id, "k", "q=1", clock.now(), order=None), clock.now())
         uow.commit()
 
     with pytest.raises(Conflict, match="in progress"):

@@ -97,7 +97,7 @@ def _message(event: Event, kind: str) -> Message:
     data: Mapping[str, Any]
     match event:
         case OrderPlaced(order=aggregate) | OrderCancelled(order=aggregate) | OrderFulfilled(order=aggregate):
-            data = representations.order(aggregate)
+            data = representations.order_once(aggregate)  # the rendering its use case answers too
         case ProductCreated(product=aggregate) | ProductChanged(product=aggregate) | ProductDeleted(product=aggregate):
             data = representations.product(aggregate)
         case UserRegistered(user=aggregate):

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, json, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
+from shop.adapters.encoding import encoded
 from shop.application import commands
 from shop.application.messagebus import MessageBus
 from shop.application.orders import Idempotency
@@ -76,7 +77,7 @@ class Orders(MethodView):
                 idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
             )
         )
-        response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        response = Response(encoded(placement.order), status=201, mimetype="application/json")
         response.headers["Location"] = url_for(".OrderDetail", order_id=placement.order["id"])
         if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
