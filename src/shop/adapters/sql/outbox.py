@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, text, update
 
+from shop.adapters import tracing
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.tables import outbox, webhook_endpoints
 from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
@@ -17,8 +18,8 @@ from shop.application.ports.outbox import Backlog
 
 _ADD_TO_OUTBOX = insert(outbox)
 _ADD_TO_OUTBOX_PG = """
-INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body)
-VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s)
+INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body, trace_context)
+VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s, %(trace_context)s)
 """
 _COLUMNS = (
     outbox.c.position,
@@ -28,6 +29,7 @@ _COLUMNS = (
     outbox.c.body,
     outbox.c.aggregate_type,
     outbox.c.aggregate_id,
+    outbox.c.trace_context,
 )
 _PENDING = select(*_COLUMNS).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.position).limit(bindparam("limit"))
 _AWAITING_WEBHOOKS = (
@@ -43,6 +45,7 @@ class SqlOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         rows = []
+        trace_context = tracing.encode(tracing.carrier())
         for message in messages:
             event_id = str(uuid.uuid4())
             rows.append(
@@ -53,6 +56,7 @@ class SqlOutboxRepository:
                     "aggregate_id": message.aggregate_id,
                     "occurred_at": message.occurred_at,
                     "body": orjson.dumps(envelope(message, event_id)).decode(),
+                    "trace_context": trace_context,
                 }
             )
         if self._conn.defers:
@@ -72,6 +76,7 @@ class SqlOutboxRepository:
                 row.occurred_at,
                 row.body.encode(),
                 aggregate_key(row.aggregate_type, row.aggregate_id),
+                tracing.decode(row.trace_context),
             )
             for row in self._conn.execute(query, {"limit": limit})
         ]
