@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pika
@@ -24,7 +25,10 @@ from shop.adapters import tracing as context
 from shop.adapters.amqp import EXCHANGE, AmqpPublisher, declare
 from shop.adapters.security import SystemClock
 from shop.adapters.webhook_http import SafeSender, SystemResolver
+from shop.application.messages import Message
 from shop.application.relay import relay_batch
+from shop.application.webhooks import fan_out
+from shop.domain.webhooks import Secret, WebhookEndpoint
 from shop.entrypoints import tracing
 from shop.entrypoints.app import create_app
 from shop.entrypoints.logs import configure_logging
@@ -33,6 +37,9 @@ from tests.api.conftest import Api
 from tests.fakes import PASSWORD
 from tests.receivers import receiving
 from tests.support import container_of
+
+from .conftest import UowFactory
+from .test_repository_contract import NOW
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
@@ -235,3 +242,28 @@ def test_tracing_is_wanted_only_with_an_endpoint_and_not_disabled() -> None:
     assert tracing.wanted({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"})
     assert not tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318", "OTEL_SDK_DISABLED": "true"})
     assert not tracing.wanted({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318", "OTEL_TRACES_EXPORTER": "none"})
+
+
+def test_the_outbox_and_the_deliveries_keep_the_context_on_every_backend(
+    spans: InMemorySpanExporter, uow_factory: UowFactory
+) -> None:
+    endpoint = WebhookEndpoint(
+        url="https://hooks.example.com/a", event_types=("order.*",), secret=Secret(bytes(32)), created_at=NOW
+    )
+    with uow_factory() as uow:
+        uow.webhooks.add(endpoint)
+        uow.commit()
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("request") as span, uow_factory() as uow:
+        uow.outbox.add([Message("order.placed", "order", 1, NOW + timedelta(seconds=1), {"id": 1})])
+        uow.commit()
+    ids = span.get_span_context()
+    expected = f"00-{hex_id(ids.trace_id, 32)}-{hex_id(ids.span_id, 16)}-{hex_id(ids.trace_flags, 2)}"
+    with uow_factory() as uow:
+        [entry] = uow.outbox.pending(10)
+    assert entry.trace_context == {"traceparent": expected}
+
+    assert fan_out(uow=uow_factory(), clock=SystemClock(), limit=10) == 1
+    with uow_factory() as uow:
+        [claimed] = uow.deliveries.claim(datetime.now(UTC) + timedelta(days=1), datetime.now(UTC), 10, {}, 1)
+    assert claimed.trace_context == {"traceparent": expected}
