@@ -7,6 +7,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stdout
@@ -267,3 +270,19 @@ def test_the_outbox_and_the_deliveries_keep_the_context_on_every_backend(
     with uow_factory() as uow:
         [claimed] = uow.deliveries.claim(datetime.now(UTC) + timedelta(days=1), datetime.now(UTC), 10, {}, 1)
     assert claimed.trace_context == {"traceparent": expected}
+
+
+def test_with_no_endpoint_no_process_imports_opentelemetry(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from shop.entrypoints.app import create_app\n"
+        "from shop.entrypoints import relay, webhooks, tracing\n"
+        "app = create_app()\n"
+        "assert not tracing.start(tracing.RELAY)\n"
+        "loaded = sorted(name for name in sys.modules if name.startswith('opentelemetry'))\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_") and key != "DATABASE_URL"}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", SHOP_VAR_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
