@@ -286,3 +286,19 @@ def test_with_no_endpoint_no_process_imports_opentelemetry(tmp_path: Path) -> No
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.db'}", SHOP_VAR_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_use_case_inside_an_unsampled_request_makes_no_span(spans: InMemorySpanExporter) -> None:
+    def place_something() -> str:
+        return "placed"
+
+    place_something.__module__ = "shop.application.orders"
+    traced = tracing._traced(place_something)
+    unsampled = trace.NonRecordingSpan(
+        trace.SpanContext(int(TRACE_ID, 16), int(PARENT_ID, 16), is_remote=True, trace_flags=trace.TraceFlags(0))
+    )
+    with trace.use_span(unsampled):
+        assert traced() == "placed"
+    assert spans.get_finished_spans() == ()
+    assert traced() == "placed"  # outside any request: a span of its own
+    assert [s.name for s in spans.get_finished_spans()] == ["place_something"]

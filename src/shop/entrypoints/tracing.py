@@ -143,6 +143,10 @@ def _traced(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def traced(*args: Any, **kwargs: Any) -> Any:
+        # Inside a request the sampler left out, a span of its own would be dropped anyway: skip its cost.
+        current = trace.get_current_span()
+        if current.get_span_context().is_valid and not current.is_recording():
+            return function(*args, **kwargs)
         with tracer.start_as_current_span(name, attributes=attributes):
             return function(*args, **kwargs)
 
