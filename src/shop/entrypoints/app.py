@@ -11,6 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.container import Container
+from shop.entrypoints import tracing
 from shop.entrypoints.api import orders, problems, products, tokens, users, webhooks
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
 from shop.entrypoints.api.index import init_index
@@ -74,6 +75,7 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
+    tracing.start(tracing.API)
     container = container or Container()
     container.config.from_dict(asdict(settings))
     container.wire(packages=["shop.entrypoints.api", "shop.entrypoints.console"])
@@ -123,4 +125,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)
     init_cors(app, settings.cors_origins)
     problems.register(app)
+    tracing.instrument_api(app, container)
     return app

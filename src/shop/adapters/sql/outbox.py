@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, text, update
 
+from shop.adapters import tracing
 from shop.adapters.encoding import body_of
 from shop.adapters.sql.connection import LazyConnection, psycopg_sql
 from shop.adapters.sql.tables import outbox, webhook_endpoints
@@ -16,7 +17,7 @@ from shop.application.messages import Message, OutboxEntry, aggregate_key
 from shop.application.ports.outbox import Backlog
 
 ADD_TO_OUTBOX = insert(outbox)
-_MESSAGE_COLUMNS = ["event_id", "type", "aggregate_type", "aggregate_id", "occurred_at", "body"]
+_MESSAGE_COLUMNS = ["event_id", "type", "aggregate_type", "aggregate_id", "occurred_at", "body", "trace_context"]
 _ADD_TO_OUTBOX_PG = psycopg_sql(ADD_TO_OUTBOX, column_keys=_MESSAGE_COLUMNS, for_executemany=True)
 _COLUMNS = (
     outbox.c.position,
@@ -26,6 +27,7 @@ _COLUMNS = (
     outbox.c.body,
     outbox.c.aggregate_type,
     outbox.c.aggregate_id,
+    outbox.c.trace_context,
 )
 _PENDING = select(*_COLUMNS).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.position).limit(bindparam("limit"))
 _AWAITING_WEBHOOKS = (
@@ -41,6 +43,7 @@ class SqlOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         rows = []
+        trace_context = tracing.encode(tracing.carrier())
         for message in messages:
             event_id = str(uuid.uuid4())
             rows.append(
@@ -51,6 +54,7 @@ class SqlOutboxRepository:
                     "aggregate_id": message.aggregate_id,
                     "occurred_at": message.occurred_at,
                     "body": body_of(message, event_id).decode(),
+                    "trace_context": trace_context,
                 }
             )
         if self._conn.defers:
@@ -70,6 +74,7 @@ class SqlOutboxRepository:
                 row.occurred_at,
                 row.body.encode(),
                 aggregate_key(row.aggregate_type, row.aggregate_id),
+                tracing.decode(row.trace_context),
             )
             for row in self._conn.execute(query, {"limit": limit})
         ]
