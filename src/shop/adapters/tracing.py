@@ -21,24 +21,25 @@ TRACE_HEADERS = ("traceparent", "tracestate")
 AMQP_EXCHANGE_TRACER = "shop.relay"
 WEBHOOK_TRACER = "shop.webhooks"
 
-_state = {"on": False}
+# Read `state["on"]` before calling in where even a call per request matters (each log line).
+state = {"on": False}
 
 
 def enable() -> None:
-    _state["on"] = True
+    state["on"] = True
 
 
 def disable() -> None:
-    _state["on"] = False
+    state["on"] = False
 
 
 def enabled() -> bool:
-    return _state["on"]
+    return state["on"]
 
 
 def carrier() -> dict[str, str]:
     """The current span's context as W3C headers; empty with tracing off or outside any span."""
-    if not _state["on"]:
+    if not state["on"]:
         return {}
     from opentelemetry.propagate import inject
 
@@ -61,7 +62,7 @@ def decode(stored: str | None) -> dict[str, str]:
 
 def current_ids() -> tuple[str, str] | None:
     """The trace id and span id (lower-case hex, as OTLP back ends show them) of the current span."""
-    if not _state["on"]:
+    if not state["on"]:
         return None
     from opentelemetry import trace
 
@@ -75,7 +76,7 @@ def current_ids() -> tuple[str, str] | None:
 def publishing(exchange: str, routing_key: str, message_id: str, stored: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """A PRODUCER span for one AMQP publish, a child of the context stored with the message (so the
     publish belongs to the trace of the request that made it); yields the headers to send with it."""
-    if not _state["on"]:
+    if not state["on"]:
         yield dict(stored)
         return
     from opentelemetry import trace
@@ -101,7 +102,7 @@ def webhook_request(host: str, port: int, headers: Mapping[str, str]) -> Iterato
     """A CLIENT span for one webhook request, a child of the context its headers carry (the delivery's);
     yields the headers to send, with this span's traceparent, and a function taking the status code.
     No URL path or query is recorded: a webhook URL may hold a token."""
-    if not _state["on"]:
+    if not state["on"]:
         yield dict(headers), lambda _status: None
         return
     from opentelemetry import trace

@@ -51,7 +51,7 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id") if has_request_context() else None
-        if not hasattr(record, "trace_id"):
+        if tracing.state["on"] and not hasattr(record, "trace_id"):
             ids = tracing.current_ids()
             if ids is not None:
                 record.trace_id, record.span_id = ids

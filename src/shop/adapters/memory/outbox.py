@@ -18,7 +18,7 @@ class MemoryOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         state = self._state()
-        trace_context = tracing.carrier()
+        trace_context = tracing.carrier() if tracing.state["on"] else {}
         for message in messages:
             position, event_id = state.allocate("outbox"), str(uuid.uuid4())
             body = body_of(message, event_id)

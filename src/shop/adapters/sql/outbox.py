@@ -43,7 +43,7 @@ class SqlOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         rows = []
-        trace_context = tracing.encode(tracing.carrier())
+        trace_context = tracing.encode(tracing.carrier()) if tracing.state["on"] else None
         for message in messages:
             event_id = str(uuid.uuid4())
             rows.append(
@@ -74,7 +74,7 @@ class SqlOutboxRepository:
                 row.occurred_at,
                 row.body.encode(),
                 aggregate_key(row.aggregate_type, row.aggregate_id),
-                tracing.decode(row.trace_context),
+                tracing.decode(row.trace_context) if row.trace_context else {},
             )
             for row in self._conn.execute(query, {"limit": limit})
         ]
