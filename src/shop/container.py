@@ -19,6 +19,7 @@ from shop.adapters.sealing import make_sealer
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
+from shop.adapters.sql.replicas import ReadRouter
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import auth, orders, overview, products, users, webhooks
 from shop.application.handlers import handlers
@@ -27,6 +28,7 @@ from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import AccessCache, CatalogCache
 from shop.application.ports.health import Probe
+from shop.application.ports.replicas import Consistency, Positions
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.webhooks import Resolver, WebhookSender
 from shop.application.relay import Relay, outbox_backlog, purge_sent_messages
@@ -60,6 +62,60 @@ def cached_reads(uow: UnitOfWork, catalog: CatalogCache | None, access: AccessCa
     from shop.adapters.cached_reads import CachedReads
 
     return CachedReads(uow, catalog, access)
+
+
+def make_read_router(
+    replica_urls: tuple[str, ...],
+    primary: Engine,
+    redis_url: str,
+    max_lag_ms: int,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    statement_timeout_ms: int,
+    pooler: str,
+) -> ReadRouter | None:
+    """With DATABASE_REPLICA_URLS, the one place reads get their connection; without, none (the primary)."""
+    if not replica_urls:
+        return None
+    from sqlalchemy.engine import make_url
+
+    from shop.adapters.prometheus import ReplicaMetrics
+
+    replicas = {}
+    for url in replica_urls:
+        parsed = make_url(url)
+        replicas[f"{parsed.host}:{parsed.port or 5432}"] = watch_pool(
+            make_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                read_only=True,
+                statement_timeout_ms=statement_timeout_ms,
+                pooler=pooler,
+            ),
+            "replica",
+        )
+    return ReadRouter(
+        primary, replicas, make_positions(redis_url, max_lag_ms), max_lag_ms=max_lag_ms, metrics=ReplicaMetrics()
+    )
+
+
+def make_positions(redis_url: str, max_lag_ms: int) -> Positions:
+    """How far each user's writes and reads went: in Redis, so any worker or instance knows; else here."""
+    if not redis_url:
+        from shop.adapters.memory.positions import MemoryPositions
+
+        return MemoryPositions()
+    from shop.adapters.redis.positions import RedisPositions
+    from shop.adapters.redis.versioned import redis_client
+
+    return RedisPositions(redis_client(redis_url), ttl_seconds=max(60, 10 * max_lag_ms // 1000))
+
+
+def cached_consistency(redis_url: str) -> Consistency:
+    """Reads that fill the shared cache (REDIS_URL) must hold every write so far; without it, the reader's."""
+    return Consistency.EVERY_WRITE if redis_url else Consistency.READ_YOUR_WRITES
 
 
 def make_attempts(storage_uri: str, enabled: bool, engine: Engine) -> Attempts:
@@ -173,15 +229,63 @@ class Container(containers.DeclarativeContainer):
     )
     # Webhook secrets are sealed at rest under WEBHOOK_SECRET_KEY (adapters/sealing.py).
     sealer = providers.ThreadSafeSingleton(make_sealer, config.webhook_secret_key)
-    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, sealer=sealer)
+    # Streaming replicas (DATABASE_REPLICA_URLS): None without them. Every unit of work that writes
+    # tells it how far a user's write went; the readers below say which guarantee their reads need.
+    read_router = providers.ThreadSafeSingleton(
+        make_read_router,
+        config.database_replica_urls,
+        reader_engine,
+        config.redis_url,
+        config.replica_max_lag_ms,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+        statement_timeout_ms=config.db_statement_timeout_ms,
+        pooler=config.db_pooler,
+    )
+    uow = providers.Factory(SqlUnitOfWork, engine=engine, bus=bus, sealer=sealer, router=read_router)
     # Orders wait at most ORDER_LOCK_TIMEOUT_MS for their products' row locks, then answer 503: a
     # product locked for long (a manual UPDATE, a batch) must not hold every worker with it.
     order_uow = providers.Factory(
-        SqlUnitOfWork, engine=engine, bus=bus, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer
+        SqlUnitOfWork,
+        engine=engine,
+        bus=bus,
+        lock_timeout_ms=config.order_lock_timeout_ms,
+        sealer=sealer,
+        router=read_router,
     )
+    # Reads on the primary: token standing, whatever decides a write or guards access, the relay's.
     reader = providers.Factory(
         cached_reads,
         providers.Factory(SqlUnitOfWork, engine=reader_engine, bus=bus, sealer=sealer),
+        catalog_cache,
+        access_cache,
+    )
+    # Reads that may be a little stale (a replica's when one qualifies): a user's see their writes.
+    stale_reader = providers.Factory(
+        cached_reads,
+        providers.Factory(
+            SqlUnitOfWork,
+            engine=reader_engine,
+            bus=bus,
+            sealer=sealer,
+            router=read_router,
+            consistency=Consistency.READ_YOUR_WRITES,
+        ),
+        catalog_cache,
+        access_cache,
+    )
+    # The same for the reads the shared cache keeps for everyone (catalog, order listings): those
+    # must hold every write committed so far.
+    cached_stale_reader = providers.Factory(
+        cached_reads,
+        providers.Factory(
+            SqlUnitOfWork,
+            engine=reader_engine,
+            bus=bus,
+            sealer=sealer,
+            router=read_router,
+            consistency=providers.Callable(cached_consistency, config.redis_url),
+        ),
         catalog_cache,
         access_cache,
     )
@@ -194,8 +298,8 @@ class Container(containers.DeclarativeContainer):
 
     # The use cases, assembled: call them with a request's data only.
     register_user = providers.Callable(users.register_user, uow=uow, hasher=hasher, clock=clock)
-    list_users = providers.Callable(users.list_users, uow=reader)
-    get_user = providers.Callable(users.get_user, uow=reader)
+    list_users = providers.Callable(users.list_users, uow=stale_reader)
+    get_user = providers.Callable(users.get_user, uow=stale_reader)
     usernames = providers.Callable(users.usernames, uow=reader)
     update_user = providers.Callable(
         users.update_user,
@@ -228,8 +332,8 @@ class Container(containers.DeclarativeContainer):
     purge_attempts = providers.Callable(auth.purge_expired_attempts, attempts=attempts, clock=clock)
 
     create_product = providers.Callable(products.create_product, uow=uow, clock=clock)
-    list_products = providers.Callable(products.list_products, uow=reader)
-    get_product = providers.Callable(products.get_product, uow=reader)
+    list_products = providers.Callable(products.list_products, uow=cached_stale_reader)
+    get_product = providers.Callable(products.get_product, uow=cached_stale_reader)
     update_product = providers.Callable(products.update_product, uow=uow, clock=clock)
     delete_product = providers.Callable(products.delete_product, uow=uow, clock=clock)
     adjust_stock = providers.Callable(products.adjust_stock, uow=uow, clock=clock)
@@ -237,15 +341,15 @@ class Container(containers.DeclarativeContainer):
     place_order = providers.Callable(
         orders.place_order, uow=order_uow, clock=clock, bus=bus, key_ttl=config.idempotency_key_ttl
     )
-    list_orders = providers.Callable(orders.list_orders, uow=reader)
-    get_order = providers.Callable(orders.get_order, uow=reader)
+    list_orders = providers.Callable(orders.list_orders, uow=cached_stale_reader)
+    get_order = providers.Callable(orders.get_order, uow=stale_reader)
     cancel_order = providers.Callable(orders.cancel_order, uow=order_uow, clock=clock)
     fulfil_order = providers.Callable(orders.fulfil_order, uow=order_uow, clock=clock)
     purge_idempotency_keys = providers.Callable(
         orders.purge_idempotency_keys, uow=uow, clock=clock, key_ttl=config.idempotency_key_ttl
     )
 
-    overview = providers.Callable(overview.overview, uow=reader, clock=clock)
+    overview = providers.Callable(overview.overview, uow=cached_stale_reader, clock=clock)
 
     # The relay: publishes the outbox to the broker (shop relay).
     outbox_backlog = providers.Callable(outbox_backlog, uow=reader)

@@ -17,6 +17,7 @@ from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 from werkzeug.sansio.utils import host_is_trusted
 
+from shop.application.reads import reading_as
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
@@ -87,6 +88,7 @@ class IdConverter(BaseConverter):
 
 
 def _before() -> None:
+    reading_as(None)  # until a token or session says who (a request thread serves many requests)
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.

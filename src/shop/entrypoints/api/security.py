@@ -22,6 +22,7 @@ from flask_jwt_extended import JWTManager, create_access_token, create_refresh_t
 from shop.application import auth
 from shop.application.actors import Actor
 from shop.application.errors import AuthenticationFailed
+from shop.application.reads import reading_as
 from shop.container import Container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +106,7 @@ def _authenticate(
 ) -> Actor:
     actor = check_access(claims=claims_of(payload))
     g.actor = actor
+    reading_as(actor.user_id)
     return actor
 
 

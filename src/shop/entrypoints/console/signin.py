@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from shop.application.actors import Actor
 from shop.application.auth import Session, TokenClaims
 from shop.application.errors import AuthenticationFailed, Forbidden
+from shop.application.reads import reading_as
 from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.console.blueprint import blp, page
@@ -71,7 +72,9 @@ def current_manager() -> Actor:
 
 @inject
 def _actor(claims: TokenClaims, verify: Callable[..., Actor] = Provide[Container.verify.provider]) -> Actor:
-    return verify(claims=claims, is_refresh=True)
+    actor: Actor = verify(claims=claims, is_refresh=True)
+    reading_as(actor.user_id)
+    return actor
 
 
 def manager_required(view: F) -> F:
