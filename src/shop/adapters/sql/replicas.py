@@ -2,7 +2,7 @@
 shop.application.reads.choose decides, and keeps the readers' floors (ports/replicas.py).
 
 What it knows of the replicas comes from a poller thread of its own, at most every POLL_S: the
-primary's WAL position (pg_current_wal_lsn) with the moment it was read, then each replica's replay
+primary's WAL insert position (pg_current_wal_insert_lsn) with the moment it was read, then each replica's replay
 position (pg_last_wal_replay_lsn). A replica that has replayed the position the primary had at
 moment t holds every commit acknowledged before t: it is now - t behind. So routing a read costs no
 round trip of its own to the databases; a reader's floor is one Redis round trip when it is shared.
@@ -36,7 +36,8 @@ log = logging.getLogger("shop.adapters.replicas")
 PRIMARY = "primary"
 # How often each process looks at the primary's and the replicas' WAL positions.
 POLL_S = 0.1
-_PRIMARY_POSITION = text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+# The insert position, not pg_current_wal_lsn(): that one (the write position) was seen standing
+# still at a page boundary while commits were acknowledged. Every acknowledged commit was inserted.
 _INSERTED = text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
 _REPLAYED = text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
 
@@ -148,7 +149,7 @@ class ReadRouter:
         moment = self._clock()
         try:
             with self._primary.connect() as connection:
-                primary = int(connection.execute(_PRIMARY_POSITION).scalar_one())
+                primary = int(connection.execute(_INSERTED).scalar_one())
         except SQLAlchemyError:
             primary = None  # the moments already seen still bound the replicas' lag; they only age
         with self._lock:
