@@ -50,7 +50,8 @@ def assembled(
     )
     container.attempts.override(providers.Object(attempts or MemoryAttempts()))
     container.uow.override(providers.Callable(uow))
-    container.reader.override(providers.Callable(uow))
+    for reader in (container.reader, container.stale_reader, container.cached_stale_reader):
+        reader.override(providers.Callable(uow))
     container.order_uow.override(providers.Callable(uow))
     container.clock.override(providers.Object(clock))
     container.bus.override(providers.Object(bus))

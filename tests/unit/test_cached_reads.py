@@ -33,7 +33,8 @@ def use(store: MemoryStore, clock: FakeClock, cache: RememberingCache) -> Contai
     """The use cases as the container assembles them with Redis: reads through the cache, handlers invalidating."""
     bus = RecordingBus(handlers(metrics=MemoryMetrics(), catalog=cache, access=cache))
     use = assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus)
-    use.reader.override(providers.Callable(lambda: CachedReads(MemoryUnitOfWork(store, bus), cache, cache)))
+    for reader in (use.reader, use.stale_reader, use.cached_stale_reader):
+        reader.override(providers.Callable(lambda: CachedReads(MemoryUnitOfWork(store, bus), cache, cache)))
     return use
 
 
