@@ -28,9 +28,10 @@ class RedisPositions:
     """ttl_seconds: how long a floor is kept; a replica further behind than that is skipped anyway
     (REPLICA_MAX_LAG_MS is far shorter), so a floor forgotten never lets a stale read through."""
 
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = PREFIX) -> None:
         self._redis = client
         self._ttl = ttl_seconds
+        self._prefix = prefix
         self._advance = client.register_script(_ADVANCE)
         self._unreachable = OutageLog(log, "read-your-writes floors unreachable; reading from the primary")
 
@@ -38,7 +39,7 @@ class RedisPositions:
         if not readers:
             return 0
         try:
-            values = self._redis.mget([PREFIX + reader for reader in readers])
+            values = self._redis.mget([self._prefix + reader for reader in readers])
         except redis.RedisError as error:
             self._unreachable.failed(error)
             return None
@@ -49,6 +50,6 @@ class RedisPositions:
         if not readers:
             return
         try:
-            self._advance(keys=[PREFIX + reader for reader in readers], args=[position, self._ttl])
+            self._advance(keys=[self._prefix + reader for reader in readers], args=[position, self._ttl])
         except redis.RedisError as error:
             self._unreachable.failed(error)

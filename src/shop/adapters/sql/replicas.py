@@ -17,6 +17,7 @@ connection to it fails goes to the primary. A replica is never part of readiness
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -93,6 +94,7 @@ class ReadRouter:
         self._samples: deque[tuple[float, int]] = deque()  # (moment, the primary's position then)
         self._lock = threading.Lock()
         self._poller: threading.Thread | None = None
+        self._poller_pid = 0
         self._stopped = threading.Event()
 
     # Routing
@@ -189,11 +191,12 @@ class ReadRouter:
 
     def _start(self) -> None:
         """The poller starts with the first read of the process (a gunicorn worker, after its fork)."""
-        if self._poller is not None or not self._replicas:
+        if (self._poller is not None and self._poller_pid == os.getpid()) or not self._replicas:
             return
         with self._lock:
-            if self._poller is not None:
+            if self._poller is not None and self._poller_pid == os.getpid():
                 return
+            self._poller_pid = os.getpid()  # a process forked since has no poller thread of its own
             self._poller = threading.Thread(target=self._run, name="shop-replica-poller", daemon=True)
             self._poller.start()
         self.poll()  # the first read of the process knows where the replicas are
