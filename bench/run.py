@@ -1,6 +1,7 @@
 """Load-test the service as production runs it with wrk, on fresh databases, and count what each request costs.
 
     .venv/bin/python bench/run.py [--sqlite] [--server SERVER[,SERVER...]] [--baseline GIT_REF] [--rounds N]
+                                  [--tracing off,1,0.1]
                                   [--workers N] [--duration 10s] [--connections 16] [--threads 2]
 
 Each target (a tree of the code served by one HTTP server) gets a fresh database (BENCH_DATABASE_URL, with
@@ -34,6 +35,12 @@ broker, how fast the relay drains a backlog, then (PostgreSQL) the pgbench ceili
 transaction alone, on the last target's database. The report goes to var/bench/results-<UTC time>.md
 and var/bench/latest.md; the service logs and the raw wrk and pgbench outputs to var/bench/<UTC time>/.
 
+Tracing (--tracing, a list of settings): each setting is a target of its own, the candidate served by the
+first server named. `off` leaves tracing off (no OTEL_* endpoint); a number is the share of traces
+sampled (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG), exported over OTLP/HTTP
+to a receiver of this script on loopback, which reads and drops each export as a collector would
+(its CPU is this script's, not the service's). Every figure is then a ratio to the first setting.
+
 Exit status: 0; 1 when a consistency check fails; 2 when wrk or pgbench is missing; 3 when a step
 fails (the message tells where to look).
 """
@@ -53,6 +60,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -60,6 +68,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, suppre
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.client import HTTPConnection, HTTPMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -67,6 +76,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+from pgbench import generate  # bench/pgbench/generate.py
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
@@ -201,6 +211,56 @@ class Server:
 SERVER_THREADS = {"gunicorn-gthread": 8, "gunicorn-sync": 1, "granian": 1}
 
 
+class OtlpSink:
+    """An OTLP/HTTP endpoint on loopback that reads each export, answers 200 and keeps only counts."""
+
+    def __init__(self) -> None:
+        self.exports = 0
+        self.bytes = 0
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # the name http.server calls
+                size = len(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                sink.exports += 1
+                sink.bytes += size
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.url = f"http://{HOST}:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, name="otlp-sink", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+
+
+OTLP_SINK = OtlpSink()
+
+
+def tracing_setting(spec: str) -> str:
+    spec = spec.strip().lower()
+    if spec == "off":
+        return spec
+    try:
+        share = float(spec)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"--tracing takes off or a share between 0 and 1, not {spec!r}")
+    return repr(share)
+
+
 def server(spec: str, web_threads: int = 8) -> Server:
     name, _, threads = spec.strip().partition(":")
     if name not in SERVER_THREADS:
@@ -220,10 +280,25 @@ class Target:
     database_url: str
     redis_url: str
     logs: Path
+    tracing: str = ""  # "" or "off": no tracing; else the sampled share, exported to OTLP_URL
 
     @property
     def label(self) -> str:
-        return f"{self.tree.label}, {self.server}"
+        traced = ""
+        if self.tracing == "off":
+            traced = ", tracing off"
+        elif self.tracing:
+            traced = f", tracing {float(self.tracing):.0%} sampled"
+        return f"{self.tree.label}, {self.server}{traced}"
+
+    def tracing_environment(self) -> dict[str, str]:
+        if not self.tracing or self.tracing == "off":
+            return {}
+        return {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_SINK.url,
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": self.tracing,
+        }
 
     @property
     def log(self) -> Path:
@@ -359,8 +434,14 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get("BENCH_BROKER_URL", DEFAULT_BROKER_URL),
         help="RabbitMQ for the relay running beside the service (BROKER_URL); an empty string runs without it",
     )
+    parser.add_argument(
+        "--tracing",
+        default="",
+        help="tracing settings to compare, separated by commas: off, or the share of traces sampled (1, 0.1)",
+    )
     options = parser.parse_args()
     try:
+        options.tracings = [tracing_setting(spec) for spec in options.tracing.split(",") if spec.strip()]
         options.servers = [server(spec, options.web_threads) for spec in options.server.split(",") if spec.strip()]
         options.baseline_server = server(options.baseline_server, options.web_threads)
     except argparse.ArgumentTypeError as error:
@@ -524,6 +605,7 @@ def running_service(target: Target, workers: int) -> Iterator[Service]:
         "REDIS_URL": target.redis_url,
         "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"),
         "PYTHONDONTWRITEBYTECODE": "1",
+        **target.tracing_environment(),
     }
     env.update(target.server.environment(target.logs / "metrics"))
     command = target.server.command(target.tree, port, workers)
@@ -541,13 +623,21 @@ def running_service(target: Target, workers: int) -> Iterator[Service]:
 
 
 @contextmanager
-def running_relay(tree: Tree, database_url: str, broker_url: str, log: Path) -> Iterator[int | None]:
+def running_relay(
+    tree: Tree, database_url: str, broker_url: str, log: Path, tracing: dict[str, str] | None = None
+) -> Iterator[int | None]:
     """`shop relay` beside the service, as production runs it; yields its pid (None: no broker)."""
     if not broker_url:
         yield None
         return
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "BROKER_URL": broker_url, "RELAY_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "BROKER_URL": broker_url,
+        "RELAY_PORT": str(port),
+        **(tracing or {}),
+    }
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(tree.bin / "shop"), "relay"], cwd=tree.root, env=env, stdout=out, stderr=out, start_new_session=True
@@ -708,7 +798,8 @@ def serving(target: Target, workers: int, broker_url: str) -> Iterator[Running]:
     shop_command(target.tree, "manager", manager.username, env={**database, "SHOP_MANAGER_PASSWORD": manager.password})
     if target.redis_url:
         redis.Redis.from_url(target.redis_url).flushdb()  # the database is new: nothing cached may answer for it
-    with running_relay(target.tree, target.database_url, broker_url, target.logs / "relay.log") as relay:
+    relay_log = target.logs / "relay.log"
+    with running_relay(target.tree, target.database_url, broker_url, relay_log, target.tracing_environment()) as relay:
         with running_service(target, workers) as service:
             print(f"seeding {target.label}", file=sys.stderr)
             seeded = seed(service, manager)
@@ -826,12 +917,13 @@ def check_consistency(service: Service, manager: Account, events: int | None) ->
 def pgbench_ceilings(database_url: str, seed: Seed, load: Load, logs: Path) -> dict[str, float]:
     """Transactions per second of the order transaction alone, straight on the database, by variant."""
     variants = {"spread": (seed.first_product, seed.last_product), "hot": (seed.hot_product, seed.hot_product)}
+    script = generate.write()  # from the service's own statements, as this tree has them
     ceilings = {}
     for name, (first, last) in variants.items():
         command = [
             *("pgbench", "-n", "-M", "prepared", f"-c{load.connections}", f"-j{load.threads}", f"-T{load.seconds}"),
             *("-D", f"customer={seed.customer_id}", "-D", f"first={first}", "-D", f"last={last}"),
-            *("-f", str(BENCH / "pgbench" / "place_order.sql"), libpq(database_url)),
+            *("-f", str(script), libpq(database_url)),
         ]
         completed = subprocess.run(command, capture_output=True, text=True, timeout=load.seconds + 60)
         output = logs / f"pgbench-{name}.txt"
@@ -1098,21 +1190,26 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
     candidate = Tree("candidate", ROOT, Path(sys.executable).parent)
     with ExitStack() as stack:
         trees = (
-            [(stack.enter_context(baseline_tree(options.baseline)), options.baseline_server)]
+            [(stack.enter_context(baseline_tree(options.baseline)), options.baseline_server, "")]
             if options.baseline
             else []
         )
-        trees += [(candidate, server) for server in options.servers]
+        if options.tracings:
+            OTLP_SINK.start()
+            stack.callback(OTLP_SINK.stop)
+            trees += [(candidate, options.servers[0], setting) for setting in options.tracings]
+        else:
+            trees += [(candidate, server, "") for server in options.servers]
         targets = []
-        for index, (tree, chosen) in enumerate(trees, 1):
-            directory = (
-                logs / f"{index}-{re.sub(r'[^a-z0-9]+', '-', f'{tree.label} {chosen.name}-{chosen.threads}'.lower())}"
-            )
+        for index, (tree, chosen, tracing) in enumerate(trees, 1):
+            name = f"{tree.label} {chosen.name}-{chosen.threads} {tracing}".strip()
+            directory = logs / f"{index}-{re.sub(r'[^a-z0-9]+', '-', name.lower())}"
             if options.sqlite:
                 database_url = f"sqlite:///{directory / 'shop.db'}"
             else:
                 database_url = base_url if len(trees) == 1 else numbered(base_url, index)
-            targets.append(Target(tree, chosen, database_url, redis_database(options.redis_url, index - 1), directory))
+            redis_url = redis_database(options.redis_url, index - 1)
+            targets.append(Target(tree, chosen, database_url, redis_url, directory, tracing))
         rounds = options.rounds or (1 if len(targets) == 1 else 2)
         live = [stack.enter_context(serving(target, options.workers, broker_url)) for target in targets]
         watched = Watched(
@@ -1144,6 +1241,11 @@ def benchmark(options: argparse.Namespace, started: datetime, logs: Path) -> tup
         runs=runs,
         findings=findings,
     )
+    if options.tracings:
+        text += (
+            f"\nThe OTLP receiver got {OTLP_SINK.exports} exports, {OTLP_SINK.bytes / 1e6:.1f} MB of spans "
+            "(the relay's included).\n"
+        )
     return text, all(consistency.ok for consistency in findings.consistency.values())
 
 

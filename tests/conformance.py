@@ -4,25 +4,25 @@ stands for, so a fake can't lose a method the real thing has, nor the other way 
 from __future__ import annotations
 
 from shop.adapters.amqp import AmqpPublisher
-from shop.adapters.cached_reads import CachedReads
 from shop.adapters.memory import MemoryMetrics, MemoryUnitOfWork
 from shop.adapters.memory.attempts import MemoryAttempts, Unlimited
 from shop.adapters.prometheus import PrometheusMetrics, WebhookMetrics
-from shop.adapters.redis.access import RedisAccessCache
 from shop.adapters.redis.attempts import RedisAttempts
-from shop.adapters.redis.catalog import RedisCatalogCache
 from shop.adapters.redis.probe import RedisProbe
+from shop.adapters.redis.views import RedisViewCache
 from shop.adapters.sealing import AesGcmSealer, NoSealer
 from shop.adapters.security import Argon2Hasher, RandomIds, SystemClock
 from shop.adapters.sql.attempts import SqlAttempts
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.leadership import AdvisoryLock, FileLock
+from shop.adapters.sql.reads import SqlReads
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.adapters.webhook_http import SafeSender, SystemResolver
 from shop.application.ports.attempts import Attempts
 from shop.application.ports.broker import Leadership, Publisher
-from shop.application.ports.caches import AccessCache, CatalogCache
+from shop.application.ports.caches import ViewCache
 from shop.application.ports.health import Probe
+from shop.application.ports.reads import Reads
 from shop.application.ports.services import Clock, IdGenerator, Metrics, PasswordHasher
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.ports.webhooks import Resolver, Sealer, WebhookSender
@@ -35,21 +35,22 @@ from tests.fakes import (
     FakeLeadership,
     FakeProbe,
     FixedResolver,
+    ReadsThrough,
     RememberingCache,
     ScriptedSender,
 )
 
 
-def units_of_work(sql: SqlUnitOfWork, memory: MemoryUnitOfWork, cached: CachedReads) -> list[UnitOfWork]:
-    return [sql, memory, cached]
+def units_of_work(sql: SqlUnitOfWork, memory: MemoryUnitOfWork) -> list[UnitOfWork]:
+    return [sql, memory]
 
 
-def catalog_caches(redis: RedisCatalogCache, fake: RememberingCache) -> list[CatalogCache]:
+def view_caches(redis: RedisViewCache, fake: RememberingCache) -> list[ViewCache]:
     return [redis, fake]
 
 
-def access_caches(redis: RedisAccessCache, fake: RememberingCache) -> list[AccessCache]:
-    return [redis, fake]
+def reads(sql: SqlReads, fake: ReadsThrough) -> list[Reads]:
+    return [sql, fake]
 
 
 def metrics(prometheus: PrometheusMetrics, memory: MemoryMetrics) -> list[Metrics]:

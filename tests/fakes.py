@@ -4,7 +4,9 @@ tests/conformance.py has mypy check them like the real adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,10 +14,13 @@ from typing import Any
 from shop.application.messagebus import MessageBus
 from shop.application.messages import OutboxEntry
 from shop.application.ports.broker import PublishFailed
+from shop.application.ports.caches import Cached, Entry, TokenKey
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.paging import Listing
 from shop.application.ports.products import ProductQuery
+from shop.application.ports.reads import Consistency
 from shop.application.ports.tokens import AccessState
+from shop.application.ports.unit_of_work import UnitOfWork
 from shop.domain.events import Event
 from shop.domain.orders import Order
 from shop.domain.products import Product
@@ -108,51 +113,58 @@ class RecordingBus(MessageBus):
         super().__init__(handlers)
         self.events: list[Event] = []
 
-    def handle(self, events: Iterable[Event]) -> None:
+    def publish(self, events: Iterable[Event]) -> None:
         events = list(events)
         self.events.extend(events)
-        super().handle(events)
+        super().publish(events)
 
     def of(self, kind: type[Event]) -> list[Any]:
         return [event for event in self.events if isinstance(event, kind)]
 
 
 class RememberingCache:
-    """Keeps what it is asked, as a shared cache would, until told it changed; counts the loads."""
+    """The views' cache (ports/caches.py) in memory, versioned as the Redis one is; `missed` lists the
+    kind of every entry it did not have."""
 
     def __init__(self) -> None:
-        self.remembered: dict[Any, Any] = {}
-        self.loads: list[str] = []
+        self.counters: Counter[tuple[str, str]] = Counter()
+        self.values: dict[str, Any] = {}
+        self.missed: list[str] = []
 
-    def _get(self, key: Any, load: Callable[[], Any]) -> Any:
-        if key not in self.remembered:
-            self.loads.append(key[0])
-            self.remembered[key] = load()
-        return self.remembered[key]
+    def _slot(self, kind: str, scope: str, key: str) -> str:
+        return f"{kind}:{scope}:{key}@{self.counters[(kind, scope)]}"
 
-    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
-        return self._get(("product", product_id), load)  # type: ignore[no-any-return]
+    def read(self, token: TokenKey | None, entry: Entry | None) -> Cached:
+        standing_slot = body_slot = None
+        found, standing, body = False, None, None
+        if token is not None:
+            standing_slot = self._slot("access", str(token[0]), f"{token[1]}:{token[2]}")
+            if standing_slot in self.values:
+                found, standing = True, self.values[standing_slot]
+        if entry is not None:
+            body_slot = self._slot(entry.kind, entry.scope, entry.key)
+            body = self.values.get(body_slot)
+            if body is None:
+                self.missed.append(entry.kind)
+        return Cached(found, standing, body, standing_slot, body_slot)
 
-    def products(self, query: ProductQuery, load: Callable[[], Listing[Product]]) -> Listing[Product]:
-        return self._get(("products", query), load)  # type: ignore[no-any-return]
-
-    def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]:
-        return self._get(("orders", query.user_id, query), load)  # type: ignore[no-any-return]
+    def keep(self, cached: Cached, *, standing: AccessState | None = None, body: bytes | None = None) -> None:
+        if cached.standing_slot is not None and not cached.standing_found:
+            self.values[cached.standing_slot] = standing
+        if body is not None and cached.body_slot is not None:
+            self.values[cached.body_slot] = body
 
     def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
-        self.remembered = {
-            key: value
-            for key, value in self.remembered.items()
-            if not (key[0] == "product" and key[1] in product_ids)
-            and not (key[0] == "products" and product_ids)
-            and not (key[0] == "orders" and orders_of is not None and key[1] in (orders_of, None))
-        }
-
-    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
-        return self._get(("access", user_id, jti), load)  # type: ignore[no-any-return]
+        for product_id in product_ids:
+            self.counters[("product", str(product_id))] += 1
+        if product_ids:
+            self.counters[("products", "catalog")] += 1
+        if orders_of is not None:
+            self.counters[("orders", str(orders_of))] += 1
+            self.counters[("orders", "all")] += 1
 
     def forget_user(self, user_id: int) -> None:
-        self.remembered = {k: v for k, v in self.remembered.items() if not (k[0] == "access" and k[1] == user_id)}
+        self.counters[("access", str(user_id))] += 1
 
 
 class FakeBroker:
@@ -220,3 +232,41 @@ class ScriptedSender:
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> Answer:
         self.sent.append((url, body, dict(headers)))
         return self.answers[min(len(self.sent), len(self.answers)) - 1]
+
+
+class ReadsThrough:
+    """The views' reads (ports/reads.py) over any unit of work: the memory store's, in unit tests."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+        self.consistencies: list[Consistency] = []
+
+    @contextmanager
+    def connection(self, consistency: Consistency) -> Iterator[_UowReadConnection]:
+        self.consistencies.append(consistency)
+        with self._uow() as uow:
+            yield _UowReadConnection(uow)
+
+
+class _UowReadConnection:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def access_state(self, user_id: int, jti: str, family: str) -> AccessState | None:
+        return self._uow.tokens.access_state(user_id, jti, family)
+
+    def product(self, product_id: int) -> Product | None:
+        return self._uow.products.get(product_id)
+
+    def products(self, query: ProductQuery) -> Listing[Product]:
+        return self._uow.products.list(query)
+
+    def order(self, order_id: int) -> Order | None:
+        return self._uow.orders.get(order_id)
+
+    def orders(self, query: OrderQuery) -> Listing[Order]:
+        return self._uow.orders.list(query)
+
+    def user_id(self, username: str) -> int | None:
+        user = self._uow.users.get_by_username(username)
+        return user.id if user is not None else None

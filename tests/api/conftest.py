@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def make_manager(app: Flask, api: Api) -> Callable[[str], str]:
     """Create a manager the way operators do (the CLI's use case) and return an access token."""
 
     def make(username: str = "boss") -> str:
-        container_of(app).make_manager(username=username, password=PASSWORD)
+        use_cases(app).make_manager(username=username, password=PASSWORD)
         return api.login(username)["access"]
 
     return make

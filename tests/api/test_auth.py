@@ -331,3 +331,20 @@ def test_an_invalid_token_is_refused_even_when_signing_up_a_manager(api: Api, ma
 
     assert response.status_code == 401
     assert api.client.post("/api/token/", json={"username": "deputy", "password": PASSWORD}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path", ["/products/?page_size=1000", "/products/999999/", "/orders/?sort=nonsense", "/orders/999/"]
+)
+def test_a_revoked_token_is_told_so_before_any_other_problem_of_a_read(
+    api: Api, carol: dict[str, Any], path: str
+) -> None:
+    """The reads judge a token's standing with their data; a read refused for its own reasons (a
+    typo in the query, a missing product) still answers 401 first to a revoked token."""
+    assert (
+        api.call("POST", "/api/token/revoke/", carol["access"], json={"refresh": carol["refresh"]}).status_code == 204
+    )
+
+    response = api.call("GET", path, carol["access"])
+
+    assert response.status_code == 401

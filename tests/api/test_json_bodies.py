@@ -16,7 +16,7 @@ from tests.api.test_errors import assert_problem
 from tests.conftest import database_env
 from tests.console.conftest import Console
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 LONE_SURROGATE = b'"x\\ud800"'
 
@@ -164,7 +164,7 @@ def on_both(settings: Settings, database_url: str) -> Api:
     """The whole stack on SQLite, then on PostgreSQL."""
     pooler = database_env(database_url).get("DB_POOLER", "")
     app = create_app(replace(settings, database_url=database_url, db_pooler=pooler))
-    container_of(app).make_manager(username="boss", password=PASSWORD)
+    use_cases(app).make_manager(username="boss", password=PASSWORD)
     return Api(app.test_client())
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import NoReturn
 
 import pytest
-from dependency_injector import providers
 from flask import Flask
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError
 
+from shop.application.commands import PlaceOrder, ViewOrders
 from shop.application.errors import OutcomeUnknown
-from tests.support import container_of
+from tests.support import container_of, replaced
 
 from .conftest import Api
 from .test_errors import assert_problem
@@ -23,7 +23,7 @@ def test_an_order_lost_at_commit_is_a_503_that_says_to_retry_with_the_same_key(
     def lost(**_: object) -> NoReturn:
         raise OutcomeUnknown()
 
-    with container_of(app).place_order.override(providers.Callable(lost)):
+    with replaced(container_of(app).bus(), PlaceOrder, lost):
         response = api.call(
             "POST",
             "/orders/",
@@ -49,7 +49,7 @@ def test_any_database_error_that_lost_its_connection_is_a_503(
     def lost(**_: object) -> NoReturn:
         raise error("SELECT 1", None, Exception("server closed the connection"), connection_invalidated=True)
 
-    with container_of(app).list_orders.override(providers.Callable(lost)):
+    with replaced(container_of(app).bus(), ViewOrders, lost):
         response = api.call("GET", "/orders/", customer_token)
 
     body = assert_problem(response, 503, "/orders/")
@@ -61,7 +61,7 @@ def test_a_database_error_on_a_live_connection_stays_a_500(app: Flask, api: Api,
     def bug(**_: object) -> NoReturn:
         raise InternalError("SELECT 1", None, Exception("cannot execute INSERT in a read-only transaction"))
 
-    with container_of(app).list_orders.override(providers.Callable(bug)):
+    with replaced(container_of(app).bus(), ViewOrders, bug):
         response = api.call("GET", "/orders/", customer_token)
 
     assert_problem(response, 500, "/orders/")

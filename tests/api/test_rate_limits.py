@@ -15,7 +15,7 @@ from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 
 class Limited(Protocol):
@@ -99,7 +99,7 @@ def failed_logins(app: Flask, username: str, count: int) -> list[str]:
     outcomes = []
     for _ in range(count):
         try:
-            container_of(app).login(username=username, password="wrong-password")
+            use_cases(app).login(username=username, password="wrong-password")
         except AuthenticationFailed:
             outcomes.append("401")
         except TooManyAttempts:

@@ -15,7 +15,7 @@ from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def shop(cached: Api) -> tuple[str, str, dict[str, Any]]:
     """(customer token, manager token, a product with stock 5) on the cached stack."""
     cached.signup("carol")
     customer = cached.login("carol")["access"]
-    container_of(cached.client.application).make_manager(username="boss", password=PASSWORD)
+    use_cases(cached.client.application).make_manager(username="boss", password=PASSWORD)
     manager = cached.login("boss")["access"]
     product: dict[str, Any] = cached.call(
         "POST", "/products/", manager, json={"name": "Tea", "price": "1.00", "stock": 5}

@@ -21,7 +21,7 @@ from shop.domain.webhooks import Answer
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import FixedResolver, ScriptedSender
-from tests.support import REPO, container_of
+from tests.support import REPO, container_of, use_cases
 
 from .conftest import Api
 from .test_event_contract import payload_validator
@@ -178,7 +178,7 @@ def test_deleting_an_endpoint_forgets_it(api: Api, manager_token: str) -> None:
 def test_without_a_key_in_production_webhooks_answer_503_and_the_rest_serves(settings: Settings) -> None:
     production = replace(settings, production=True, webhook_secret_key="")
     app = create_app(production)
-    container_of(app).make_manager(username="boss", password="correct-horse-battery")
+    use_cases(app).make_manager(username="boss", password="correct-horse-battery")
     client = app.test_client()
     token = client.post("/api/token/", json={"username": "boss", "password": "correct-horse-battery"}).get_json()
     response = client.post("/webhooks/", json=HOOK, headers={"Authorization": f"Bearer {token['access']}"})

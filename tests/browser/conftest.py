@@ -28,7 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -94,7 +94,7 @@ class Live:
         return self.token(username)
 
     def manager(self, username: str) -> str:
-        container_of(self.app).make_manager(username=username, password=PASSWORD)
+        use_cases(self.app).make_manager(username=username, password=PASSWORD)
         return self.token(username)
 
 

@@ -17,7 +17,7 @@ from shop.container import Container
 from shop.domain.products import Product
 from tests.api.conftest import Api, app, client, settings  # noqa: F401  (the same whole stack)
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import UseCases, container_of
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -65,7 +65,7 @@ def container(app: Flask) -> Container:  # noqa: F811
 @pytest.fixture
 def manager(container: Container, console: Console) -> Console:
     """A console with a manager signed in."""
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
     assert console.sign_in("boss").status_code == 302
     return console
 
@@ -77,7 +77,7 @@ def api(client: FlaskClient) -> Api:  # noqa: F811
 
 @pytest.fixture
 def add_product(api: Api, container: Container) -> Callable[..., Product]:
-    container.make_manager(username="stocker", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="stocker", password=PASSWORD)
     token = api.login("stocker")["access"]
 
     def add(name: str = "Lamp", price: str = "12.50", stock: int = 10, currency: str = "TWD") -> Product:
@@ -85,6 +85,7 @@ def add_product(api: Api, container: Container) -> Callable[..., Product]:
             "POST", "/products/", token, json={"name": name, "price": price, "stock": stock, "currency": currency}
         )
         assert response.status_code == 201, response.get_json()
-        return container.get_product(product_id=response.get_json()["id"])
+        product: Product = UseCases(container.bus()).get_product(product_id=response.get_json()["id"])
+        return product
 
     return add

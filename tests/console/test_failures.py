@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import NoReturn
 
 import pytest
-from dependency_injector import providers
 from sqlalchemy.exc import OperationalError
 
+from shop.application.commands import ShowOverview
 from shop.container import Container
 from tests.console.conftest import Console, text_of
+from tests.support import replaced
 
 
 def test_a_database_outage_is_a_503_page_that_says_nothing_changed(manager: Console, container: Container) -> None:
     def unreachable(**_: object) -> NoReturn:
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
 
-    with container.overview.override(providers.Callable(unreachable)):
+    with replaced(container.bus(), ShowOverview, unreachable):
         response = manager.get("/console/")
 
     assert response.status_code == 503
@@ -31,7 +32,7 @@ def test_a_bug_is_a_500_page_with_a_request_id_and_no_trace(
     def broken(**_: object) -> NoReturn:
         raise ZeroDivisionError("secret detail")
 
-    with container.overview.override(providers.Callable(broken)):
+    with replaced(container.bus(), ShowOverview, broken):
         response = manager.get("/console/")
 
     page = text_of(response)

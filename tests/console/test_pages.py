@@ -16,6 +16,7 @@ from shop.domain.products import Product
 from tests.api.conftest import Api
 from tests.console.conftest import Console, text_of
 from tests.fakes import PASSWORD
+from tests.support import UseCases
 
 
 def place_order(api: Api, username: str, *lines: tuple[Product, int]) -> int:
@@ -86,7 +87,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(
 
     assert response.status_code == 400
     assert "Form refused" in text_of(response)
-    assert container.get_product(product_id=lamp.id).stock == 3
+    assert UseCases(container.bus()).get_product(product_id=lamp.id).stock == 3
 
 
 def test_a_form_posted_with_another_sessions_token_is_refused(
@@ -101,7 +102,7 @@ def test_a_form_posted_with_another_sessions_token_is_refused(
     )
 
     assert response.status_code == 400
-    assert container.get_product(product_id=lamp.id).stock == 3
+    assert UseCases(container.bus()).get_product(product_id=lamp.id).stock == 3
 
 
 def test_an_unknown_product_is_a_not_found_page(manager: Console) -> None:
@@ -238,7 +239,7 @@ def test_an_edit_tells_every_problem_of_its_form_at_once(
     assert response.status_code == 400
     shown = response.get_data(as_text=True)
     assert all(f'id="{field}-error"' in shown for field in ("name", "price", "stock"))
-    assert container.get_product(product_id=chair.id or 0).name == "Chair"
+    assert UseCases(container.bus()).get_product(product_id=chair.id or 0).name == "Chair"
 
 
 def test_an_edit_is_saved(manager: Console, add_product: Callable[..., Product], container: Container) -> None:
@@ -252,7 +253,7 @@ def test_an_edit_is_saved(manager: Console, add_product: Callable[..., Product],
     )
 
     assert response.status_code == 302
-    assert str(container.get_product(product_id=lamp.id).price.amount) == "15.00"
+    assert str(UseCases(container.bus()).get_product(product_id=lamp.id).price.amount) == "15.00"
 
 
 def test_an_edit_of_a_product_changed_meanwhile_shows_both_and_overwrites_nothing(
@@ -276,7 +277,7 @@ def test_an_edit_of_a_product_changed_meanwhile_shows_both_and_overwrites_nothin
     shown = text_of(response)
     assert "Someone changed this product since you opened it" in shown
     assert "price 20.00 13.00" in shown  # yours, then the stored one
-    assert str(container.get_product(product_id=lamp.id).price.amount) == "13.00"
+    assert str(UseCases(container.bus()).get_product(product_id=lamp.id).price.amount) == "13.00"
 
 
 def test_a_quick_stock_adjustment_adds_to_what_is_left(
@@ -290,7 +291,7 @@ def test_a_quick_stock_adjustment_adds_to_what_is_left(
     response = manager.client.post(f"{page}stock", data={"csrf_token": token, "adjustment": "+5"})
 
     assert response.status_code == 302
-    assert container.get_product(product_id=lamp.id).stock == 12
+    assert UseCases(container.bus()).get_product(product_id=lamp.id).stock == 12
 
 
 @pytest.mark.parametrize("adjustment", ["²", "+-3", "--1", "five"])
@@ -324,7 +325,7 @@ def test_a_stock_adjustment_below_zero_is_told_next_to_its_field(
 
     assert response.status_code == 400
     assert 'id="adjustment-error">The stock is 2: it can change by -2 to' in response.get_data(as_text=True)
-    assert container.get_product(product_id=lamp.id).stock == 2
+    assert UseCases(container.bus()).get_product(product_id=lamp.id).stock == 2
 
 
 def test_a_product_is_deleted_after_a_confirmation(
@@ -452,7 +453,7 @@ def test_cancelling_an_order_gives_its_stock_back(
     response = manager.submit(page, f"{page}cancel")
 
     assert response.status_code == 302
-    assert container.get_product(product_id=lamp.id).stock == 5
+    assert UseCases(container.bus()).get_product(product_id=lamp.id).stock == 5
     shown = text_of(manager.get(page))
     assert f"Order {order_id} is cancelled: its stock is back." in shown
     assert "Cancelled 20" in shown
@@ -475,7 +476,7 @@ def test_cancelling_asks_for_a_confirmation_first(
     shown = text_of(confirm)
     assert f"Cancel order {order_id}?" in shown and "carol" in shown and "Lamp 2" in shown
     assert f'action="/console/orders/{order_id}/cancel"' in confirm.get_data(as_text=True)
-    assert container.get_product(product_id=lamp.id or 0).stock == 3  # looking changes nothing
+    assert UseCases(container.bus()).get_product(product_id=lamp.id or 0).stock == 3  # looking changes nothing
 
 
 def test_a_cancelled_order_offers_no_confirmation(

@@ -16,7 +16,7 @@ from shop.entrypoints.settings import Settings
 from tests.api.conftest import Api
 from tests.console.conftest import CSRF, Console, text_of
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import UseCases, use_cases
 
 
 def test_an_anonymous_visitor_is_sent_to_the_login_page(console: Console) -> None:
@@ -28,7 +28,7 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(console: Console) -> Non
 
 
 def test_a_manager_signs_in_and_lands_where_they_were_going(container: Container, console: Console) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     response = console.sign_in("boss", next="/console/orders/")
 
@@ -39,7 +39,7 @@ def test_a_manager_signs_in_and_lands_where_they_were_going(container: Container
 def test_the_session_cookie_is_http_only_same_site_and_scoped_to_the_console(
     container: Container, console: Console
 ) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     cookie = console.sign_in("boss").headers["Set-Cookie"]
 
@@ -48,7 +48,7 @@ def test_the_session_cookie_is_http_only_same_site_and_scoped_to_the_console(
 
 
 def test_a_login_page_never_sends_a_manager_to_another_site(container: Container, console: Console) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     response = console.sign_in("boss", next="//evil.example/console/")
 
@@ -77,7 +77,7 @@ def test_a_login_page_never_sends_a_manager_to_another_site(container: Container
 def test_a_login_page_sends_anything_but_a_plain_console_path_home(
     container: Container, console: Console, target: str
 ) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     page = console.get("/console/login", query_string={"next": target})
     response = console.sign_in("boss", next=target)
@@ -88,7 +88,7 @@ def test_a_login_page_sends_anything_but_a_plain_console_path_home(
 
 
 def test_a_plain_console_path_with_its_query_is_kept(container: Container, console: Console) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     response = console.sign_in("boss", next="/console/products/?q=green%20tea&sort=-price")
 
@@ -98,7 +98,7 @@ def test_a_plain_console_path_with_its_query_is_kept(container: Container, conso
 def test_a_wrong_password_is_told_in_the_api_words_and_keeps_no_session(
     container: Container, console: Console, api: Api
 ) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
 
     response = console.sign_in("boss", "not-the-password")
 
@@ -118,7 +118,7 @@ def test_a_customer_is_told_the_console_is_for_managers_only(console: Console, a
 
 
 def test_failed_console_logins_count_with_the_api_ones(container: Container, console: Console, api: Api) -> None:
-    container.make_manager(username="boss", password=PASSWORD)
+    UseCases(container.bus()).make_manager(username="boss", password=PASSWORD)
     for _ in range(3):
         assert api.client.post("/api/token/", json={"username": "boss", "password": "wrong-one"}).status_code == 401
     for _ in range(2):
@@ -164,7 +164,7 @@ def test_a_deleted_account_ends_the_console_session(manager: Console, api: Api) 
 
 
 def test_a_demotion_ends_the_console_session(manager: Console, container: Container) -> None:
-    container.demote_manager(username="boss", force=True)
+    UseCases(container.bus()).demote_manager(username="boss", force=True)
 
     assert manager.get("/console/").status_code == 302
     assert "session has ended" in text_of(manager.get("/console/login"))
@@ -173,7 +173,7 @@ def test_a_demotion_ends_the_console_session(manager: Console, container: Contai
 
 def test_the_session_cookie_is_secure_in_production(settings: Settings) -> None:
     app = create_app(replace(settings, production=True))
-    container_of(app).make_manager(username="boss", password=PASSWORD)
+    use_cases(app).make_manager(username="boss", password=PASSWORD)
     console = Console(app.test_client())
 
     cookie = console.sign_in("boss").headers["Set-Cookie"]
@@ -185,7 +185,7 @@ def test_over_https_the_forms_ask_browsers_for_a_same_origin_referer(settings: S
     """Flask-WTF refuses a form posted over HTTPS without a same-origin Referer: the console's pages
     must let the browser send one (the API's no-referrer would lock everyone out)."""
     app = create_app(replace(settings, production=True, trusted_hosts=("shop.example",)))
-    container_of(app).make_manager(username="boss", password=PASSWORD)
+    use_cases(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     login = client.get("/console/login", base_url="https://shop.example")
     token = CSRF.search(login.get_data(as_text=True))
@@ -230,7 +230,7 @@ def test_a_form_posted_after_the_session_ended_signs_in_back_to_a_page_not_the_p
     manager: Console, container: Container
 ) -> None:
     token = manager.token("/console/")
-    container.demote_manager(username="boss", force=True)
+    UseCases(container.bus()).demote_manager(username="boss", force=True)
 
     response = manager.client.post("/console/orders/1/cancel", data={"csrf_token": token})
 

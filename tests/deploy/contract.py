@@ -59,6 +59,15 @@ SERVICE_SETTINGS = frozenset(
         "WEBHOOK_LOG_RETENTION_DAYS",
         "WEBHOOKS_HOST",
         "WEBHOOKS_PORT",
+        # Tracing (shop.entrypoints.tracing): the OpenTelemetry SDK reads the others it knows itself.
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
     }
 )
 

@@ -26,7 +26,7 @@ from shop.adapters.sql.migrations import upgrade
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 EXAMPLES = 25
 PROBLEM = "application/problem+json"
@@ -78,7 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     url = f"sqlite:///{var / 'shop.db'}"
     upgrade(url)
     app = _app(url, var)
-    container_of(app).make_manager(username="boss", password=PASSWORD)
+    use_cases(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     for name in ("carol", "dave"):
         assert client.post("/users/", json={"username": name, "password": PASSWORD}).status_code == 201
@@ -104,9 +104,9 @@ def caller(app: Flask, role: str) -> str:
         return ""
     username = f"{role}{next(_callers)}"
     if role == "manager":
-        container_of(app).make_manager(username=username, password=PASSWORD)
+        use_cases(app).make_manager(username=username, password=PASSWORD)
     else:
-        container_of(app).register_user(actor=None, username=username, password=PASSWORD)
+        use_cases(app).register_user(actor=None, username=username, password=PASSWORD)
     return _token(app.test_client(), username)
 
 

@@ -25,7 +25,7 @@ from shop.adapters.sql.migrations import upgrade
 from shop.entrypoints.app import create_app
 from shop.entrypoints.settings import Settings
 from tests.fakes import PASSWORD
-from tests.support import container_of
+from tests.support import use_cases
 
 if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiCase  # schemathesis defines it for type checkers only
@@ -67,7 +67,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Flask, dict[str, s
     url = f"sqlite:///{var / 'shop.db'}"
     upgrade(url)
     app = _app(url, var)
-    container_of(app).make_manager(username="boss", password=PASSWORD)
+    use_cases(app).make_manager(username="boss", password=PASSWORD)
     client = app.test_client()
     assert client.post("/users/", json={"username": "carol", "password": PASSWORD}).status_code == 201
     tokens = {"manager": _login(client, "boss"), "customer": _login(client, "carol")}

@@ -17,7 +17,6 @@ from shop.application.errors import OutcomeUnknown
 from shop.application.messagebus import MessageBus
 from shop.application.orders import Idempotency
 from shop.application.ports.orders import OrderQuery
-from shop.container import Container
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
@@ -25,12 +24,12 @@ from shop.domain.users import Role, User
 from tests.fakes import FakeClock
 from tests.system.tcp_proxy import proxy_to
 
-from ..support import assembled
+from ..support import UseCases, assembled
 
 KEY = Idempotency("order-1", "same body")
 
 
-def use_cases(url: str) -> tuple[Container, Callable[[], None]]:
+def use_cases(url: str) -> tuple[UseCases, Callable[[], None]]:
     engine = make_engine(url)
     bus = MessageBus()
     clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,8 +16,8 @@ import pytest
 from shop.application.actors import Actor
 from shop.application.errors import PreconditionFailed
 from shop.application.orders import Idempotency
+from shop.application.ports.idempotency import StoredPlacement
 from shop.application.products import ProductChanges
-from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
@@ -24,14 +25,14 @@ from shop.domain.products import Product
 from shop.domain.users import Role, User
 from tests.fakes import FakeClock, RecordingBus
 
-from ..support import assembled
+from ..support import UseCases, assembled
 from .conftest import SqlUowFactory
 
 RecordProperty = Callable[[str, object], None]
 
 
 @pytest.fixture
-def use(sql_uow_factory: SqlUowFactory) -> Container:
+def use(sql_uow_factory: SqlUowFactory) -> UseCases:
     """The use cases on the real unit of work, each run on its own connection."""
     return assembled(sql_uow_factory, clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), bus=RecordingBus())
 
@@ -65,7 +66,7 @@ def run_together(count: int, action: Callable[[int], str]) -> Counter[str]:
         return Counter(pool.map(start, range(count)))
 
 
-def one_each(use: Container, actor: Actor, product_id: int) -> Callable[[int], str]:
+def one_each(use: UseCases, actor: Actor, product_id: int) -> Callable[[int], str]:
     """An action ordering one of the product: "placed", or "short" when the stock has run out."""
 
     def order(_: int) -> str:
@@ -83,7 +84,7 @@ def stock_of(uow_factory: SqlUowFactory, product_id: int) -> int:
         return uow.products.get_for_update([product_id], include_deleted=True)[product_id].stock
 
 
-def test_forty_orders_against_stock_ten_sell_exactly_ten(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_forty_orders_against_stock_ten_sell_exactly_ten(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [10])
 
     order = one_each(use, actor, product)
@@ -94,7 +95,7 @@ def test_forty_orders_against_stock_ten_sell_exactly_ten(use: Container, sql_uow
     assert stock_of(sql_uow_factory, product) == 0
 
 
-def test_overlapping_multi_item_orders_do_not_deadlock(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_overlapping_multi_item_orders_do_not_deadlock(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (a, b) = setup(sql_uow_factory, [1000, 1000])
 
     def order(i: int) -> str:
@@ -108,7 +109,7 @@ def test_overlapping_multi_item_orders_do_not_deadlock(use: Container, sql_uow_f
     assert (stock_of(sql_uow_factory, a), stock_of(sql_uow_factory, b)) == (970, 940)
 
 
-def test_cancel_and_order_at_once_keep_stock_exact(use: Container, sql_uow_factory: SqlUowFactory) -> None:
+def test_cancel_and_order_at_once_keep_stock_exact(use: UseCases, sql_uow_factory: SqlUowFactory) -> None:
     actor, (product,) = setup(sql_uow_factory, [20])
     placed = [use.place_order(actor=actor, items=[OrderItem(product, 1)]).order["id"] for _ in range(10)]
 
@@ -126,7 +127,7 @@ def test_cancel_and_order_at_once_keep_stock_exact(use: Container, sql_uow_facto
 
 
 def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(
-    use: Container, sql_uow_factory: SqlUowFactory, record_property: RecordProperty
+    use: UseCases, sql_uow_factory: SqlUowFactory, record_property: RecordProperty
 ) -> None:
     actor, (product,) = setup(sql_uow_factory, [50])
 
@@ -146,7 +147,7 @@ def test_two_hundred_orders_on_stock_fifty_sell_exactly_fifty(
 
 
 def test_same_idempotency_key_at_the_same_moment_places_one_order(
-    use: Container, sql_uow_factory: SqlUowFactory
+    use: UseCases, sql_uow_factory: SqlUowFactory
 ) -> None:
     actor, (product,) = setup(sql_uow_factory, [100])
 
@@ -165,7 +166,7 @@ def test_same_idempotency_key_at_the_same_moment_places_one_order(
 
 
 def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(
-    use: Container, sql_uow_factory: SqlUowFactory
+    use: UseCases, sql_uow_factory: SqlUowFactory
 ) -> None:
     """If-Match's precondition is judged under the row lock: no lost update between two edits."""
     _customer, (product,) = setup(sql_uow_factory, [5])
@@ -187,3 +188,40 @@ def test_managers_editing_the_same_read_at_once_one_wins_the_other_is_told(
 
     assert outcomes == Counter(applied=1, told=7)
     assert 100 <= stock_of(sql_uow_factory, product) < 108
+
+
+@pytest.mark.parametrize("first_ends", ["commit", "rollback"])
+def test_a_claim_waits_for_the_first_holder_of_its_key(sql_uow_factory: SqlUowFactory, first_ends: str) -> None:
+    """The second claim of a key blocks until the first transaction ends: committed, its answer comes
+    back; rolled back (an order refused, a crash), the key is the second's."""
+    actor, _ = setup(sql_uow_factory, [1])
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    claim = StoredPlacement(actor.user_id, "k", "fp", moment, None)
+    answers: list[StoredPlacement | None] = []
+    claimed = threading.Event()
+
+    def second() -> None:
+        claimed.wait()
+        with sql_uow_factory() as uow:
+            answers.append(uow.idempotency.claim(replace(claim, fingerprint="second"), moment))
+            uow.commit()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    with sql_uow_factory() as uow:
+        assert uow.idempotency.claim(claim, moment) is None
+        claimed.set()
+        time.sleep(0.3)
+        assert not answers, "the second claim must wait for the first transaction"
+        uow.idempotency.keep(replace(claim, order={"id": 7}))
+        if first_ends == "commit":
+            uow.commit()
+    waiter.join(timeout=10)
+
+    if first_ends == "commit":
+        assert [(a.fingerprint, a.order) if a else None for a in answers] == [("fp", {"id": 7})]
+    else:
+        assert answers == [None]
+        with sql_uow_factory() as uow:
+            held = uow.idempotency.get(actor.user_id, "k")
+        assert held is not None and held.fingerprint == "second"

@@ -15,6 +15,7 @@ import pytest
 
 from shop.container import Container
 from shop.entrypoints.settings import Settings
+from tests.support import UseCases
 
 REPO = Path(__file__).resolve().parents[2]
 # A password make and the shell would both mangle if it passed through a command line.
@@ -59,7 +60,9 @@ def test_make_manager_never_shows_the_password(database: dict[str, str]) -> None
         assert "pass`" not in output and "HOME" not in output
     container = Container()
     container.config.from_dict(asdict(Settings.from_env(env={**os.environ, **database, "JWT_SECRET_KEY": "k" * 48})))
-    signed_in = container.login(username="alice", password=PASSWORD, managers_only=True)  # the password, intact
+    signed_in = UseCases(container.bus()).login(
+        username="alice", password=PASSWORD, managers_only=True
+    )  # the password, intact
     assert signed_in.user.username == "alice"
 
 

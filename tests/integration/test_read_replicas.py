@@ -16,11 +16,13 @@ from shop.adapters.memory.positions import MemoryPositions
 from shop.adapters.security import SystemClock
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.migrations import upgrade
+from shop.adapters.sql.reads import SqlReads
 from shop.adapters.sql.replicas import PRIMARY, ReadRouter
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import products
 from shop.application.actors import Actor
-from shop.application.ports.replicas import Consistency
+from shop.application.ports.reads import Consistency
+from shop.application.ports.replicas import Guarantee
 from shop.application.reads import reading_as
 from shop.domain.users import Role
 from tests.conftest import StreamingPair
@@ -82,7 +84,7 @@ def add_product(uow: SqlUnitOfWork, name: str) -> int:
 def test_a_user_who_has_just_written_reads_it_back_at_once(replicated: Replicated) -> None:
     router = replicated.router()
     writes = writer(replicated, router)
-    reads = SqlUnitOfWork(router._primary, router=router, consistency=Consistency.READ_YOUR_WRITES)
+    reads = SqlUnitOfWork(router._primary, router=router, guarantee=Guarantee.READ_YOUR_WRITES)
     reading_as(MANAGER.user_id)
 
     for attempt in range(100):
@@ -92,6 +94,35 @@ def test_a_user_who_has_just_written_reads_it_back_at_once(replicated: Replicate
     time.sleep((APPLY_DELAY_MS + 300) / 1000)  # the replica applies them, the poller sees it
     products.get_product(uow=reads, product_id=product_id)
     assert replicated.served.reads["replica"] >= 1, "once the replica has it, the replica serves"
+    router.stop()
+
+
+def test_the_views_lagging_reads_go_through_the_router_and_fresh_ones_never(replicated: Replicated) -> None:
+    router = replicated.router()
+    writes = writer(replicated, router)
+    views = SqlReads(router._primary, router=router)
+    reading_as(MANAGER.user_id)
+    for attempt in range(20):
+        product_id = add_product(writes, f"v{attempt}")
+        with views.connection(Consistency.MAY_LAG) as conn:
+            found = conn.product(product_id)
+            assert found is not None and found.name == f"v{attempt}"
+
+    time.sleep((APPLY_DELAY_MS + 300) / 1000)
+    with views.connection(Consistency.MAY_LAG) as conn:
+        assert conn.product(product_id) is not None
+    assert replicated.served.reads["replica"] >= 1, "once the replica has it, the replica serves"
+    before = replicated.served.reads.copy()
+    with views.connection(Consistency.FRESH) as conn:
+        assert conn.product(product_id) is not None
+    assert replicated.served.reads == before, "a FRESH read never asks the router"
+
+    # What fills the shared cache for everyone holds every write, even read by someone else at once.
+    cached = SqlReads(router._primary, router=router, lagging=Guarantee.EVERY_WRITE)
+    product_id = add_product(writes, "shared")
+    reading_as(None)
+    with cached.connection(Consistency.MAY_LAG) as conn:
+        assert conn.product(product_id) is not None
     router.stop()
 
 
@@ -115,7 +146,7 @@ def test_nobody_is_served_from_a_replica_further_behind_than_the_bound(replicate
 
     thread = threading.Thread(target=write)
     thread.start()
-    reads = SqlUnitOfWork(router._primary, router=router, consistency=Consistency.READ_YOUR_WRITES)
+    reads = SqlUnitOfWork(router._primary, router=router, guarantee=Guarantee.READ_YOUR_WRITES)
     reading_as(None)
     checked = 0
     try:
@@ -141,7 +172,7 @@ def test_nobody_is_served_from_a_replica_further_behind_than_the_bound(replicate
 def test_a_replica_that_stops_sends_its_reads_to_the_primary_without_an_error(replicated: Replicated) -> None:
     router = replicated.router()
     product_id = add_product(writer(replicated, router), "kept")
-    reads = SqlUnitOfWork(router._primary, router=router, consistency=Consistency.READ_YOUR_WRITES)
+    reads = SqlUnitOfWork(router._primary, router=router, guarantee=Guarantee.READ_YOUR_WRITES)
     time.sleep((APPLY_DELAY_MS + 300) / 1000)
     products.get_product(uow=reads, product_id=product_id)
     assert replicated.served.reads["replica"] == 1

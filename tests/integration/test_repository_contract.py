@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from shop.application import representations
-from shop.application.errors import AlreadyExists, KeyInUse, OrderOutdated
+from shop.application.errors import AlreadyExists
 from shop.application.messagebus import MessageBus
 from shop.application.messages import Message
 from shop.application.ports.idempotency import StoredPlacement
@@ -54,29 +55,18 @@ def add_product(
 
 def place(uow_factory: UowFactory, user_id: int, *items: tuple[int, int], now: datetime = NOW) -> Order:
     with uow_factory() as uow:
-        products = uow.products.get_many([pid for pid, _ in items])
+        uow.orders.reserve_id()  # as placing an order does: before the products' locks
+        products = uow.products.get_for_update([pid for pid, _ in items])
         order = Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=now)
         uow.orders.add(order)
         uow.commit()
     return order
 
 
-def decided(uow_factory: UowFactory, user_id: int, *items: tuple[int, int]) -> Order:
-    """An order decided on the products as they are now, not stored yet."""
+def keep(uow_factory: UowFactory, placement: StoredPlacement, stale_before: datetime = NOW) -> None:
+    """Claim a key and keep its answer, in one transaction, as placing an order does."""
     with uow_factory() as uow:
-        products = uow.products.get_many([pid for pid, _ in items])
-    return Order.place(user_id=user_id, items=[OrderItem(p, q) for p, q in items], products=products, now=NOW)
-
-
-def store(uow_factory: UowFactory, order: Order) -> None:
-    """Write an order decided earlier: OrderOutdated if its products changed meanwhile."""
-    with uow_factory() as uow:
-        uow.orders.add(order)
-        uow.commit()
-
-
-def keep(uow_factory: UowFactory, placement: StoredPlacement) -> None:
-    with uow_factory() as uow:
+        assert uow.idempotency.claim(replace(placement, order=None), stale_before) is None
         uow.idempotency.keep(placement)
         uow.commit()
 
@@ -397,38 +387,6 @@ class TestOrders:
             assert list(uow.products.get_many([tea.id, gone.id, 999])) == [tea.id]
             assert uow.products.get_many([]) == {}
 
-    @pytest.mark.parametrize("change", ["renamed", "repriced", "deleted", "sold out"])
-    def test_an_order_whose_product_changed_since_it_was_decided_stores_nothing(
-        self, uow_factory: UowFactory, change: str
-    ) -> None:
-        user = add_user(uow_factory)
-        tea = add_product(uow_factory, stock=5)
-        cake = add_product(uow_factory, "Cake", stock=5)
-        assert user.id is not None and tea.id is not None and cake.id is not None
-        order = decided(uow_factory, user.id, (cake.id, 1), (tea.id, 2))
-        with uow_factory() as uow:  # meanwhile, a manager or another order
-            product = uow.products.get_for_update([tea.id])[tea.id]
-            if change == "renamed":
-                product.change(name="Black tea", now=NOW)
-            elif change == "repriced":
-                product.change(price="11.00", now=NOW)
-            elif change == "deleted":
-                product.delete(NOW)
-            else:
-                product.change(stock=1, now=NOW)
-            uow.products.save(product)
-            uow.commit()
-        with uow_factory() as uow:
-            backlog = uow.outbox.backlog().pending
-
-        with pytest.raises(OrderOutdated):
-            store(uow_factory, order)
-
-        with uow_factory() as uow:
-            assert uow.orders.list(OrderQuery()).total == 0
-            assert uow.outbox.backlog().pending == backlog
-        assert stocks(uow_factory, tea.id, cake.id) == {tea.id: 1 if change == "sold out" else 5, cake.id: 5}
-
     def test_an_order_keeps_the_order_of_its_lines_and_takes_what_other_orders_left(
         self, uow_factory: UowFactory
     ) -> None:
@@ -436,10 +394,8 @@ class TestOrders:
         tea = add_product(uow_factory, stock=5)
         cake = add_product(uow_factory, "Cake", stock=5)
         assert user.id is not None and tea.id is not None and cake.id is not None
-        first = decided(uow_factory, user.id, (cake.id, 2), (tea.id, 1))
-        second = decided(uow_factory, user.id, (tea.id, 3))  # decided on the same stock as the first
-        for order in (first, second):
-            store(uow_factory, order)
+        first = place(uow_factory, user.id, (cake.id, 2), (tea.id, 1))
+        place(uow_factory, user.id, (tea.id, 3))
         assert first.id is not None
         with uow_factory() as uow:
             loaded = uow.orders.get(first.id)
@@ -608,38 +564,49 @@ class TestTokens:
 
 
 class TestIdempotencyKeys:
-    def test_keep_and_get(self, uow_factory: UowFactory) -> None:
+    def test_claim_keep_and_get(self, uow_factory: UowFactory) -> None:
         user = add_user(uow_factory)
         assert user.id is not None
         shown = {"id": 1, "total": "2.50", "cancelled_at": None}
         with uow_factory() as uow:
             assert uow.idempotency.get(user.id, "k") is None
+            assert uow.idempotency.claim(StoredPlacement(user.id, "k", "fp", NOW, None), NOW) is None
             uow.idempotency.keep(StoredPlacement(user.id, "k", "fp", NOW, shown))
             uow.commit()
         with uow_factory() as uow:
             assert uow.idempotency.get(user.id, "k") == StoredPlacement(user.id, "k", "fp", NOW, shown)
 
-    def test_a_key_is_taken_once_per_user(self, uow_factory: UowFactory) -> None:
+    def test_a_key_is_claimed_once_per_user_until_it_is_stale(self, uow_factory: UowFactory) -> None:
         alice = add_user(uow_factory)
         bob = add_user(uow_factory, "bob")
         assert alice.id is not None and bob.id is not None
+        keep(uow_factory, StoredPlacement(alice.id, "k", "fp", NOW, {"id": 1}))
+        keep(uow_factory, StoredPlacement(bob.id, "k", "fp", NOW, {"id": 2}))
         with uow_factory() as uow:
-            uow.idempotency.keep(StoredPlacement(alice.id, "k", "fp", NOW, {"id": 1}))
-            uow.idempotency.keep(StoredPlacement(bob.id, "k", "fp", NOW, {"id": 2}))
+            held = uow.idempotency.claim(StoredPlacement(alice.id, "k", "other", NOW, None), NOW)
+        assert held is not None and (held.fingerprint, held.order) == ("fp", {"id": 1})
+        later = NOW + timedelta(days=1)
+        with uow_factory() as uow:  # kept before `stale_before`: forgotten, the key is claimed again
+            assert uow.idempotency.claim(StoredPlacement(alice.id, "k", "new", later, None), later) is None
+            uow.idempotency.keep(StoredPlacement(alice.id, "k", "new", later, {"id": 3}))
             uow.commit()
-        with pytest.raises(KeyInUse):
-            keep(uow_factory, StoredPlacement(alice.id, "k", "other", NOW, {"id": 3}))
         with uow_factory() as uow:
             kept = uow.idempotency.get(alice.id, "k")
-        assert kept is not None and kept.order == {"id": 1}
+        assert kept is not None and (kept.fingerprint, kept.created_at, kept.order) == ("new", later, {"id": 3})
+
+    def test_a_claim_rolled_back_leaves_nothing(self, uow_factory: UowFactory) -> None:
+        user = add_user(uow_factory)
+        assert user.id is not None
+        with uow_factory() as uow:
+            assert uow.idempotency.claim(StoredPlacement(user.id, "k", "fp", NOW, None), NOW) is None
+        with uow_factory() as uow:
+            assert uow.idempotency.get(user.id, "k") is None
 
     def test_delete_and_purge(self, uow_factory: UowFactory) -> None:
         user = add_user(uow_factory)
         assert user.id is not None
-        with uow_factory() as uow:
-            for key, moment in (("old", NOW - timedelta(days=2)), ("new", NOW), ("gone", NOW)):
-                uow.idempotency.keep(StoredPlacement(user.id, key, "fp", moment, {"id": 1}))
-            uow.commit()
+        for key, moment in (("old", NOW - timedelta(days=2)), ("new", NOW), ("gone", NOW)):
+            keep(uow_factory, StoredPlacement(user.id, key, "fp", moment, {"id": 1}), moment)
         with uow_factory() as uow:
             uow.idempotency.delete(user.id, "gone")
             assert uow.idempotency.purge_older_than(NOW - timedelta(days=1)) == 1

@@ -10,13 +10,12 @@ import pytest
 
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.application.actors import Actor
-from shop.container import Container
 from shop.domain.money import Money
 from shop.domain.products import Product
 from shop.domain.users import Role, User
 from tests.fakes import PASSWORD, CounterIds, FakeClock, FakeHasher, RecordingBus
 
-from ..support import assembled
+from ..support import UseCases, assembled
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def bus() -> RecordingBus:
 
 
 @pytest.fixture
-def use(store: MemoryStore, bus: RecordingBus, clock: FakeClock, hasher: FakeHasher, ids: CounterIds) -> Container:
+def use(store: MemoryStore, bus: RecordingBus, clock: FakeClock, hasher: FakeHasher, ids: CounterIds) -> UseCases:
     """Every use case, assembled over the in-memory store and the fakes."""
     return assembled(lambda: MemoryUnitOfWork(store, bus), clock=clock, bus=bus, hasher=hasher, ids=ids)
 

@@ -12,15 +12,15 @@ import pytest
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden
 from shop.application.overview import LOW_STOCK, LOW_STOCK_SHOWN
-from shop.container import Container
 from shop.domain.money import Money
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from tests.fakes import FakeClock
+from tests.support import UseCases
 
 
 def test_sales_of_today_and_of_the_week_in_each_currency(
-    use: Container, clock: FakeClock, manager: Actor, customer: Actor, add_product: Callable[..., Product]
+    use: UseCases, clock: FakeClock, manager: Actor, customer: Actor, add_product: Callable[..., Product]
 ) -> None:
     tea, mug = add_product("Tea", "2.50", stock=100), add_product("Mug", "7.00", stock=100, currency="USD")
     clock.advance(-timedelta(days=7))  # 8 days ago: in neither
@@ -40,9 +40,7 @@ def test_sales_of_today_and_of_the_week_in_each_currency(
     assert seen.last_7_days.revenue == (Money(Decimal("10.00"), "TWD"), Money(Decimal("14.00"), "USD"))
 
 
-def test_the_products_lowest_on_stock_first(
-    use: Container, manager: Actor, add_product: Callable[..., Product]
-) -> None:
+def test_the_products_lowest_on_stock_first(use: UseCases, manager: Actor, add_product: Callable[..., Product]) -> None:
     for number in range(LOW_STOCK_SHOWN + 3):
         add_product(f"P{number}", stock=number)
 
@@ -52,6 +50,6 @@ def test_the_products_lowest_on_stock_first(
     assert low.total == LOW_STOCK + 1
 
 
-def test_customers_see_no_sales(use: Container, customer: Actor) -> None:
+def test_customers_see_no_sales(use: UseCases, customer: Actor) -> None:
     with pytest.raises(Forbidden):
         use.overview(actor=customer)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shop.adapters.memory.positions import MemoryPositions
-from shop.application.ports.replicas import EVERYONE, Consistency
+from shop.application.ports.replicas import EVERYONE, Guarantee
 from shop.application.reads import ReplicaState, choose, current_reader, floor_keys, reading_as
 
 NOW = 100.0
@@ -15,57 +15,57 @@ def replica(name: str = "a", *, replayed: int | None = 500, behind_s: float | No
 
 
 def route(
-    consistency: Consistency, *replicas: ReplicaState, floor: int | None = 0, reader: int | None = None
+    guarantee: Guarantee, *replicas: ReplicaState, floor: int | None = 0, reader: int | None = None
 ) -> str | None:
-    return choose(consistency, replicas, floor=floor, now=NOW, max_lag_s=MAX_LAG_S, reader=reader)
+    return choose(guarantee, replicas, floor=floor, now=NOW, max_lag_s=MAX_LAG_S, reader=reader)
 
 
 def test_writes_and_guards_always_read_the_primary() -> None:
-    assert route(Consistency.PRIMARY, replica()) is None
+    assert route(Guarantee.PRIMARY, replica()) is None
 
 
 def test_a_recent_replica_serves_anyone_unidentified() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica()) == "a"
+    assert route(Guarantee.READ_YOUR_WRITES, replica()) == "a"
 
 
 def test_a_replica_further_behind_than_the_bound_is_skipped() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica(behind_s=1.01)) is None
-    assert route(Consistency.READ_YOUR_WRITES, replica(behind_s=1.01), replica("b", behind_s=0.5)) == "b"
+    assert route(Guarantee.READ_YOUR_WRITES, replica(behind_s=1.01)) is None
+    assert route(Guarantee.READ_YOUR_WRITES, replica(behind_s=1.01), replica("b", behind_s=0.5)) == "b"
 
 
 def test_a_replica_that_never_caught_up_with_a_moment_seen_is_skipped() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica(behind_s=None)) is None
+    assert route(Guarantee.READ_YOUR_WRITES, replica(behind_s=None)) is None
 
 
 def test_an_unreachable_replica_is_skipped() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica(replayed=None)) is None
-    assert route(Consistency.READ_YOUR_WRITES, replica(replayed=None), replica("b")) == "b"
+    assert route(Guarantee.READ_YOUR_WRITES, replica(replayed=None)) is None
+    assert route(Guarantee.READ_YOUR_WRITES, replica(replayed=None), replica("b")) == "b"
 
 
 def test_a_user_reads_from_a_replica_only_once_it_replayed_their_last_write_or_read() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica(replayed=499), floor=500, reader=7) is None
-    assert route(Consistency.READ_YOUR_WRITES, replica(replayed=500), floor=500, reader=7) == "a"
-    assert route(Consistency.READ_YOUR_WRITES, replica(replayed=499), replica("b", replayed=600), floor=500) == "b"
+    assert route(Guarantee.READ_YOUR_WRITES, replica(replayed=499), floor=500, reader=7) is None
+    assert route(Guarantee.READ_YOUR_WRITES, replica(replayed=500), floor=500, reader=7) == "a"
+    assert route(Guarantee.READ_YOUR_WRITES, replica(replayed=499), replica("b", replayed=600), floor=500) == "b"
 
 
 def test_an_unknown_floor_reads_the_primary() -> None:
-    assert route(Consistency.READ_YOUR_WRITES, replica(), floor=None, reader=7) is None
+    assert route(Guarantee.READ_YOUR_WRITES, replica(), floor=None, reader=7) is None
 
 
 def test_a_user_keeps_to_one_replica_while_it_qualifies() -> None:
     replicas = (replica("a"), replica("b"), replica("c"))
-    assert {route(Consistency.READ_YOUR_WRITES, *replicas, reader=4) for _ in range(5)} == {"b"}
+    assert {route(Guarantee.READ_YOUR_WRITES, *replicas, reader=4) for _ in range(5)} == {"b"}
     assert (
-        route(Consistency.READ_YOUR_WRITES, replica("a"), replica("b", replayed=10), replica("c"), floor=400, reader=4)
+        route(Guarantee.READ_YOUR_WRITES, replica("a"), replica("b", replayed=10), replica("c"), floor=400, reader=4)
         == "a"
     )
 
 
 def test_what_is_cached_for_everyone_must_hold_every_write() -> None:
-    assert floor_keys(Consistency.EVERY_WRITE, None) == (EVERYONE,)
-    assert floor_keys(Consistency.EVERY_WRITE, 7) == ("7", EVERYONE)
-    assert floor_keys(Consistency.READ_YOUR_WRITES, 7) == ("7",)
-    assert floor_keys(Consistency.READ_YOUR_WRITES, None) == ()
+    assert floor_keys(Guarantee.EVERY_WRITE, None) == (EVERYONE,)
+    assert floor_keys(Guarantee.EVERY_WRITE, 7) == ("7", EVERYONE)
+    assert floor_keys(Guarantee.READ_YOUR_WRITES, 7) == ("7",)
+    assert floor_keys(Guarantee.READ_YOUR_WRITES, None) == ()
 
 
 def test_floors_only_rise() -> None:

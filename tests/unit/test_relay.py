@@ -12,10 +12,10 @@ from shop.application.actors import Actor
 from shop.application.messages import OutboxEntry
 from shop.application.ports.broker import PublishFailed
 from shop.application.relay import Relay, RelaySettings, relay_batch
-from shop.container import Container
 from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from tests.fakes import FakeBroker, FakeClock, FakeLeadership
+from tests.support import UseCases
 
 
 class Waits:
@@ -38,7 +38,7 @@ def broker() -> FakeBroker:
 
 
 @pytest.fixture
-def orders(use: Container, customer: Actor, add_product: Callable[..., Product]) -> Callable[[int], list[int]]:
+def orders(use: UseCases, customer: Actor, add_product: Callable[..., Product]) -> Callable[[int], list[int]]:
     """Place n orders; their ids."""
     tea = add_product("Tea", stock=1000)
 

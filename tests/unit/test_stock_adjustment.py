@@ -10,11 +10,11 @@ import pytest
 from shop.adapters.memory import MemoryStore
 from shop.application.actors import Actor
 from shop.application.errors import Forbidden, NotFound
-from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.events import ProductChanged
 from shop.domain.money import Money
 from shop.domain.products import STOCK_MAX, Product
+from tests.support import UseCases
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def test_the_message_says_how_far_the_stock_can_move() -> None:
     assert caught.value.errors["adjustment"] == [f"The stock is 5: it can change by -5 to {STOCK_MAX - 5}."]
 
 
-def test_a_manager_adjusts_the_stock_of_a_product(use: Container, manager: Actor, store: MemoryStore) -> None:
+def test_a_manager_adjusts_the_stock_of_a_product(use: UseCases, manager: Actor, store: MemoryStore) -> None:
     created = use.create_product(actor=manager, name="Lamp", price="1.00", stock=4)
     assert created.id is not None
 
@@ -80,9 +80,7 @@ def test_a_manager_adjusts_the_stock_of_a_product(use: Container, manager: Actor
     assert store.state.products[created.id].stock == 1
 
 
-def test_a_customer_cannot_adjust_the_stock(
-    use: Container, manager: Actor, customer: Actor, store: MemoryStore
-) -> None:
+def test_a_customer_cannot_adjust_the_stock(use: UseCases, manager: Actor, customer: Actor, store: MemoryStore) -> None:
     created = use.create_product(actor=manager, name="Lamp", price="1.00", stock=4)
     assert created.id is not None
 
@@ -92,6 +90,6 @@ def test_a_customer_cannot_adjust_the_stock(
     assert store.state.products[created.id].stock == 4
 
 
-def test_the_stock_of_an_unknown_product_cannot_be_adjusted(use: Container, manager: Actor) -> None:
+def test_the_stock_of_an_unknown_product_cannot_be_adjusted(use: UseCases, manager: Actor) -> None:
     with pytest.raises(NotFound):
         use.adjust_stock(actor=manager, product_id=99, by=1)

@@ -13,16 +13,16 @@ import pytest
 from shop.adapters.memory import MemoryStore, MemoryUnitOfWork
 from shop.adapters.memory.attempts import MemoryAttempts
 from shop.application import auth
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed, Forbidden, TooManyAttempts
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Limit
 from shop.application.throttling import failed_login_key
 from shop.application.users import UserChanges
-from shop.container import Container
 from shop.domain.users import Role, User
 from tests.fakes import PASSWORD, START, CounterIds, FakeClock, FakeHasher
+from tests.support import UseCases
 
 TTL = timedelta(days=7)
 
@@ -34,17 +34,18 @@ def alice(add_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def do_login(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
 ) -> Callable[..., Session]:
     def run(username: str = "alice", password: str = PASSWORD) -> Session:
-        return use.login(username=username, password=password)
+        signed_in: Session = use.login(username=username, password=password)
+        return signed_in
 
     return run
 
 
 @pytest.fixture
 def do_refresh(
-    use: Container, uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds
+    use: UseCases, uow: MemoryUnitOfWork, clock: FakeClock, ids: CounterIds
 ) -> Callable[[TokenClaims], Session]:
     return lambda claims: use.refresh(claims=claims)
 
@@ -98,20 +99,20 @@ def test_wrong_password_fails(alice: User, do_login: Callable[..., Session], sto
 
 
 def test_a_managers_only_login_refuses_a_customer_and_opens_no_family(
-    alice: User, use: Container, store: MemoryStore
+    alice: User, use: UseCases, store: MemoryStore
 ) -> None:
     with pytest.raises(Forbidden):
         use.login(username="alice", password=PASSWORD, managers_only=True)
     assert store.state.refresh_tokens == {}
 
 
-def test_a_managers_only_login_checks_the_password_first(alice: User, use: Container) -> None:
+def test_a_managers_only_login_checks_the_password_first(alice: User, use: UseCases) -> None:
     """A wrong password says only that: whether the account is a manager's is not told."""
     with pytest.raises(AuthenticationFailed):
         use.login(username="alice", password="wrong password", managers_only=True)
 
 
-def test_a_managers_only_login_lets_a_manager_in(use: Container, add_user: Callable[..., User]) -> None:
+def test_a_managers_only_login_lets_a_manager_in(use: UseCases, add_user: Callable[..., User]) -> None:
     add_user("boss", role=Role.MANAGER)
 
     assert use.login(username="boss", password=PASSWORD, managers_only=True).user.username == "boss"
@@ -125,7 +126,7 @@ def test_unknown_user_costs_a_dummy_verify(do_login: Callable[..., Session], has
 
 
 def test_deactivated_user_cannot_log_in(
-    use: Container,
+    use: UseCases,
     alice: User,
     uow: MemoryUnitOfWork,
     do_login: Callable[..., Session],
@@ -159,7 +160,7 @@ def test_login_leaves_a_current_hash_alone(
 
 
 def test_rehash_does_not_undo_a_password_change_made_meanwhile(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -185,7 +186,7 @@ def test_rehash_does_not_undo_a_password_change_made_meanwhile(
 
 
 def test_rehash_does_not_reactivate_an_account_closed_meanwhile(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     hasher: FakeHasher,
@@ -218,7 +219,7 @@ def test_refresh_rotates_within_the_family(
 
 
 def test_refresh_token_reuse_revokes_the_whole_family(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -252,7 +253,7 @@ def test_unknown_refresh_token_fails_and_revokes_its_family(
 
 @pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
 def test_refresh_fails_after_the_user_revoked_every_token(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -266,7 +267,7 @@ def test_refresh_fails_after_the_user_revoked_every_token(
     assert family_revoked(uow, alice, session.refresh.family)
 
 
-def revoke_everything(event: str, use: Container, user: User) -> None:
+def revoke_everything(event: str, use: UseCases, user: User) -> None:
     actor = Actor(user.id or 0, Role.CUSTOMER)
     if event == "password":
         use.update_user(actor=actor, user_id=actor.user_id, changes=UserChanges(password="n3w pass"))
@@ -280,7 +281,7 @@ def revoke_everything(event: str, use: Container, user: User) -> None:
 
 
 def test_check_access_returns_the_actor(
-    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork
+    use: UseCases, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork
 ) -> None:
     actor = use.check_access(claims=access_claims(do_login()))
     assert actor == Actor(alice.id or 0, Role.CUSTOMER)
@@ -289,7 +290,7 @@ def test_check_access_returns_the_actor(
 
 @pytest.mark.parametrize("event", ["password", "deactivate", "promote"])
 def test_check_access_fails_after_the_user_revoked_every_token(
-    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
+    use: UseCases, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher, event: str
 ) -> None:
     claims = access_claims(do_login())
     revoke_everything(event, use, alice)
@@ -298,19 +299,19 @@ def test_check_access_fails_after_the_user_revoked_every_token(
 
 
 def test_check_access_after_promotion_with_a_new_login(
-    use: Container, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
+    use: UseCases, alice: User, do_login: Callable[..., Session], uow: MemoryUnitOfWork, hasher: FakeHasher
 ) -> None:
     use.make_manager(username="alice", password=None)
     assert use.check_access(claims=access_claims(do_login())).is_manager
 
 
-def test_check_access_fails_for_an_unknown_user(use: Container, uow: MemoryUnitOfWork) -> None:
+def test_check_access_fails_for_an_unknown_user(use: UseCases, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(AuthenticationFailed):
         use.check_access(claims=TokenClaims(user_id=404, token_version=0, jti="j", family="f"))
 
 
 def test_revoke_ends_the_family_and_the_access_token(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     do_refresh: Callable[[TokenClaims], Session],
@@ -335,7 +336,7 @@ def test_revoke_ends_the_family_and_the_access_token(
 
 
 def test_revoke_without_access_token_ends_the_family_only(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     uow: MemoryUnitOfWork,
@@ -349,7 +350,7 @@ def test_revoke_without_access_token_ends_the_family_only(
 
 
 def test_purge_removes_only_expired_tokens(
-    use: Container,
+    use: UseCases,
     alice: User,
     do_login: Callable[..., Session],
     uow: MemoryUnitOfWork,
@@ -393,7 +394,7 @@ def outcome(login: Callable[[], object]) -> str:
 
 
 def test_simultaneous_wrong_passwords_reach_the_password_check_five_times_at_most(
-    alice: User, use: Container, hasher: FakeHasher
+    alice: User, use: UseCases, hasher: FakeHasher
 ) -> None:
     start = threading.Barrier(20)
 
@@ -409,7 +410,7 @@ def test_simultaneous_wrong_passwords_reach_the_password_check_five_times_at_mos
 
 
 def test_sequential_wrong_passwords_reach_the_password_check_five_times_a_minute(
-    alice: User, use: Container, hasher: FakeHasher, clock: FakeClock
+    alice: User, use: UseCases, hasher: FakeHasher, clock: FakeClock
 ) -> None:
     outcomes = [outcome(lambda: use.login(username="alice", password="wrong password")) for _ in range(30)]
     clock.advance(timedelta(seconds=61))
@@ -420,7 +421,7 @@ def test_sequential_wrong_passwords_reach_the_password_check_five_times_a_minute
     assert password_checks(hasher) == 6
 
 
-def test_a_refused_login_says_when_to_retry(alice: User, use: Container, clock: FakeClock) -> None:
+def test_a_refused_login_says_when_to_retry(alice: User, use: UseCases, clock: FakeClock) -> None:
     for _ in range(5):
         outcome(lambda: use.login(username="alice", password="wrong password"))
         clock.advance(timedelta(seconds=2))
@@ -433,7 +434,7 @@ def test_a_refused_login_says_when_to_retry(alice: User, use: Container, clock: 
 
 
 def test_a_refused_login_reads_no_user_and_checks_no_password(
-    alice: User, use: Container, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
+    alice: User, use: UseCases, hasher: FakeHasher, clock: FakeClock, ids: CounterIds
 ) -> None:
     attempts = MemoryAttempts()
     limit = Limit(1, timedelta(minutes=1))
@@ -459,7 +460,7 @@ def test_a_refused_login_reads_no_user_and_checks_no_password(
     assert password_checks(hasher) == 0
 
 
-def test_right_passwords_do_not_count_as_failures(alice: User, use: Container) -> None:
+def test_right_passwords_do_not_count_as_failures(alice: User, use: UseCases) -> None:
     successes = [outcome(lambda: use.login(username="alice", password=PASSWORD)) for _ in range(10)]
     failures = [outcome(lambda: use.login(username="alice", password="wrong password")) for _ in range(6)]
 
@@ -467,15 +468,13 @@ def test_right_passwords_do_not_count_as_failures(alice: User, use: Container) -
     assert failures == ["401"] * 5 + ["429"]
 
 
-def test_a_customer_signing_in_to_the_console_with_the_right_password_is_no_failure(
-    alice: User, use: Container
-) -> None:
+def test_a_customer_signing_in_to_the_console_with_the_right_password_is_no_failure(alice: User, use: UseCases) -> None:
     for _ in range(6):
         assert outcome(lambda: use.login(username="alice", password=PASSWORD, managers_only=True)) == "403"
     assert outcome(lambda: use.login(username="alice", password=PASSWORD)) == "200"
 
 
-def test_failures_count_for_the_username_whatever_its_case(alice: User, use: Container) -> None:
+def test_failures_count_for_the_username_whatever_its_case(alice: User, use: UseCases) -> None:
     for name in ("ALICE", "Alice", "alice", "aLiCe", "ALICE"):
         assert outcome(partial(use.login, username=name, password="wrong password")) == "401"
 

@@ -13,57 +13,45 @@ import pytest
 from shop.adapters.memory import MemoryMetrics, MemoryStore, MemoryUnitOfWork
 from shop.adapters.memory.outbox import MemoryOutboxRepository
 from shop.application import auth, orders, products, users
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed
-from shop.application.handlers import handlers
 from shop.application.messages import Message
 from shop.application.orders import Idempotency
-from shop.application.ports.orders import OrderQuery
-from shop.application.ports.paging import Listing
-from shop.application.ports.products import ProductQuery
+from shop.application.ports.caches import MISSED, Cached, Entry, TokenKey
 from shop.application.ports.tokens import AccessState
 from shop.application.products import ProductChanges
 from shop.application.users import UserChanges
-from shop.container import Container
+from shop.bootstrap import event_handlers
 from shop.domain.errors import InsufficientStock, InvalidTransition
 from shop.domain.events import Event, OrderPlaced, OrderRefused, ProductChanged
-from shop.domain.orders import Order, OrderItem
+from shop.domain.orders import OrderItem
 from shop.domain.products import Product
 from shop.domain.users import User
 from tests.fakes import PASSWORD, START, CounterIds, FakeClock, FakeHasher, RecordingBus
 
-from ..support import assembled
+from ..support import UseCases, assembled
 from .conftest import actor_of
 
 E = TypeVar("E", bound=Event)
 
 
-class RecordingCatalog:
-    """Reads pass through; invalidations are recorded as (products, whose orders)."""
+class RecordingCache:
+    """The views' cache, recording what the handlers tell it: invalidations as (products, whose
+    orders), users whose tokens are forgotten."""
 
     def __init__(self) -> None:
         self.invalidated: list[tuple[list[int], int | None]] = []
+        self.forgotten: list[int] = []
 
-    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None:
-        return load()
+    def read(self, token: TokenKey | None, entry: Entry | None) -> Cached:
+        return MISSED
 
-    def products(self, query: ProductQuery, load: Callable[[], Listing[Product]]) -> Listing[Product]:
-        return load()
-
-    def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]:
-        return load()
+    def keep(self, cached: Cached, *, standing: AccessState | None = None, body: bytes | None = None) -> None:
+        pass
 
     def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
         self.invalidated.append((sorted(product_ids), orders_of))
-
-
-class RecordingAccess:
-    def __init__(self) -> None:
-        self.forgotten: list[int] = []
-
-    def state(self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]) -> AccessState | None:
-        return load()
 
     def forget_user(self, user_id: int) -> None:
         self.forgotten.append(user_id)
@@ -75,19 +63,24 @@ def metrics() -> MemoryMetrics:
 
 
 @pytest.fixture
-def catalog() -> RecordingCatalog:
-    return RecordingCatalog()
+def cache() -> RecordingCache:
+    return RecordingCache()
 
 
 @pytest.fixture
-def access() -> RecordingAccess:
-    return RecordingAccess()
+def catalog(cache: RecordingCache) -> RecordingCache:
+    return cache
 
 
 @pytest.fixture
-def bus(metrics: MemoryMetrics, catalog: RecordingCatalog, access: RecordingAccess) -> RecordingBus:
-    """The service's own handlers, over recording caches and metrics."""
-    return RecordingBus(handlers(metrics=metrics, catalog=catalog, access=access))
+def access(cache: RecordingCache) -> RecordingCache:
+    return cache
+
+
+@pytest.fixture
+def bus(metrics: MemoryMetrics, cache: RecordingCache) -> RecordingBus:
+    """The service's own handlers, over a recording cache and metrics."""
+    return RecordingBus(event_handlers(metrics=metrics, cache=cache))
 
 
 @pytest.fixture
@@ -123,12 +116,12 @@ def one(product: Product, quantity: int = 1) -> list[OrderItem]:
 
 
 def test_an_order_tells_it_was_placed_and_forgets_its_stock_and_listings(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     tea: Product,
     add_product: Callable[..., Product],
     bus: RecordingBus,
-    catalog: RecordingCatalog,
+    catalog: RecordingCache,
     metrics: MemoryMetrics,
     store: MemoryStore,
 ) -> None:
@@ -143,12 +136,12 @@ def test_an_order_tells_it_was_placed_and_forgets_its_stock_and_listings(
 
 
 def test_cancel_and_fulfil_tell_once_they_happen(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     tea: Product,
     bus: RecordingBus,
-    catalog: RecordingCatalog,
+    catalog: RecordingCache,
     metrics: MemoryMetrics,
     store: MemoryStore,
 ) -> None:
@@ -169,11 +162,11 @@ def test_cancel_and_fulfil_tell_once_they_happen(
 
 
 def test_a_stock_out_is_told_and_nothing_is_kept(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     tea: Product,
     bus: RecordingBus,
-    catalog: RecordingCatalog,
+    catalog: RecordingCache,
     metrics: MemoryMetrics,
     store: MemoryStore,
 ) -> None:
@@ -188,7 +181,7 @@ def test_a_stock_out_is_told_and_nothing_is_kept(
 
 
 def test_an_idempotent_replay_tells_nothing(
-    use: Container, customer: Actor, tea: Product, bus: RecordingBus, metrics: MemoryMetrics, store: MemoryStore
+    use: UseCases, customer: Actor, tea: Product, bus: RecordingBus, metrics: MemoryMetrics, store: MemoryStore
 ) -> None:
     for _ in range(2):
         use.place_order(actor=customer, items=one(tea), idempotency=Idempotency("k", "f"))
@@ -202,7 +195,7 @@ def test_an_idempotent_replay_tells_nothing(
 
 
 def test_catalog_changes_tell_what_changed(
-    use: Container, manager: Actor, tea: Product, bus: RecordingBus, catalog: RecordingCatalog, store: MemoryStore
+    use: UseCases, manager: Actor, tea: Product, bus: RecordingBus, catalog: RecordingCache, store: MemoryStore
 ) -> None:
     created = use.create_product(actor=manager, name="Cake", price="3", stock=1)
     use.update_product(actor=manager, product_id=tea.id, changes=ProductChanges(stock=9, price="10.00"))
@@ -216,7 +209,7 @@ def test_catalog_changes_tell_what_changed(
 
 
 def test_a_refused_catalog_change_tells_nothing(
-    use: Container, customer: Actor, manager: Actor, tea: Product, bus: RecordingBus, store: MemoryStore
+    use: UseCases, customer: Actor, manager: Actor, tea: Product, bus: RecordingBus, store: MemoryStore
 ) -> None:
     with pytest.raises(Exception, match="managers"):
         use.update_product(actor=customer, product_id=tea.id, changes=ProductChanges(stock=1))
@@ -230,9 +223,10 @@ def test_a_refused_catalog_change_tells_nothing(
 
 
 @pytest.fixture
-def session(use: Container, add_user: Callable[..., User]) -> Session:
+def session(use: UseCases, add_user: Callable[..., User]) -> Session:
     add_user("alice")
-    return use.login(username="alice", password=PASSWORD)
+    signed_in: Session = use.login(username="alice", password=PASSWORD)
+    return signed_in
 
 
 def claims(session: Session) -> TokenClaims:
@@ -241,7 +235,7 @@ def claims(session: Session) -> TokenClaims:
     return TokenClaims(user.id, user.token_version, session.refresh.jti, session.refresh.family)
 
 
-def test_a_sign_up_is_told_without_secrets(use: Container, bus: RecordingBus, store: MemoryStore) -> None:
+def test_a_sign_up_is_told_without_secrets(use: UseCases, bus: RecordingBus, store: MemoryStore) -> None:
     user = use.register_user(actor=None, username="dave", password="a-long-passphrase", email="d@example.com")
 
     assert kinds(bus.events) == ["UserRegistered"]
@@ -254,7 +248,7 @@ def test_a_sign_up_is_told_without_secrets(use: Container, bus: RecordingBus, st
 
 
 def test_every_account_change_that_revokes_tokens_forgets_the_user(
-    use: Container, session: Session, access: RecordingAccess, bus: RecordingBus
+    use: UseCases, session: Session, access: RecordingCache, bus: RecordingBus
 ) -> None:
     user_id = session.user.id or 0
     actor = actor_of(session.user)
@@ -269,12 +263,12 @@ def test_every_account_change_that_revokes_tokens_forgets_the_user(
     assert kinds(bus.events) == ["TokensRevoked"] * 3
 
 
-def test_logout_forgets_the_user(use: Container, session: Session, access: RecordingAccess) -> None:
+def test_logout_forgets_the_user(use: UseCases, session: Session, access: RecordingCache) -> None:
     use.revoke(refresh=claims(session))
     assert access.forgotten == [session.user.id]
 
 
-def test_a_reused_refresh_token_forgets_the_user(use: Container, session: Session, access: RecordingAccess) -> None:
+def test_a_reused_refresh_token_forgets_the_user(use: UseCases, session: Session, access: RecordingCache) -> None:
     use.refresh(claims=claims(session))
     assert access.forgotten == []
 
@@ -285,7 +279,7 @@ def test_a_reused_refresh_token_forgets_the_user(use: Container, session: Sessio
 
 @pytest.mark.parametrize(("username", "password"), [("alice", "wrong password!"), ("nobody", PASSWORD)])
 def test_a_failed_login_is_counted(
-    use: Container, session: Session, metrics: MemoryMetrics, username: str, password: str
+    use: UseCases, session: Session, metrics: MemoryMetrics, username: str, password: str
 ) -> None:
     assert metrics.counts == {}
     with pytest.raises(AuthenticationFailed):

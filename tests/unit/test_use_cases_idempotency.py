@@ -12,13 +12,13 @@ from shop.application.actors import Actor
 from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch
 from shop.application.orders import Idempotency, Placement
 from shop.application.ports.idempotency import StoredPlacement
-from shop.container import Container
 from shop.domain.errors import InsufficientStock
 from shop.domain.orders import Order, OrderItem
 from shop.domain.products import Product
 from tests.fakes import START, FakeClock, RecordingBus
 
 from ..support import KEY_TTL as TTL
+from ..support import UseCases
 
 
 @pytest.fixture
@@ -27,14 +27,15 @@ def tea(add_product: Callable[..., Product]) -> Product:
 
 
 @pytest.fixture
-def place(use: Container, tea: Product) -> Callable[..., Placement]:
+def place(use: UseCases, tea: Product) -> Callable[..., Placement]:
     def run(actor: Actor, quantity: int = 1, key: str = "k", fingerprint: str | None = None) -> Placement:
         assert tea.id is not None
-        return use.place_order(
+        placed: Placement = use.place_order(
             actor=actor,
             items=[OrderItem(tea.id, quantity)],
             idempotency=Idempotency(key, fingerprint or f"q={quantity}"),
         )
+        return placed
 
     return run
 
@@ -118,7 +119,7 @@ def test_a_key_still_held_by_a_running_request_is_a_conflict(
     """Releases before the outbox claimed a key first and completed it at the end: during a rolling
     update, such a claim can be met half-way."""
     with new_uow() as uow:
-        uow.idempotency.keep(StoredPlacement(customer.user_id, "k", "q=1", clock.now(), order=None))
+        uow.idempotency.claim(StoredPlacement(customer.user_id, "k", "q=1", clock.now(), order=None), clock.now())
         uow.commit()
 
     with pytest.raises(Conflict, match="in progress"):
@@ -132,7 +133,7 @@ def test_managers_cannot_use_it_to_order(place: Callable[..., Placement], manage
 
 
 def test_purge_drops_keys_older_than_the_ttl(
-    use: Container,
+    use: UseCases,
     place: Callable[..., Placement],
     customer: Actor,
     clock: FakeClock,

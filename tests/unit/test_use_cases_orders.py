@@ -13,12 +13,12 @@ from shop.application.errors import Forbidden, NotFound
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.paging import Page
 from shop.application.products import ProductChanges
-from shop.container import Container
 from shop.domain.errors import InsufficientStock, InvalidTransition, InvalidValue
 from shop.domain.money import Money
 from shop.domain.orders import Order, OrderItem, OrderLine, OrderStatus
 from shop.domain.products import Product
 from tests.fakes import START, FakeClock
+from tests.support import UseCases
 
 Stock = Callable[[int | None], int]
 
@@ -34,7 +34,7 @@ def pear(add_product: Callable[..., Product]) -> Product:
 
 
 @pytest.fixture
-def order_as(use: Container, store: MemoryStore) -> Callable[..., Order]:
+def order_as(use: UseCases, store: MemoryStore) -> Callable[..., Order]:
     """Place an order; the order as stored."""
 
     def place(actor: Actor, *items: tuple[Product | int, int]) -> Order:
@@ -95,7 +95,7 @@ def test_insufficient_stock_changes_nothing(
 
 @pytest.mark.parametrize("bad", [404, "deleted"])
 def test_unknown_or_deleted_product_changes_nothing(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -131,7 +131,7 @@ def test_mixed_currencies_are_refused(
 
 
 def test_past_orders_keep_their_lines(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -150,7 +150,7 @@ def test_past_orders_keep_their_lines(
 
 
 def test_customers_see_only_their_orders(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -173,7 +173,7 @@ def test_customers_see_only_their_orders(
 
 
 def test_manager_lists_every_order_with_filters_and_pages(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -199,7 +199,7 @@ def test_manager_lists_every_order_with_filters_and_pages(
 
 
 def test_orders_sort_by_the_keys_asked_newest_first_by_default(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     apple: Product,
     pear: Product,
@@ -225,7 +225,7 @@ def test_orders_sort_by_the_keys_asked_newest_first_by_default(
 
 
 def test_a_manager_lists_one_customers_orders_by_username_whatever_its_case(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     other_customer: Actor,
     manager: Actor,
@@ -244,7 +244,7 @@ def test_a_manager_lists_one_customers_orders_by_username_whatever_its_case(
 
 
 def test_a_customer_asking_for_someone_elses_orders_gets_their_own(
-    use: Container, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order]
+    use: UseCases, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order]
 ) -> None:
     mine = order_as(other_customer, (apple, 1)).id
     order_as(customer, (apple, 1))
@@ -256,7 +256,7 @@ def test_a_customer_asking_for_someone_elses_orders_gets_their_own(
 
 @pytest.mark.parametrize("name", ["alice", "bob"])
 def test_a_customer_may_not_name_a_customer(
-    use: Container, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order], name: str
+    use: UseCases, customer: Actor, other_customer: Actor, apple: Product, order_as: Callable[..., Order], name: str
 ) -> None:
     order_as(other_customer, (apple, 1))
 
@@ -265,7 +265,7 @@ def test_a_customer_may_not_name_a_customer(
 
 
 def test_a_manager_lists_a_closed_accounts_orders_by_its_username(
-    use: Container, customer: Actor, manager: Actor, apple: Product, order_as: Callable[..., Order]
+    use: UseCases, customer: Actor, manager: Actor, apple: Product, order_as: Callable[..., Order]
 ) -> None:
     placed = order_as(customer, (apple, 1)).id
     use.delete_user(actor=customer, user_id=customer.user_id)
@@ -279,7 +279,7 @@ def test_a_manager_lists_a_closed_accounts_orders_by_its_username(
 
 
 def test_owner_cancels_and_stock_comes_back(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     apple: Product,
     pear: Product,
@@ -299,7 +299,7 @@ def test_owner_cancels_and_stock_comes_back(
 
 
 def test_manager_may_cancel_any_order(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -314,7 +314,7 @@ def test_manager_may_cancel_any_order(
 
 
 def test_another_customer_cannot_cancel(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     other_customer: Actor,
     apple: Product,
@@ -332,7 +332,7 @@ def test_another_customer_cannot_cancel(
 
 
 def test_cancel_twice_restocks_once(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -348,7 +348,7 @@ def test_cancel_twice_restocks_once(
 
 
 def test_cancel_gives_stock_back_to_a_deleted_product(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -366,7 +366,7 @@ def test_cancel_gives_stock_back_to_a_deleted_product(
 
 
 def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -385,7 +385,7 @@ def test_cancel_works_when_a_new_product_took_the_deleted_ones_name(
     assert stock_of(new_apple.id) == 1
 
 
-def test_cancel_unknown_order(use: Container, customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_cancel_unknown_order(use: UseCases, customer: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
         use.cancel_order(actor=customer, order_id=1)
 
@@ -394,7 +394,7 @@ def test_cancel_unknown_order(use: Container, customer: Actor, uow: MemoryUnitOf
 
 
 def test_only_managers_fulfil(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     apple: Product,
     order_as: Callable[..., Order],
@@ -409,7 +409,7 @@ def test_only_managers_fulfil(
 
 
 def test_fulfil_keeps_stock_taken_and_closes_the_order(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -434,7 +434,7 @@ def test_fulfil_keeps_stock_taken_and_closes_the_order(
 
 
 def test_a_cancelled_order_cannot_be_fulfilled(
-    use: Container,
+    use: UseCases,
     customer: Actor,
     manager: Actor,
     apple: Product,
@@ -450,7 +450,7 @@ def test_a_cancelled_order_cannot_be_fulfilled(
     assert store.state.orders[order.id or 0].status is OrderStatus.CANCELLED
 
 
-def test_fulfil_unknown_order(use: Container, manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
+def test_fulfil_unknown_order(use: UseCases, manager: Actor, uow: MemoryUnitOfWork, clock: FakeClock) -> None:
     with pytest.raises(NotFound):
         use.fulfil_order(actor=manager, order_id=7)
 

@@ -13,15 +13,15 @@ from shop.application.ports.products import ProductQuery
 from shop.application.products import (
     ProductChanges,
 )
-from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.money import Money
 from shop.domain.products import Product
+from tests.support import UseCases
 
 # create_product
 
 
-def test_manager_creates_a_product(use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+def test_manager_creates_a_product(use: UseCases, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
     product = use.create_product(actor=manager, name="  Lamp ", price="12.5", stock=3)
     assert product.id == 1
     saved = store.state.products[1]
@@ -29,12 +29,12 @@ def test_manager_creates_a_product(use: Container, uow: MemoryUnitOfWork, manage
     assert use.get_product(product_id=1).name == "Lamp"
 
 
-def test_create_in_another_currency(use: Container, uow: MemoryUnitOfWork, manager: Actor) -> None:
+def test_create_in_another_currency(use: UseCases, uow: MemoryUnitOfWork, manager: Actor) -> None:
     product = use.create_product(actor=manager, name="Lamp", price=Decimal("3"), stock=0, currency="USD")
     assert product.price == Money(Decimal("3.00"), "USD")
 
 
-def test_customer_cannot_create(use: Container, uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
+def test_customer_cannot_create(use: UseCases, uow: MemoryUnitOfWork, customer: Actor, store: MemoryStore) -> None:
     with pytest.raises(Forbidden):
         use.create_product(actor=customer, name="Lamp", price="1", stock=1)
     assert store.state.products == {}
@@ -52,7 +52,7 @@ def test_customer_cannot_create(use: Container, uow: MemoryUnitOfWork, customer:
     ],
 )
 def test_create_validates(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore, kwargs: dict[str, object], field: str
 ) -> None:
     arguments: dict[str, object] = {"name": "Lamp", "price": "1.00", "stock": 1, **kwargs}
     with pytest.raises(InvalidValue) as caught:
@@ -61,7 +61,7 @@ def test_create_validates(
     assert store.state.products == {}
 
 
-def test_duplicate_name_is_refused(use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
+def test_duplicate_name_is_refused(use: UseCases, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore) -> None:
     use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     with pytest.raises(AlreadyExists) as caught:
         use.create_product(actor=manager, name=" Lamp", price="2", stock=2)
@@ -70,7 +70,7 @@ def test_duplicate_name_is_refused(use: Container, uow: MemoryUnitOfWork, manage
 
 
 def test_a_taken_name_is_told_with_every_other_problem_of_the_request(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, store: MemoryStore
 ) -> None:
     use.create_product(actor=manager, name="Lamp", price="1", stock=1)
 
@@ -85,7 +85,7 @@ def test_a_taken_name_is_told_with_every_other_problem_of_the_request(
     assert len(store.state.products) == 1
 
 
-def test_a_deleted_product_frees_its_name(use: Container, uow: MemoryUnitOfWork, manager: Actor) -> None:
+def test_a_deleted_product_frees_its_name(use: UseCases, uow: MemoryUnitOfWork, manager: Actor) -> None:
     old = use.create_product(actor=manager, name="Lamp", price="1", stock=1)
     use.delete_product(actor=manager, product_id=old.id or 0)
     new = use.create_product(actor=manager, name="Lamp", price="2", stock=2)
@@ -96,13 +96,13 @@ def test_a_deleted_product_frees_its_name(use: Container, uow: MemoryUnitOfWork,
 # get / update / delete
 
 
-def test_get_unknown_product(use: Container, uow: MemoryUnitOfWork) -> None:
+def test_get_unknown_product(use: UseCases, uow: MemoryUnitOfWork) -> None:
     with pytest.raises(NotFound, match="Product 5"):
         use.get_product(product_id=5)
 
 
 def test_customer_cannot_update_or_delete(
-    use: Container, uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, customer: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=4)
     with pytest.raises(Forbidden):
@@ -114,7 +114,7 @@ def test_customer_cannot_update_or_delete(
 
 
 def test_empty_changes_are_refused(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp")
     with pytest.raises(InvalidValue) as caught:
@@ -123,7 +123,7 @@ def test_empty_changes_are_refused(
 
 
 def test_update_every_field(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", price="1.00", stock=1)
     changes = ProductChanges(name=" Big lamp ", price="7.5", currency="USD", stock=9)
@@ -134,7 +134,7 @@ def test_update_every_field(
 
 
 def test_an_update_whose_precondition_fails_changes_nothing(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=1)
     seen: list[tuple[str, int]] = []
@@ -155,7 +155,7 @@ def test_an_update_whose_precondition_fails_changes_nothing(
 
 
 def test_an_update_whose_precondition_holds_goes_through(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", stock=1)
 
@@ -167,7 +167,7 @@ def test_an_update_whose_precondition_holds_goes_through(
 
 
 def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     lamp = add_product("Lamp", price="1.00", currency="EUR")
     pid = lamp.id or 0
@@ -189,7 +189,7 @@ def test_price_alone_keeps_the_currency_and_currency_alone_keeps_the_amount(
     ],
 )
 def test_invalid_update_changes_nothing(
-    use: Container,
+    use: UseCases,
     uow: MemoryUnitOfWork,
     manager: Actor,
     add_product: Callable[..., Product],
@@ -206,7 +206,7 @@ def test_invalid_update_changes_nothing(
 
 
 def test_rename_to_a_taken_name_changes_nothing(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     add_product("Lamp")
     chair = add_product("Chair", stock=2)
@@ -217,7 +217,7 @@ def test_rename_to_a_taken_name_changes_nothing(
 
 
 def test_a_rename_to_a_taken_name_is_told_with_the_other_problems(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     add_product("Lamp")
     chair = add_product("Chair", stock=2)
@@ -233,7 +233,7 @@ def test_a_rename_to_a_taken_name_is_told_with_the_other_problems(
 
 
 def test_a_product_keeps_its_own_name_through_an_edit(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product]
 ) -> None:
     chair = add_product("Chair", stock=2)
 
@@ -243,7 +243,7 @@ def test_a_product_keeps_its_own_name_through_an_edit(
 
 
 def test_update_or_delete_unknown_or_deleted_product(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_product: Callable[..., Product], store: MemoryStore
 ) -> None:
     lamp = add_product("Lamp", stock=5)
     use.delete_product(actor=manager, product_id=lamp.id or 0)
@@ -262,7 +262,7 @@ def test_update_or_delete_unknown_or_deleted_product(
 
 
 @pytest.fixture
-def shelf(use: Container, add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
+def shelf(use: UseCases, add_product: Callable[..., Product], uow: MemoryUnitOfWork, manager: Actor) -> dict[str, int]:
     """Apple 10.00 x5 (1), banana 20.00 x0 (2), Cherry 10.00 x3 (3), apple pie 30.00 x1 (4), Apricot deleted (5)."""
     ids = {}
     for name, price, stock in [
@@ -277,7 +277,7 @@ def shelf(use: Container, add_product: Callable[..., Product], uow: MemoryUnitOf
     return ids
 
 
-def names(use: Container, **query: object) -> list[str]:
+def names(use: UseCases, **query: object) -> list[str]:
     products, _ = use.list_products(query=ProductQuery(**query))  # type: ignore[arg-type]
     return [p.name for p in products]
 
@@ -299,7 +299,7 @@ def names(use: Container, **query: object) -> list[str]:
         ({"q": "a", "in_stock": True, "max_price": Decimal("10")}, ["Apple"]),
     ],
 )
-def test_filters(use: Container, shelf: dict[str, int], query: dict[str, object], expected: list[str]) -> None:
+def test_filters(use: UseCases, shelf: dict[str, int], query: dict[str, object], expected: list[str]) -> None:
     assert names(use, **query) == expected
 
 
@@ -317,13 +317,13 @@ def test_filters(use: Container, shelf: dict[str, int], query: dict[str, object]
     ],
 )
 def test_sort_with_id_tie_break(
-    use: Container, shelf: dict[str, int], sort: tuple[str, ...], expected: list[str]
+    use: UseCases, shelf: dict[str, int], sort: tuple[str, ...], expected: list[str]
 ) -> None:
     assert names(use, sort=sort) == expected
 
 
 def test_equal_prices_tie_break_on_ascending_id_even_when_descending(
-    use: Container, add_product: Callable[..., Product]
+    use: UseCases, add_product: Callable[..., Product]
 ) -> None:
     for name in ("c", "a", "b"):
         add_product(name, price="5.00")
@@ -331,7 +331,7 @@ def test_equal_prices_tie_break_on_ascending_id_even_when_descending(
     assert names(use, sort=("price",)) == ["c", "a", "b"]
 
 
-def test_pagination_reports_the_total(use: Container, shelf: dict[str, int]) -> None:
+def test_pagination_reports_the_total(use: UseCases, shelf: dict[str, int]) -> None:
     products, total = use.list_products(query=ProductQuery(page=Page(number=2, size=3)))
     assert total == 4
     assert [p.name for p in products] == ["apple pie"]
@@ -342,7 +342,7 @@ def test_pagination_reports_the_total(use: Container, shelf: dict[str, int]) -> 
     assert (products, total) == ([], 4)
 
 
-def test_listed_products_are_copies(use: Container, shelf: dict[str, int], store: MemoryStore) -> None:
+def test_listed_products_are_copies(use: UseCases, shelf: dict[str, int], store: MemoryStore) -> None:
     products, _ = use.list_products(query=ProductQuery())
     products[0].stock = 999
     assert store.state.products[products[0].id or 0].stock == 5

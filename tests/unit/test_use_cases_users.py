@@ -20,10 +20,10 @@ from shop.application.ports.users import UserQuery
 from shop.application.users import (
     UserChanges,
 )
-from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.domain.users import Role, User
 from tests.fakes import PASSWORD, FakeClock, FakeHasher
+from tests.support import UseCases
 
 from .conftest import actor_of
 
@@ -37,7 +37,7 @@ def stored(store: MemoryStore, user_id: int | None) -> User:
 
 
 def test_register_creates_a_customer(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
 ) -> None:
     user = use.register_user(actor=None, username="carol", password=PASSWORD, email="c@example.com", age=30)
     assert user.id == 1
@@ -52,7 +52,7 @@ def test_register_creates_a_customer(
 
 
 def test_register_refuses_a_taken_username(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
 ) -> None:
     use.register_user(actor=None, username="carol", password=PASSWORD)
     with pytest.raises(AlreadyExists, match="carol") as caught:
@@ -67,7 +67,7 @@ def test_register_refuses_a_taken_username(
     [("bad name", PASSWORD, "username"), ("carol", "short", "password"), ("carol", "CAROL", "password")],
 )
 def test_register_validates_before_storing(
-    use: Container,
+    use: UseCases,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
     store: MemoryStore,
@@ -83,7 +83,7 @@ def test_register_validates_before_storing(
 
 
 def test_anonymous_cannot_register_a_manager(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
 ) -> None:
     with pytest.raises(Forbidden):
         use.register_user(actor=None, username="mallory", password=PASSWORD, is_manager=True)
@@ -91,7 +91,7 @@ def test_anonymous_cannot_register_a_manager(
 
 
 def test_customer_cannot_make_themselves_or_anyone_a_manager(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     with pytest.raises(Forbidden):
         use.register_user(actor=customer, username="mallory", password=PASSWORD, is_manager=True)
@@ -100,7 +100,7 @@ def test_customer_cannot_make_themselves_or_anyone_a_manager(
 
 
 def test_manager_can_register_a_manager(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, manager: Actor
 ) -> None:
     user = use.register_user(actor=manager, username="deputy", password=PASSWORD, is_manager=True)
     assert user.role is Role.MANAGER
@@ -109,13 +109,13 @@ def test_manager_can_register_a_manager(
 # list_users / get_user
 
 
-def test_only_managers_list_users(use: Container, uow: MemoryUnitOfWork, customer: Actor) -> None:
+def test_only_managers_list_users(use: UseCases, uow: MemoryUnitOfWork, customer: Actor) -> None:
     with pytest.raises(Forbidden):
         use.list_users(actor=customer, query=UserQuery())
 
 
 def test_list_users_pages_active_users_in_id_order(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     for name in ("u1", "u2", "u3", "u4"):
         add_user(name)
@@ -128,7 +128,7 @@ def test_list_users_pages_active_users_in_id_order(
 
 
 def test_managers_list_the_accounts_of_one_role(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     add_user("carol")
     add_user("deputy", role=Role.MANAGER)
@@ -144,7 +144,7 @@ def test_managers_list_the_accounts_of_one_role(
 
 
 def test_managers_learn_the_usernames_of_a_page_s_accounts(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     carol, gone = add_user("carol"), add_user("gone", active=False)
 
@@ -153,27 +153,27 @@ def test_managers_learn_the_usernames_of_a_page_s_accounts(
     assert names == {carol.id: "carol", gone.id: "gone"}  # a closed account's orders are still its own
 
 
-def test_customers_learn_no_usernames(use: Container, uow: MemoryUnitOfWork, customer: Actor) -> None:
+def test_customers_learn_no_usernames(use: UseCases, uow: MemoryUnitOfWork, customer: Actor) -> None:
     with pytest.raises(Forbidden):
         use.usernames(actor=customer, user_ids=[customer.user_id])
 
 
 def test_customer_sees_only_their_own_account(
-    use: Container, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, customer: Actor, other_customer: Actor
 ) -> None:
     assert use.get_user(actor=customer, user_id=customer.user_id).username == "alice"
     with pytest.raises(Forbidden):
         use.get_user(actor=customer, user_id=other_customer.user_id)
 
 
-def test_manager_sees_any_account(use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
+def test_manager_sees_any_account(use: UseCases, uow: MemoryUnitOfWork, manager: Actor, customer: Actor) -> None:
     assert use.get_user(actor=manager, user_id=customer.user_id).username == "alice"
     with pytest.raises(NotFound):
         use.get_user(actor=manager, user_id=999)
 
 
 def test_a_manager_sees_a_closed_account_its_owner_does_not(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     closed = use.get_user(actor=manager, user_id=customer.user_id)
@@ -183,7 +183,7 @@ def test_a_manager_sees_a_closed_account_its_owner_does_not(
 
 
 def test_managers_list_closed_accounts_when_they_ask(
-    use: Container, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, uow: MemoryUnitOfWork, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     add_user("u1")
     add_user("gone", active=False)
@@ -199,7 +199,7 @@ def test_managers_list_closed_accounts_when_they_ask(
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_updates_another_account(
-    use: Container,
+    use: UseCases,
     request: pytest.FixtureRequest,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
@@ -213,14 +213,14 @@ def test_nobody_updates_another_account(
     assert stored(store, customer.user_id).email is None
 
 
-def test_empty_changes_are_refused(use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
+def test_empty_changes_are_refused(use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor) -> None:
     with pytest.raises(InvalidValue) as caught:
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges())
     assert list(caught.value.errors) == ["body"]
 
 
 def test_update_profile_fields_keeps_tokens(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     changes = UserChanges(username="alice2", email="a@example.com", age=41, phone="+886 2 1234")
     user = use.update_user(actor=customer, user_id=customer.user_id, changes=changes)
@@ -232,7 +232,7 @@ def test_update_profile_fields_keeps_tokens(
 
 
 def test_contact_fields_given_as_none_are_cleared_and_those_not_given_kept(
-    use: Container, store: MemoryStore, customer: Actor
+    use: UseCases, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(
         actor=customer, user_id=customer.user_id, changes=UserChanges(email="a@example.com", age=41, phone="+886 2")
@@ -245,7 +245,7 @@ def test_contact_fields_given_as_none_are_cleared_and_those_not_given_kept(
 
 
 def test_clearing_is_a_change_and_every_problem_is_told_before_hashing(
-    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(phone=None))
     with pytest.raises(InvalidValue) as caught:
@@ -257,14 +257,14 @@ def test_clearing_is_a_change_and_every_problem_is_told_before_hashing(
 
 
 def test_keeping_the_same_username_is_fine(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:
     changes = UserChanges(username="alice", age=5)
     assert use.update_user(actor=customer, user_id=customer.user_id, changes=changes).age == 5
 
 
 def test_changing_only_the_case_of_ones_own_username_is_fine(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="ALICE"))
 
@@ -272,14 +272,14 @@ def test_changing_only_the_case_of_ones_own_username_is_fine(
 
 
 def test_update_to_a_taken_username_in_another_case_is_refused(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor, other_customer: Actor
 ) -> None:
     with pytest.raises(AlreadyExists):
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="Bob"))
 
 
 def test_update_to_a_taken_username_changes_nothing(
-    use: Container,
+    use: UseCases,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
     store: MemoryStore,
@@ -298,7 +298,7 @@ def test_update_to_a_taken_username_changes_nothing(
 
 
 def test_update_validates_the_username(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:
     with pytest.raises(InvalidValue) as caught:
         use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(username="no way"))
@@ -306,7 +306,7 @@ def test_update_validates_the_username(
 
 
 def test_password_change_rehashes_and_revokes_tokens(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.update_user(actor=customer, user_id=customer.user_id, changes=UserChanges(password="new secret!"))
     saved = stored(store, customer.user_id)
@@ -324,7 +324,7 @@ def test_password_change_rehashes_and_revokes_tokens(
     ],
 )
 def test_password_policy_on_update(
-    use: Container,
+    use: UseCases,
     uow: MemoryUnitOfWork,
     hasher: FakeHasher,
     store: MemoryStore,
@@ -342,7 +342,7 @@ def test_password_policy_on_update(
 
 
 def test_update_of_a_deactivated_account_is_not_found(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
@@ -354,7 +354,7 @@ def test_update_of_a_deactivated_account_is_not_found(
 
 @pytest.mark.parametrize("who", ["other_customer", "manager"])
 def test_nobody_deletes_another_account(
-    use: Container, request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
+    use: UseCases, request: pytest.FixtureRequest, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor, who: str
 ) -> None:
     with pytest.raises(Forbidden):
         use.delete_user(actor=request.getfixturevalue(who), user_id=customer.user_id)
@@ -362,7 +362,7 @@ def test_nobody_deletes_another_account(
 
 
 def test_delete_deactivates_and_revokes_tokens(
-    use: Container, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, store: MemoryStore, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     saved = stored(store, customer.user_id)
@@ -377,7 +377,7 @@ def test_delete_deactivates_and_revokes_tokens(
 
 
 def test_make_manager_promotes_an_existing_user(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     user, created = use.make_manager(username="alice", password=None)
     assert not created
@@ -390,7 +390,7 @@ def test_make_manager_promotes_an_existing_user(
 
 
 def test_make_manager_creates_a_new_manager(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore
 ) -> None:
     user, created = use.make_manager(username="root", password=PASSWORD)
     assert created
@@ -400,7 +400,7 @@ def test_make_manager_creates_a_new_manager(
 
 @pytest.mark.parametrize(("username", "password"), [("root", None), ("root", "root"), ("bad name", PASSWORD)])
 def test_make_manager_validates_a_new_account(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, username: str, password: str | None
 ) -> None:
     with pytest.raises(InvalidValue):
         use.make_manager(username=username, password=password)
@@ -408,7 +408,7 @@ def test_make_manager_validates_a_new_account(
 
 
 def test_make_manager_refuses_a_deactivated_user(
-    use: Container, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, uow: MemoryUnitOfWork, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     use.delete_user(actor=customer, user_id=customer.user_id)
     with pytest.raises(NotFound):
@@ -421,7 +421,7 @@ def test_make_manager_refuses_a_deactivated_user(
 
 
 def test_demote_manager_makes_a_customer_and_ends_their_tokens(
-    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     add_user("deputy", role=Role.MANAGER)
 
@@ -433,7 +433,7 @@ def test_demote_manager_makes_a_customer_and_ends_their_tokens(
     assert (saved.role, saved.token_version) == (Role.CUSTOMER, 1)
 
 
-def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore, customer: Actor) -> None:
+def test_demoting_a_customer_changes_nothing(use: UseCases, store: MemoryStore, customer: Actor) -> None:
     user, changed = use.demote_manager(username="alice")
     assert user.id == customer.user_id
 
@@ -441,7 +441,7 @@ def test_demoting_a_customer_changes_nothing(use: Container, store: MemoryStore,
     assert stored(store, customer.user_id).token_version == 0
 
 
-def test_the_last_manager_is_not_demoted_unless_forced(use: Container, store: MemoryStore, manager: Actor) -> None:
+def test_the_last_manager_is_not_demoted_unless_forced(use: UseCases, store: MemoryStore, manager: Actor) -> None:
     with pytest.raises(Conflict, match="'boss' is the last manager"):
         use.demote_manager(username="boss")
     assert stored(store, manager.user_id).role is Role.MANAGER
@@ -452,7 +452,7 @@ def test_the_last_manager_is_not_demoted_unless_forced(use: Container, store: Me
 
 
 def test_a_manager_is_demoted_while_another_remains(
-    use: Container, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
+    use: UseCases, store: MemoryStore, manager: Actor, add_user: Callable[..., User]
 ) -> None:
     add_user("deputy", role=Role.MANAGER)
     add_user("gone", role=Role.MANAGER, active=False)  # a closed account manages nothing
@@ -463,7 +463,7 @@ def test_a_manager_is_demoted_while_another_remains(
         use.demote_manager(username="boss")
 
 
-def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:
+def test_demote_manager_refuses_an_unknown_user(use: UseCases) -> None:
     with pytest.raises(NotFound):
         use.demote_manager(username="nobody")
 
@@ -472,7 +472,7 @@ def test_demote_manager_refuses_an_unknown_user(use: Container) -> None:
 
 
 def test_a_stale_if_match_refuses_a_password_change_before_hashing(
-    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     with pytest.raises(PreconditionFailed):
         use.update_user(
@@ -486,7 +486,7 @@ def test_a_stale_if_match_refuses_a_password_change_before_hashing(
 
 
 def test_a_taken_username_refuses_a_password_change_before_hashing(
-    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor
+    use: UseCases, hasher: FakeHasher, customer: Actor, other_customer: Actor
 ) -> None:
     with pytest.raises(AlreadyExists):
         use.update_user(
@@ -496,7 +496,7 @@ def test_a_taken_username_refuses_a_password_change_before_hashing(
 
 
 def test_a_change_made_while_the_password_was_hashed_is_not_overwritten(
-    use: Container, hasher: FakeHasher, store: MemoryStore, customer: Actor
+    use: UseCases, hasher: FakeHasher, store: MemoryStore, customer: Actor
 ) -> None:
     """If-Match is checked again under the row lock: the hash takes long enough for someone to act."""
 
@@ -517,7 +517,7 @@ def test_a_change_made_while_the_password_was_hashed_is_not_overwritten(
 
 
 def test_password_changes_are_limited_per_account_before_hashing(
-    use: Container, hasher: FakeHasher, customer: Actor, other_customer: Actor, clock: FakeClock
+    use: UseCases, hasher: FakeHasher, customer: Actor, other_customer: Actor, clock: FakeClock
 ) -> None:
     def change(actor: Actor, n: int) -> None:
         use.update_user(actor=actor, user_id=actor.user_id, changes=UserChanges(password=f"new-secret-{n}"))

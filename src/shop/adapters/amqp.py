@@ -13,6 +13,8 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from shop.adapters import tracing
+from shop.adapters.tracing import TRACE_HEADERS
 from shop.application.messages import OutboxEntry
 from shop.application.ports.broker import PublishFailed
 
@@ -41,7 +43,8 @@ def declare(channel: BlockingChannel) -> None:
     channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
 
 
-def properties(entry: OutboxEntry) -> pika.BasicProperties:
+def properties(entry: OutboxEntry, headers: dict[str, str] | None = None) -> pika.BasicProperties:
+    """headers: the message's trace context (`traceparent`, `tracestate`), when it has one."""
     return pika.BasicProperties(
         content_type=CONTENT_TYPE,
         delivery_mode=pika.DeliveryMode.Persistent,
@@ -49,6 +52,7 @@ def properties(entry: OutboxEntry) -> pika.BasicProperties:
         type=entry.type,
         timestamp=int(entry.occurred_at.timestamp()),
         app_id="shop",
+        headers=headers or None,
     )
 
 
@@ -64,7 +68,8 @@ class AmqpPublisher:
     def publish(self, entry: OutboxEntry) -> None:
         try:
             channel = self._channel or self._connect()
-            channel.basic_publish(EXCHANGE, entry.type, entry.body, properties(entry))
+            with tracing.publishing(EXCHANGE, entry.type, entry.id, entry.trace_context) as headers:
+                channel.basic_publish(EXCHANGE, entry.type, entry.body, properties(entry, headers))
         except Exception as error:  # pika's own errors, and its I/O loop's when the network goes away
             self.close()
             raise PublishFailed(f"{type(error).__name__}: {error}") from error
@@ -104,6 +109,7 @@ def tail(
         on_ready()
         for method, props, body in channel.consume(queue, auto_ack=True):
             shown = {"message_id": props.message_id, "type": props.type, "content_type": props.content_type}
+            shown.update({name: str(value) for name, value in (props.headers or {}).items() if name in TRACE_HEADERS})
             if not on_message(method.routing_key, shown, body):
                 break
     finally:

@@ -3,7 +3,8 @@
 Under gunicorn each worker is a process of its own. gunicorn_conf points PROMETHEUS_MULTIPROC_DIR
 at a directory before anything imports prometheus-client; each worker then keeps its values in
 files there, and `exposition()` adds up the files of every worker, live or dead (gauges: live
-workers only). Without that variable (tests, `flask run`) the values live in this process.
+workers only), through the library's public multiprocess API alone. Without that variable (tests,
+`flask run`) the values live in this process.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
-from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import Engine, event
 
@@ -155,30 +154,11 @@ def exposition() -> tuple[bytes, str]:
 
 
 def retire_process(pid: int) -> None:
-    """A gunicorn worker is gone for good (recycled after max_requests, or crashed).
-
-    Its gauges stop counting, and its counters and histograms are added into one archive file per
-    kind, so the totals don't go backwards and the directory doesn't gain a file per worker ever
-    started (about 270 KiB each with our label sets). Runs in the gunicorn master, one worker at a
-    time. A scrape in the instant between the archive write and the unlink counts the worker
-    twice; Prometheus sees that as a counter reset, once.
-    """
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        return
-    mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-    for kind in ("counter", "histogram"):
-        dead = Path(directory) / f"{kind}_{pid}.db"
-        if not dead.exists():
-            continue
-        archive = MmapedDict(str(Path(directory) / f"{kind}_archive.db"))  # type: ignore[no-untyped-call]
-        try:
-            for key, value, timestamp, _position in MmapedDict.read_all_values_from_file(str(dead)):  # type: ignore[no-untyped-call]
-                total, _ = archive.read_value(key)  # type: ignore[no-untyped-call]
-                archive.write_value(key, total + value, timestamp)  # type: ignore[no-untyped-call]
-        finally:
-            archive.close()  # type: ignore[no-untyped-call]
-        dead.unlink()
+    """A gunicorn worker is gone (killed or crashed): its gauges stop counting. Its counters and
+    histograms stay in their files, so the totals don't go backwards; workers are not recycled
+    after a number of requests, so such files come only with a dead worker."""
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 class RelayMetrics:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from shop.adapters import tracing
 from shop.application.ports.webhooks import Resolver
 from shop.domain.errors import InvalidValue
 from shop.domain.webhooks import RESPONSE_KEPT, Answer, UrlPolicy, address_problem, check_url
@@ -106,13 +107,15 @@ class SafeSender:
         if not addresses:
             return self._answer(started, error=f"could not resolve {host}: no address")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        last: Answer | None = None
-        for address in addresses:
-            last = self._post(address, host, port, https, path, body, headers, started)
-            if last.error is None or not last.error.startswith("could not connect"):
-                return last
-        assert last is not None
-        return last
+        with tracing.webhook_request(host, port, headers) as (sent_headers, answered):
+            last: Answer | None = None
+            for address in addresses:
+                last = self._post(address, host, port, https, path, body, sent_headers, started)
+                if last.error is None or not last.error.startswith("could not connect"):
+                    break
+            assert last is not None
+            answered(last.status_code)
+            return last
 
     def _post(
         self,

@@ -15,3 +15,13 @@ class Actor:
     @property
     def is_manager(self) -> bool:
         return self.role is Role.MANAGER
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """The parts of a presented token that the access check needs."""
+
+    user_id: int
+    token_version: int
+    jti: str
+    family: str

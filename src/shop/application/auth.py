@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shop.application.actors import Actor
+from shop.application.actors import Actor, TokenClaims
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
 from shop.application.ports.attempts import Attempts, Limit
@@ -11,6 +11,7 @@ from shop.application.ports.services import Clock, IdGenerator, PasswordHasher
 from shop.application.ports.tokens import RefreshToken
 from shop.application.ports.unit_of_work import UnitOfWork
 from shop.application.throttling import failed_login_key, take
+from shop.application.views import judge
 from shop.domain.events import LoginFailed, TokensRevoked
 from shop.domain.users import User
 
@@ -21,16 +22,6 @@ class Session:
 
     user: User
     refresh: RefreshToken
-
-
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
-    """The parts of a presented token that the access check needs."""
-
-    user_id: int
-    token_version: int
-    jti: str
-    family: str
 
 
 def login(
@@ -58,10 +49,10 @@ def login(
         user = uow.users.get_by_username(username)
     if user is None or not user.active:
         hasher.verify_dummy(password)
-        bus.handle([LoginFailed(occurred_at=clock.now())])
+        bus.publish([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     if not hasher.verify(user.password_hash, password):
-        bus.handle([LoginFailed(occurred_at=clock.now())])
+        bus.publish([LoginFailed(occurred_at=clock.now())])
         raise AuthenticationFailed()
     attempts.refund(attempt)
     if managers_only and not user.is_manager:
@@ -130,9 +121,7 @@ def check_access(*, uow: UnitOfWork, claims: TokenClaims) -> Actor:
     """The actor behind a signed token, if the user still exists and nothing revoked the token."""
     with uow:
         state = uow.tokens.access_state(claims.user_id, claims.jti, claims.family)
-    if state is None or not state.active or state.token_version != claims.token_version or state.revoked:
-        raise AuthenticationFailed("Token is invalid or has been revoked.")
-    return Actor(claims.user_id, state.role)
+    return judge(claims, state)  # the views' judgment (application/views.py)
 
 
 def verify(*, uow: UnitOfWork, clock: Clock, claims: TokenClaims, is_refresh: bool) -> Actor:

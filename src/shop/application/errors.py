@@ -63,15 +63,6 @@ class OutcomeUnknown(ApplicationError):
         )
 
 
-class OrderOutdated(ApplicationError):
-    """A product changed between the moment an order was decided and the moment it was written (its
-    name, price or currency, deleted, or its stock no longer enough): nothing was written."""
-
-
-class KeyInUse(ApplicationError):
-    """Another request holds or already used this Idempotency-Key."""
-
-
 class IdempotencyMismatch(ApplicationError):
     """An Idempotency-Key was reused with a different request."""
 

@@ -8,7 +8,7 @@ that same transaction; the relay publishes them afterwards. Which events leave, 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +45,8 @@ class Message:
 class OutboxEntry:
     """A message as the outbox keeps it: its position (commit order within an aggregate), its id (the
     message_id consumers deduplicate by, the same on every redelivery) and its body, ready to send;
-    aggregate names what it is about ("order:12")."""
+    aggregate names what it is about ("order:12"); trace_context the W3C Trace Context headers of the
+    request that made it (empty without tracing), which its publish and its webhooks carry on."""
 
     position: int
     id: str
@@ -53,6 +54,7 @@ class OutboxEntry:
     occurred_at: datetime
     body: bytes
     aggregate: str = ""
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
 
 # Each event that leaves the service, and its type: the routing key and the body's "type".
@@ -97,7 +99,7 @@ def _message(event: Event, kind: str) -> Message:
     data: Mapping[str, Any]
     match event:
         case OrderPlaced(order=aggregate) | OrderCancelled(order=aggregate) | OrderFulfilled(order=aggregate):
-            data = representations.order(aggregate)
+            data = representations.order_once(aggregate)  # the rendering its use case answers too
         case ProductCreated(product=aggregate) | ProductChanged(product=aggregate) | ProductDeleted(product=aggregate):
             data = representations.product(aggregate)
         case UserRegistered(user=aggregate):

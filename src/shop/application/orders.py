@@ -7,7 +7,7 @@ from typing import Any
 
 from shop.application import representations
 from shop.application.actors import Actor
-from shop.application.errors import Busy, Conflict, Forbidden, IdempotencyMismatch, KeyInUse, NotFound, OrderOutdated
+from shop.application.errors import Conflict, Forbidden, IdempotencyMismatch, NotFound
 from shop.application.messagebus import MessageBus
 from shop.application.ports.idempotency import StoredPlacement
 from shop.application.ports.orders import OrderQuery
@@ -37,11 +37,6 @@ class Placement:
     replayed: bool = False
 
 
-# A product that keeps changing (renamed, repriced) while orders for it are placed: after this many
-# decisions overtaken by a change, the client is asked to retry in a moment.
-PLACE_ATTEMPTS = 3
-
-
 def place_order(
     *,
     uow: UnitOfWork,
@@ -52,44 +47,33 @@ def place_order(
     items: Sequence[OrderItem],
     idempotency: Idempotency | None = None,
 ) -> Placement:
-    """Take the stock of every item and record the order, all or nothing.
+    """Take the stock of every item and record the order, all or nothing, in one transaction.
 
-    The domain decides on the products as read, without a lock; the order is then written in one
-    step that takes the stock only if each product is still as the order saw it. So no row lock is
-    held while this code runs, only while the database writes. A product changed in between: the
-    domain decides again, on what it is now.
-
-    With an Idempotency-Key the order is placed at most once per key and user: a retry gets the first
-    answer again. The key is kept in the order's own transaction, so a concurrent request with the
-    same key waits for it (PostgreSQL's unique index, SQLite's write lock) and then replays. A failed
-    attempt keeps nothing, so it can be retried with the same key.
+    With an Idempotency-Key, the key is claimed first: a concurrent request with the same key waits
+    for this transaction (PostgreSQL's unique index, SQLite's write lock), then replays its answer, or
+    places the order itself if this one failed (a failure keeps nothing, the claim included). Then the
+    products are read under their lock, in id order (SQLite: the write lock of BEGIN IMMEDIATE), and
+    the domain decides on them: the shortages, or the order and the stock it takes, which the
+    repository writes (adapters/sql/orders.py TAKE_STOCK). The order is rendered once; its
+    idempotency record, its event and the response are that rendering.
     """
     _check_can_order(actor, items)
-    if idempotency is not None and (earlier := _earlier(uow, clock, key_ttl, actor, idempotency)) is not None:
-        return earlier
     product_ids = sorted({item.product_id for item in items})
-    for _attempt in range(PLACE_ATTEMPTS):
-        try:
-            with uow:
-                now = clock.now()
-                order = _decide(uow.products.get_many(product_ids), bus, actor, items, now)
-                uow.orders.add(order)
-                shown = representations.order(order)
-                if idempotency is not None:
-                    kept = StoredPlacement(actor.user_id, idempotency.key, idempotency.fingerprint, now, shown)
-                    uow.idempotency.keep(kept)
-                uow.commit()
-            return Placement(shown)
-        except OrderOutdated:
-            continue  # decide again, on the products as they are now
-        except KeyInUse:
-            assert idempotency is not None
-            with uow:
-                stored = uow.idempotency.get(actor.user_id, idempotency.key)
-            if stored is None:
-                raise Conflict("A request with this Idempotency-Key is in progress; retry shortly.") from None
-            return _replay(stored, idempotency)
-    raise Busy("The products of this order changed while it was placed; nothing was ordered. Retry shortly.")
+    with uow:
+        now = clock.now()
+        claim = None
+        if idempotency is not None:
+            claim = StoredPlacement(actor.user_id, idempotency.key, idempotency.fingerprint, now, None)
+            if (earlier := uow.idempotency.claim(claim, now - key_ttl)) is not None:
+                return _replay(earlier, idempotency)
+        uow.orders.reserve_id()
+        order = _decide(uow.products.get_for_update(product_ids), bus, actor, items, now)
+        uow.orders.add(order)
+        shown = representations.order_once(order)
+        if claim is not None:
+            uow.idempotency.keep(replace(claim, order=shown))
+        uow.commit()
+    return Placement(shown)
 
 
 def _decide(
@@ -98,24 +82,8 @@ def _decide(
     try:
         return Order.place(user_id=actor.user_id, items=items, products=products, now=now)
     except InsufficientStock as refused:
-        bus.handle([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
+        bus.publish([OrderRefused(user_id=actor.user_id, shortages=refused.shortages, occurred_at=now)])
         raise
-
-
-def _earlier(
-    uow: UnitOfWork, clock: Clock, key_ttl: timedelta, actor: Actor, idempotency: Idempotency
-) -> Placement | None:
-    """The answer to an earlier request with this key, if there is one still remembered; an expired
-    one is forgotten, so that the key can be used again."""
-    with uow:
-        stored = uow.idempotency.get(actor.user_id, idempotency.key)
-        if stored is None:
-            return None
-        if stored.created_at > clock.now() - key_ttl:
-            return _replay(stored, idempotency)
-        uow.idempotency.delete(actor.user_id, idempotency.key)
-        uow.commit()
-    return None
 
 
 def purge_idempotency_keys(*, uow: UnitOfWork, clock: Clock, key_ttl: timedelta) -> int:

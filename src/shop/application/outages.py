@@ -32,6 +32,7 @@ class OutageLog:
         self._clock = clock
         self._lock = threading.Lock()
         self._last_failure: float | None = None
+        self.failing = False  # read without the lock on every request: an attribute, not a call
         self._last_line = 0.0
         self._unreported = 0
 
@@ -40,6 +41,7 @@ class OutageLog:
             now = self._clock()
             starting = self._last_failure is None or now - self._last_failure > QUIET_AFTER_S
             self._last_failure = now
+            self.failing = True
             if starting:
                 self._unreported = 0
                 self._last_line = now
@@ -60,12 +62,9 @@ class OutageLog:
             if self._last_failure is None:
                 return
             self._last_failure = None
+            self.failing = False
             count, self._unreported = self._unreported, 0
         self._log.warning("%s: working again (%d failures after the first went unlogged)", self._what, count)
-
-    @property
-    def failing(self) -> bool:
-        return self._last_failure is not None
 
 
 def _describe(error: BaseException) -> str:

@@ -10,18 +10,19 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from shop.application.ports.replicas import EVERYONE, Consistency
+from shop.application.ports.replicas import EVERYONE, Guarantee
 
-_reader: ContextVar[int | None] = ContextVar("shop_reader", default=None)
+# Who the request being handled is for (None: nobody signed in), set by the entrypoints with
+# READER.set (C code: no project frame on the request path, which tests/api/test_request_path.py counts).
+READER: ContextVar[int | None] = ContextVar("shop_reader", default=None)
 
 
 def reading_as(user_id: int | None) -> None:
-    """Who the request being handled is for (None: nobody signed in); set by the entrypoints."""
-    _reader.set(user_id)
+    READER.set(user_id)
 
 
 def current_reader() -> int | None:
-    return _reader.get()
+    return READER.get()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +36,16 @@ class ReplicaState:
     caught_up_at: float | None
 
 
-def floor_keys(consistency: Consistency, reader: int | None) -> tuple[str, ...]:
+def floor_keys(guarantee: Guarantee, reader: int | None) -> tuple[str, ...]:
     """Whose floors a read must reach: the reader's own; for what is cached, every writer's too."""
     keys: tuple[str, ...] = () if reader is None else (str(reader),)
-    if consistency is Consistency.EVERY_WRITE:
+    if guarantee is Guarantee.EVERY_WRITE:
         keys += (EVERYONE,)
     return keys
 
 
 def choose(
-    consistency: Consistency,
+    guarantee: Guarantee,
     replicas: Sequence[ReplicaState],
     *,
     floor: int | None,
@@ -59,7 +60,7 @@ def choose(
     floor (the shared store is down) qualifies none. A reader keeps to the same replica while it
     qualifies (spread over the replicas by user id), so their reads never go back in time between two.
     """
-    if consistency is Consistency.PRIMARY or floor is None:
+    if guarantee is Guarantee.PRIMARY or floor is None:
         return None
     fit = [
         replica.name

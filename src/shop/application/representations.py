@@ -9,8 +9,10 @@ so a field can't be rendered without being documented, nor documented without be
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
+from weakref import WeakKeyDictionary
 
 from shop.domain.orders import Order
 from shop.domain.products import Product
@@ -157,6 +159,32 @@ def order(order: Order) -> OrderView:
         "cancelled_at": _iso(order.cancelled_at),
         "fulfilled_at": _iso(order.fulfilled_at),
     }
+
+
+class Rendered(dict[str, Any]):
+    """A representation rendered once and, as soon as an adapter encoded it, its JSON too
+    (shop.adapters.json.encoded): the idempotency record, the outbox message and the HTTP response of
+    a placed order then carry the very same bytes."""
+
+    __slots__ = ("json", "version")
+
+    def __init__(self, data: Mapping[str, Any], *, json: bytes | None = None, version: object = None) -> None:
+        super().__init__(data)
+        self.json = json
+        self.version = version
+
+
+_ORDERS_SHOWN: WeakKeyDictionary[Order, Rendered] = WeakKeyDictionary()
+
+
+def order_once(placed: Order) -> Rendered:
+    """order(), rendered once for each state of an order, whoever asks: the use case that placed it and
+    the message of its event share one rendering (and so one encoding)."""
+    version = (placed.id, placed.status, placed.updated_at, placed.cancelled_at, placed.fulfilled_at)
+    shown = _ORDERS_SHOWN.get(placed)
+    if shown is None or shown.version != version:
+        shown = _ORDERS_SHOWN[placed] = Rendered(order(placed), version=version)
+    return shown
 
 
 def user(user: User) -> UserView:

@@ -46,7 +46,7 @@ class EventfulUnitOfWork(ABC):
             self.outbox.add(messages)
         self._commit()
         events, self._collector.events = self._collector.events, []
-        self._bus.handle(events)
+        self._bus.publish(events)
 
     def rollback(self) -> None:
         self._collector.events.clear()

@@ -257,6 +257,7 @@ def fan_out(*, uow: UnitOfWork, clock: Clock, limit: int) -> int:
                 aggregate=entry.aggregate,
                 body=entry.body,
                 created_at=now,
+                trace_context=entry.trace_context,
             )
             for entry in entries
             for endpoint in endpoints
@@ -464,6 +465,7 @@ class Deliverer:
         at = self._clock.now()
         timestamp = int(at.timestamp())
         headers = {
+            **delivery.trace_context,
             "Content-Type": "application/json",
             "webhook-id": delivery.event_id,
             "webhook-timestamp": str(timestamp),

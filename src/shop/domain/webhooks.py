@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -434,6 +434,9 @@ class Delivery:
     tries: int = 0  # attempts counted by the schedule (a redelivery starts it again)
     next_attempt_at: datetime | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    # The W3C Trace Context headers of the change it tells (traceparent, tracestate): every attempt
+    # carries them on, so the endpoint's request joins that change's trace. Empty without tracing.
+    trace_context: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.next_attempt_at is None and self.status.waiting:

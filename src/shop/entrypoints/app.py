@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
 from flask import Flask
-from flask_smorest.utils import prepare_response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.container import Container
+from shop.entrypoints import tracing
 from shop.entrypoints.api import orders, problems, products, tokens, users, webhooks
 from shop.entrypoints.api.http import IdConverter, documented_query_parameters, init_cors, init_http
 from shop.entrypoints.api.index import init_index
@@ -38,23 +37,26 @@ class NonEmptyUpdates(BasePlugin):
         return {"minProperties": 1} if issubclass(schema_class, PartialUpdateSchema) else None
 
 
+class ProblemResponses(BasePlugin):
+    """Documents every error response (flask-smorest's ERROR_SCHEMA) as application/problem+json,
+    through apispec's public plugin hook."""
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        content = response.get("content", {})
+        body = content.get("application/json")
+        if body is None or body.get("schema") != {"$ref": "#/components/schemas/Problem"}:
+            return None
+        return {"content": {problems.PROBLEM_JSON: body}}
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]
-    """flask-smorest, with every error documented as application/problem+json."""
+    """flask-smorest, with every error documented as application/problem+json (ProblemResponses)."""
 
     ERROR_SCHEMA = ProblemSchema
 
-    def _register_responses(self) -> None:
-        for status in HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if status >= 400:
-                response["schema"] = self.ERROR_SCHEMA
-            prepare_response(response, self.spec, problems.PROBLEM_JSON)
-            self.spec.components.response(status.name, response, lazy=True)
-        default: dict[str, Any] = {"description": "Any other error", "schema": self.ERROR_SCHEMA}
-        prepare_response(default, self.spec, problems.PROBLEM_JSON)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
-
     def _register_pagination_header(self) -> None:
+        # No public hook replaces this component: apispec's header_helper runs after the marshmallow
+        # plugin has registered flask-smorest's PaginationMetadata schema.
         # The header carries JSON text, so to a client (and to schema validators) it is a string.
         self.spec.components.header(
             "PAGINATION",
@@ -73,6 +75,7 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
+    tracing.start(tracing.API)
     container = container or Container()
     container.config.from_dict(asdict(settings))
     container.wire(packages=["shop.entrypoints.api", "shop.entrypoints.console"])
@@ -110,7 +113,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     init_ops(app, settings.metrics_token)
     init_http(app, settings.trusted_hosts)
     init_jwt(app)
-    api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates()]})
+    api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates(), ProblemResponses()]})
     api.register_converter(IdConverter, lambda _converter: {"type": "integer", "minimum": 1, "maximum": ID_MAX})
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
@@ -122,4 +125,5 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)
     init_cors(app, settings.cors_origins)
     problems.register(app)
+    tracing.instrument_api(app, container)
     return app

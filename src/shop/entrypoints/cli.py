@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 
 from shop.adapters.sql.migrations import upgrade
+from shop.application import commands
 from shop.application.errors import ApplicationError, Conflict
 from shop.container import Container
 from shop.domain.errors import DomainError, InvalidValue
@@ -82,7 +83,7 @@ def manager(username: str, password_env: str) -> None:
     password = os.environ.get(password_env) or None
     while True:
         try:
-            user, created = container.make_manager(username=username, password=password)
+            user, created = container.bus().handle(commands.MakeManager(username=username, password=password))
             break
         except InvalidValue as error:
             if password is not None or "password" not in error.errors:
@@ -105,7 +106,7 @@ def demote(username: str, force: bool) -> None:
     manager stays one unless --force."""
     container = _container(Settings.from_env(signs=False))
     try:
-        user, changed = container.demote_manager(username=username, force=force)
+        user, changed = container.bus().handle(commands.DemoteManager(username=username, force=force))
     except Conflict as error:
         _fail(f"{error} Make another manager first, or force it: shop demote --force (make demote FORCE=1)")
     except (ApplicationError, DomainError) as error:
@@ -120,11 +121,11 @@ def purge() -> None:
     to the webhooks, are kept, however old), and webhook deliveries finished over
     WEBHOOK_LOG_RETENTION_DAYS ago."""
     container = _container(Settings.from_env(signs=False))
-    tokens = container.purge_tokens()
-    keys = container.purge_idempotency_keys()
-    attempts = container.purge_attempts()
-    sent = container.purge_sent_messages()
-    deliveries = container.purge_webhook_log()
+    tokens = container.bus().handle(commands.PurgeTokens())
+    keys = container.bus().handle(commands.PurgeIdempotencyKeys())
+    attempts = container.bus().handle(commands.PurgeAttempts())
+    sent = container.bus().handle(commands.PurgeSentMessages())
+    deliveries = container.bus().handle(commands.PurgeWebhookLog())
     click.echo(
         f"purged {tokens} expired token records, {keys} expired idempotency keys, "
         f"{attempts} expired attempts, {sent} sent events and {deliveries} finished webhook deliveries"

@@ -58,8 +58,9 @@ timeout = int(os.environ.get("TIMEOUT", "30"))
 # waits terminationGracePeriodSeconds (35 in deploy/k8s) before its SIGKILL: keep this below.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
-max_requests = 10000
-max_requests_jitter = 1000
+# Workers are not recycled after a number of requests (max_requests): each recycled worker would leave
+# its metric files behind (a dead worker's counts stay in the totals), and folding them into one file
+# needs prometheus-client's private MmapedDict. gunicorn still replaces a worker that dies.
 # The application writes one JSON line per request itself (shop.access): no gunicorn access log.
 accesslog = None
 errorlog = "-"
@@ -124,7 +125,7 @@ def post_worker_init(worker: Any) -> None:
     proxy can't retry those (the request went out). So, at SIGTERM, this worker swaps its listener
     for an idle one of its own: with the master's copy closed too, new connections are refused at
     once, which nginx answers by trying another upstream. Only this worker's descriptor changes,
-    so a worker stopped on its own (HUP, TTOU, max_requests) leaves the others listening.
+    so a worker stopped on its own (HUP, TTOU) leaves the others listening.
 
     Registering the handler again also drops gunicorn's siginterrupt(SIGTERM, False): that is what
     lets the handler run while the worker waits in recv() for the rest of a request (Python then
@@ -154,7 +155,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker is gone: its gauges stop counting, its counts move to the archive."""
+    """A worker is gone: its gauges stop counting (its counts stay in the totals)."""
     from shop.adapters.prometheus import retire_process
 
     retire_process(worker.pid)

@@ -16,6 +16,8 @@ from typing import Any, TextIO
 from flask import g, has_request_context
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+from shop.adapters import tracing
+
 _FORMAT = "%(levelname)s %(name)s %(process)d %(message)s"
 _RENAMED = {"levelname": "level", "name": "logger", "process": "pid"}
 _SECRETS = re.compile(
@@ -43,11 +45,16 @@ class JsonFormatter(OrjsonFormatter):
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps each record made while a request is handled with that request's id."""
+    """Stamps each record made while a request is handled with that request's id, and each record made
+    inside a span (with tracing on) with its trace_id and span_id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id") if has_request_context() else None
+        if not hasattr(record, "trace_id"):
+            ids = tracing.current_ids()
+            if ids is not None:
+                record.trace_id, record.span_id = ids
         return True
 
 

@@ -18,6 +18,7 @@ from shop.adapters.prometheus import RelayMetrics
 from shop.application.messages import OutboxEntry
 from shop.application.relay import RelayStatus
 from shop.container import Container
+from shop.entrypoints import tracing
 from shop.entrypoints.settings import Settings, SettingsError
 
 log = logging.getLogger("shop.relay")
@@ -29,6 +30,7 @@ STUCK_AFTER_S = 60.0
 def run(settings: Settings) -> None:
     """Publish until SIGTERM or SIGINT; the message in flight is finished (or left for the next relay)."""
     server = _listen(settings.relay_host, settings.relay_port)
+    tracing.start(tracing.RELAY)
     container = Container()
     container.config.from_dict(asdict(settings))
     stop = threading.Event()

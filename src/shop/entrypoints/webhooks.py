@@ -14,8 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from shop.adapters.prometheus import WebhookMetrics
+from shop.application import commands
 from shop.application.webhooks import DelivererStatus, WebhookHealth
 from shop.container import Container
+from shop.entrypoints import tracing
 from shop.entrypoints.settings import Settings
 
 log = logging.getLogger("shop.webhooks")
@@ -28,6 +30,7 @@ def run(settings: Settings) -> None:
     """Deliver until SIGTERM or SIGINT; attempts under way are finished first (15 s at most)."""
     # A connection for each attempt recording its outcome, and for the loop's claims.
     settings = replace(settings, db_pool_size=max(settings.db_pool_size, settings.webhook_concurrency + 2))
+    tracing.start(tracing.WEBHOOKS)
     container = Container()
     container.config.from_dict(asdict(settings))
     stop = threading.Event()
@@ -38,7 +41,7 @@ def run(settings: Settings) -> None:
     deliverer = container.deliverer(wait=stop.wait, metrics=metrics)
 
     def health() -> WebhookHealth:
-        found: WebhookHealth = container.webhook_health()
+        found: WebhookHealth = container.bus().handle(commands.WebhookHealthQuery())
         return found
 
     server = ThreadingHTTPServer(

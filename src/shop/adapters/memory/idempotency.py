@@ -2,25 +2,32 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from shop.adapters.memory.store import MemoryState
-from shop.application.errors import KeyInUse
 from shop.application.ports.idempotency import StoredPlacement
 
 
 class MemoryIdempotencyRepository:
+    """The unit of work holds the store's lock: a claim is never concurrent with another."""
+
     def __init__(self, state: Callable[[], MemoryState]) -> None:
         self._state = state
 
-    def get(self, user_id: int, key: str) -> StoredPlacement | None:
-        return self._state().responses.get((user_id, key))
+    def claim(self, placement: StoredPlacement, stale_before: datetime) -> StoredPlacement | None:
+        responses = self._state().responses
+        held = responses.get((placement.user_id, placement.key))
+        if held is not None and held.created_at >= stale_before:
+            return held
+        responses[(placement.user_id, placement.key)] = replace(placement, order=None)
+        return None
 
     def keep(self, placement: StoredPlacement) -> None:
-        responses = self._state().responses
-        if (placement.user_id, placement.key) in responses:
-            raise KeyInUse()
-        responses[(placement.user_id, placement.key)] = copy.deepcopy(placement)
+        self._state().responses[(placement.user_id, placement.key)] = copy.deepcopy(placement)
+
+    def get(self, user_id: int, key: str) -> StoredPlacement | None:
+        return self._state().responses.get((user_id, key))
 
     def delete(self, user_id: int, key: str) -> None:
         self._state().responses.pop((user_id, key), None)

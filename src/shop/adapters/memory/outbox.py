@@ -5,10 +5,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import orjson
-
+from shop.adapters import tracing
+from shop.adapters.encoding import body_of
 from shop.adapters.memory.store import MemoryState, OutboxRow
-from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
+from shop.application.messages import Message, OutboxEntry, aggregate_key
 from shop.application.ports.outbox import Backlog
 
 
@@ -18,11 +18,12 @@ class MemoryOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         state = self._state()
+        trace_context = tracing.carrier()
         for message in messages:
             position, event_id = state.allocate("outbox"), str(uuid.uuid4())
-            body = orjson.dumps(envelope(message, event_id))
+            body = body_of(message, event_id)
             aggregate = aggregate_key(message.aggregate_type, message.aggregate_id)
-            entry = OutboxEntry(position, event_id, message.type, message.occurred_at, body, aggregate)
+            entry = OutboxEntry(position, event_id, message.type, message.occurred_at, body, aggregate, trace_context)
             state.outbox[position] = OutboxRow(entry, message)
 
     def pending(self, limit: int) -> list[OutboxEntry]:

@@ -13,10 +13,6 @@ from shop.application.outages import OutageLog
 log = logging.getLogger("shop.adapters.cache")
 
 PREFIX = "shop:cache:"
-_GET_VERSIONED = """
-local version = redis.call('GET', KEYS[1]) or '0'
-return {version, redis.call('GET', ARGV[1] .. version)}
-"""
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -32,26 +28,8 @@ class Versioned:
         self._redis = client
         self._ttl = ttl_seconds
         self._prefix = prefix or PREFIX
-        self._get_versioned = client.register_script(_GET_VERSIONED)
         self._unreachable = OutageLog(log, "cache unreachable; reading from the database")
         self._stale = OutageLog(log, f"cache invalidation failed; entries may be stale for up to {ttl_seconds}s")
-
-    def _read(self, counter: str, prefix: str) -> tuple[str, bytes | None] | None:
-        """(version, cached value or None); None when Redis is unreachable (then: no caching)."""
-        try:
-            version, value = self._get_versioned(keys=[counter], args=[prefix])
-        except redis.RedisError as error:
-            self._unreachable.failed(error)
-            return None
-        if self._unreachable.failing:  # read without a lock: the common case costs nothing
-            self._unreachable.recovered()
-        return version.decode() if isinstance(version, bytes) else str(version), value
-
-    def _write(self, key: str, value: bytes) -> None:
-        try:
-            self._redis.set(key, value, ex=self._ttl)
-        except redis.RedisError as error:
-            self._unreachable.failed(error)
 
     def _bump(self, *counters: str) -> None:
         try:

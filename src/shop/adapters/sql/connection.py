@@ -17,14 +17,14 @@ from typing import Any
 
 import psycopg
 import psycopg.errors
-from sqlalchemy import Connection, CursorResult, Engine, Executable, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import ClauseElement, Connection, CursorResult, Engine, Executable, text
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from shop.adapters.sql.engine import READS_ONLY
-from shop.application.errors import Busy, KeyInUse, OrderOutdated, OutcomeUnknown
+from shop.application.errors import Busy, OutcomeUnknown
 
-# The SQLSTATE of shop_order_outdated() (migration 0005).
-ORDER_OUTDATED = "SH409"
+_PSYCOPG = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 LOCKED = "What this request changes is locked by another transaction; nothing was changed. Retry shortly."
 
 
@@ -33,6 +33,12 @@ class Deferred:
     sql: str  # in psycopg's own parameter style
     parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     many: bool = False
+
+
+def psycopg_sql(statement: ClauseElement, **compile_options: Any) -> str:
+    """A Core statement in psycopg's own parameter style, for defer(): one statement, written once,
+    for SQLite (executed) and PostgreSQL (sent with the COMMIT)."""
+    return str(statement.compile(dialect=_PSYCOPG, **compile_options))
 
 
 class LazyConnection:
@@ -176,13 +182,13 @@ class LazyConnection:
         except psycopg.Error:  # the connection died with the COMMIT sent
             connection.invalidate()
             return OutcomeUnknown()
-        if error.sqlstate == ORDER_OUTDATED:
-            return OrderOutdated(str(error))
         if self._gave_up_waiting(error):
             return Busy(LOCKED)
-        if isinstance(error, psycopg.errors.UniqueViolation) and error.diag.constraint_name == "pk_idempotency_keys":
-            return KeyInUse()
-        wrapper = OperationalError if isinstance(error, psycopg.OperationalError) else DBAPIError
+        wrapper: type[DBAPIError] = DBAPIError
+        if isinstance(error, psycopg.OperationalError):
+            wrapper = OperationalError
+        elif isinstance(error, psycopg.IntegrityError):  # as SQLAlchemy says it, as on SQLite
+            wrapper = IntegrityError
         return wrapper("COMMIT (pipelined)", None, error)
 
 

@@ -7,19 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, text, update
 
-from shop.adapters.sql.connection import LazyConnection
+from shop.adapters import tracing
+from shop.adapters.encoding import body_of
+from shop.adapters.sql.connection import LazyConnection, psycopg_sql
 from shop.adapters.sql.tables import outbox, webhook_endpoints
-from shop.application.messages import Message, OutboxEntry, aggregate_key, envelope
+from shop.application.messages import Message, OutboxEntry, aggregate_key
 from shop.application.ports.outbox import Backlog
 
-_ADD_TO_OUTBOX = insert(outbox)
-_ADD_TO_OUTBOX_PG = """
-INSERT INTO outbox (event_id, type, aggregate_type, aggregate_id, occurred_at, body)
-VALUES (%(event_id)s, %(type)s, %(aggregate_type)s, %(aggregate_id)s, %(occurred_at)s, %(body)s)
-"""
+ADD_TO_OUTBOX = insert(outbox)
+_MESSAGE_COLUMNS = ["event_id", "type", "aggregate_type", "aggregate_id", "occurred_at", "body", "trace_context"]
+_ADD_TO_OUTBOX_PG = psycopg_sql(ADD_TO_OUTBOX, column_keys=_MESSAGE_COLUMNS, for_executemany=True)
 _COLUMNS = (
     outbox.c.position,
     outbox.c.event_id,
@@ -28,6 +27,7 @@ _COLUMNS = (
     outbox.c.body,
     outbox.c.aggregate_type,
     outbox.c.aggregate_id,
+    outbox.c.trace_context,
 )
 _PENDING = select(*_COLUMNS).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.position).limit(bindparam("limit"))
 _AWAITING_WEBHOOKS = (
@@ -43,6 +43,7 @@ class SqlOutboxRepository:
 
     def add(self, messages: Sequence[Message]) -> None:
         rows = []
+        trace_context = tracing.encode(tracing.carrier())
         for message in messages:
             event_id = str(uuid.uuid4())
             rows.append(
@@ -52,13 +53,14 @@ class SqlOutboxRepository:
                     "aggregate_type": message.aggregate_type,
                     "aggregate_id": message.aggregate_id,
                     "occurred_at": message.occurred_at,
-                    "body": orjson.dumps(envelope(message, event_id)).decode(),
+                    "body": body_of(message, event_id).decode(),
+                    "trace_context": trace_context,
                 }
             )
         if self._conn.defers:
             self._conn.defer(_ADD_TO_OUTBOX_PG, rows, many=True)
         else:
-            self._conn.execute(_ADD_TO_OUTBOX, rows)
+            self._conn.execute(ADD_TO_OUTBOX, rows)
 
     def pending(self, limit: int) -> list[OutboxEntry]:
         return self._entries(_PENDING, limit)
@@ -72,6 +74,7 @@ class SqlOutboxRepository:
                 row.occurred_at,
                 row.body.encode(),
                 aggregate_key(row.aggregate_type, row.aggregate_id),
+                tracing.decode(row.trace_context),
             )
             for row in self._conn.execute(query, {"limit": limit})
         ]

@@ -23,6 +23,15 @@ _LIVE_PRODUCT = select(products).where(products.c.id == bindparam("product_id"),
 _LIVE_PRODUCTS = select(products).where(
     products.c.id.in_(bindparam("product_ids", expanding=True)), ~products.c.deleted
 )
+# The products an order or a cancellation is decided on, locked in id order (the one lock order every
+# transaction keeps, so that multi-line orders can't deadlock); built once, as bench/pgbench renders it.
+LOCK_PRODUCTS = (
+    select(products)
+    .where(products.c.id.in_(bindparam("product_ids", expanding=True)))
+    .order_by(products.c.id)
+    .with_for_update()
+)
+LOCK_LIVE_PRODUCTS = LOCK_PRODUCTS.where(~products.c.deleted)
 _SAVE_PRODUCT = (
     update(products)
     .where(products.c.id == bindparam("product_id"))
@@ -69,10 +78,8 @@ class SqlProductRepository:
     def get_for_update(self, product_ids: Sequence[int], *, include_deleted: bool = False) -> dict[int, Product]:
         if not product_ids:
             return {}
-        query = select(products).where(products.c.id.in_(sorted(set(product_ids))))
-        if not include_deleted:
-            query = query.where(~products.c.deleted)
-        rows = self._conn.execute(query.order_by(products.c.id).with_for_update())
+        query = LOCK_PRODUCTS if include_deleted else LOCK_LIVE_PRODUCTS
+        rows = self._conn.execute(query, {"product_ids": sorted(set(product_ids))})
         return {row.id: self._to_product(row) for row in rows}
 
     def list(self, query: ProductQuery) -> Listing[Product]:

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.application.outages import OutageLog
-from shop.application.ports.replicas import EVERYONE, Consistency, Positions
+from shop.application.ports.replicas import EVERYONE, Guarantee, Positions
 from shop.application.reads import ReplicaState, choose, current_reader, floor_keys
 
 log = logging.getLogger("shop.adapters.replicas")
@@ -99,14 +99,14 @@ class ReadRouter:
 
     # Routing
 
-    def open(self, consistency: Consistency, reader: int | None = None) -> tuple[str, Connection]:
+    def open(self, guarantee: Guarantee, reader: int | None = None) -> tuple[str, Connection]:
         """A connection for one unit of work's reads, and where it is: PRIMARY or a replica's name."""
         self._start()
         name = None
-        if consistency is not Consistency.PRIMARY:
-            floor = self._positions.floor(floor_keys(consistency, reader))
+        if guarantee is not Guarantee.PRIMARY:
+            floor = self._positions.floor(floor_keys(guarantee, reader))
             name = choose(
-                consistency, self.states(), floor=floor, now=self._clock(), max_lag_s=self._max_lag_s, reader=reader
+                guarantee, self.states(), floor=floor, now=self._clock(), max_lag_s=self._max_lag_s, reader=reader
             )
         if name is not None:
             replica = next(r for r in self._replicas if r.name == name)

@@ -213,6 +213,8 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     # When the webhooks' deliverer made this message's deliveries (migration 0011).
     Column("fanned_out_at", UTCDateTime),
+    # The W3C Trace Context of the request that wrote it, as JSON (migration 0012); NULL untraced.
+    Column("trace_context", Text),
     Index(
         "ix_outbox_pending",
         "position",
@@ -269,6 +271,7 @@ webhook_deliveries = Table(
     Column("next_attempt_at", UTCDateTime),
     Column("claimed_until", UTCDateTime),
     Column("finished_at", UTCDateTime),
+    Column("trace_context", Text),  # its event's, copied from the outbox (migration 0012)
     CheckConstraint("status IN ('pending', 'retrying', 'succeeded', 'failed')", name="status"),
     Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text(WAITING), sqlite_where=text(WAITING)),
     Index(

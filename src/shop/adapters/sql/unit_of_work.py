@@ -17,7 +17,7 @@ from shop.adapters.sql.tokens import SqlTokenRepository
 from shop.adapters.sql.users import SqlUserRepository
 from shop.adapters.sql.webhooks import SqlDeliveryRepository, SqlWebhookRepository
 from shop.application.messagebus import MessageBus
-from shop.application.ports.replicas import Consistency
+from shop.application.ports.replicas import Guarantee
 from shop.application.ports.webhooks import Sealer
 from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventfulUnitOfWork
@@ -44,16 +44,16 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         lock_timeout_ms: int | None = None,
         sealer: Sealer | None = None,
         router: ReadRouter | None = None,
-        consistency: Consistency = Consistency.PRIMARY,
+        guarantee: Guarantee = Guarantee.PRIMARY,
     ) -> None:
         """lock_timeout_ms: how long its statements may wait for a row lock before Busy is raised.
         sealer: seals webhook secrets at rest; without one, webhooks can't be used (WebhooksNotConfigured).
-        router: with streaming replicas, where reads needing less than the primary (consistency) go,
+        router: with streaming replicas, where reads needing less than the primary (guarantee) go,
         and who remembers how far each user's writes went; engine is then the primary's."""
         super().__init__(bus)
         self._engine = engine
         self._router = router
-        self._consistency = consistency
+        self._guarantee = guarantee
         self._source = PRIMARY
         self._reader: int | None = None
         self._lock_timeout_ms = lock_timeout_ms
@@ -61,7 +61,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self._conn: LazyConnection | None = None
 
     def __enter__(self) -> Self:
-        routed = self._router is not None and self._consistency is not Consistency.PRIMARY
+        routed = self._router is not None and self._guarantee is not Guarantee.PRIMARY
         self._conn = conn = LazyConnection(
             self._engine, lock_timeout_ms=self._lock_timeout_ms, opener=self._routed if routed else None
         )
@@ -81,7 +81,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self._collector.events.clear()
         conn, self._conn = self._conn, None
         try:
-            if self._router is not None and conn.opened is not None and self._consistency is not Consistency.PRIMARY:
+            if self._router is not None and conn.opened is not None and self._guarantee is not Guarantee.PRIMARY:
                 self._router.after_read(self._source, conn.opened, self._reader)
         finally:
             conn.close()
@@ -89,7 +89,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
     def _routed(self) -> Connection:
         assert self._router is not None
         self._reader = current_reader()
-        self._source, connection = self._router.open(self._consistency, self._reader)
+        self._source, connection = self._router.open(self._guarantee, self._reader)
         return connection
 
     def _commit(self) -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from shop.adapters import tracing
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.rows import listing
 from shop.adapters.sql.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -154,6 +155,7 @@ class SqlDeliveryRepository:
                 event_type=delivery.event_type,
                 aggregate=delivery.aggregate,
                 body=delivery.body.decode(),
+                trace_context=tracing.encode(delivery.trace_context),
                 **_state(delivery),
                 created_at=delivery.created_at,
             )
@@ -288,4 +290,5 @@ def _delivery(row: Row[Any], attempts: list[Attempt]) -> Delivery:
         tries=row.tries,
         next_attempt_at=row.next_attempt_at,
         attempts=attempts,
+        trace_context=tracing.decode(row.trace_context),
     )

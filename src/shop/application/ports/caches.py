@@ -1,43 +1,59 @@
+"""The shared read cache (Redis): rendered bodies of reads, and the standing of access tokens.
+
+Everything cached lives under a version counter; the event handlers bump the counters of what a
+committed change touched (`invalidate`, `forget_user`) before the command returns, so a read that
+starts after a write has returned never sees the old state, on any worker or instance (see
+docs/decisions.md, "Catalog cache in Redis").
+"""
+
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from typing import Protocol
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from shop.application.ports.orders import OrderQuery
-from shop.application.ports.paging import Listing
-from shop.application.ports.products import ProductQuery
 from shop.application.ports.tokens import AccessState
-from shop.domain.orders import Order
-from shop.domain.products import Product
+
+TokenKey = tuple[int, str, str]  # user id, jti, family: whose standing
 
 
-class CatalogCache(Protocol):
-    """Reads shared by every worker and instance: products, their listings, and the order listings
-    of each customer and of the managers.
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One cached read. kind and scope name the counter it lives under: a product's own ("product",
+    its id), the catalog's ("products", "catalog"), a customer's orders or every order ("orders",
+    a user id or "all"); key tells the query apart within the scope."""
 
-    The handlers of product and order events call invalidate() once the change is committed and
-    before the use case returns, so a read that starts after a write has returned never sees the
-    old state. An order changes stock and its owner's listings at once: one call says both.
-    """
+    kind: Literal["product", "products", "orders"]
+    scope: str
+    key: str = ""
 
-    def product(self, product_id: int, load: Callable[[], Product | None]) -> Product | None: ...
 
-    def products(self, query: ProductQuery, load: Callable[[], Listing[Product]]) -> Listing[Product]: ...
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """What one read of the cache found. standing_found: whether the token's standing was cached
+    (then standing, None for a token the database did not know); body: the cached bytes, or None.
+    The slots say where keep() may store what was loaded, under the versions this read saw; None
+    when nothing may be stored (Redis unreachable, or nothing asked)."""
 
-    def orders(self, query: OrderQuery, load: Callable[[], Listing[Order]]) -> Listing[Order]: ...
+    standing_found: bool = False
+    standing: AccessState | None = None
+    body: bytes | None = None
+    standing_slot: str | None = None
+    body_slot: str | None = None
+
+
+MISSED = Cached()
+
+
+class ViewCache(Protocol):
+    def read(self, token: TokenKey | None, entry: Entry | None) -> Cached:
+        """The token's standing and the entry's body, in one round trip."""
+
+    def keep(self, cached: Cached, *, standing: AccessState | None = None, body: bytes | None = None) -> None:
+        """Store what was loaded after `cached` missed: standing if its slot is set, body if given."""
 
     def invalidate(self, product_ids: Collection[int], *, orders_of: int | None = None) -> None:
         """These products changed; with orders_of, so did that customer's orders."""
 
-
-class AccessCache(Protocol):
-    """The standing of access tokens, shared by every worker and instance. Whatever changes a
-    user's tokens (password, role, deletion, logout, a reused refresh token) is a TokensRevoked
-    event, whose handler calls forget_user() once it is committed and before the use case returns,
-    so no request that starts after it has returned is let in on the old standing."""
-
-    def state(
-        self, user_id: int, jti: str, family: str, load: Callable[[], AccessState | None]
-    ) -> AccessState | None: ...
-
-    def forget_user(self, user_id: int) -> None: ...
+    def forget_user(self, user_id: int) -> None:
+        """Every token of this user must be judged again."""

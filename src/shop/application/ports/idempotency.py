@@ -14,16 +14,23 @@ class StoredPlacement:
     key: str
     fingerprint: str
     created_at: datetime
-    order: Mapping[str, Any] | None  # the order as first shown; None while the first request still runs
+    # The order as first shown (a representations.Rendered, its JSON kept); None: the key is claimed by
+    # a transaction that has not kept its answer (a release before this one could commit that).
+    order: Mapping[str, Any] | None
 
 
 class IdempotencyRepository(Protocol):
-    def get(self, user_id: int, key: str) -> StoredPlacement | None: ...
+    def claim(self, placement: StoredPlacement, stale_before: datetime) -> StoredPlacement | None:
+        """Claim a key for this transaction, before anything else is done with it: None when it is now
+        this transaction's (unused, or used longer ago than stale_before: that use is forgotten), else
+        the placement that holds it. A concurrent transaction claiming the same key is waited for (the
+        unique index; SQLite's write lock): when it commits, its placement is returned; when it rolls
+        back, the key is this transaction's."""
 
     def keep(self, placement: StoredPlacement) -> None:
-        """Keep the answer to a request made with a key, in the transaction of its order. KeyInUse (by
-        keep() or at the latest by commit()) when the key is taken, a concurrent holder's transaction
-        being waited for first."""
+        """Keep the answer to the request that claimed the key, in the same transaction."""
+
+    def get(self, user_id: int, key: str) -> StoredPlacement | None: ...
 
     def delete(self, user_id: int, key: str) -> None: ...
 

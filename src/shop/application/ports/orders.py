@@ -40,13 +40,14 @@ class Sales:
 
 
 class OrderRepository(Protocol):
-    def add(self, order: Order) -> None:
-        """Store a new order and take the stock of its lines, as one step, and set its id.
+    def reserve_id(self) -> None:
+        """Where order ids come from a sequence (PostgreSQL), take the next order's now: the products'
+        locks are then not held for that round trip too. add() uses it, or takes an id itself."""
 
-        Each product must still be as the order saw it: the name, price and currency its line copied,
-        not deleted, and enough stock for its quantity. Otherwise nothing is written and OrderOutdated
-        is raised, by add() or at the latest by commit(). The products' row locks are taken in id
-        order, and held for as little time as the database allows: the domain decided before."""
+    def add(self, order: Order) -> None:
+        """Store a new order and take the stock of its lines, and set its id. The domain decided the
+        order on its products as read with get_for_update in this unit of work (locked in id order), so
+        each is still as the order saw it: its name, price and currency, not deleted, enough stock."""
 
     def get(self, order_id: int) -> Order | None: ...
 

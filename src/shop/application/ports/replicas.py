@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Protocol
 
 
-class Consistency(Enum):
+class Guarantee(Enum):
     """The guarantee a read needs; the container says which one each use case's reads need."""
 
     # Writes, and the reads that decide a write or guard access: stock under the lock, idempotency

@@ -69,6 +69,10 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         """
         return self.doc(security=BEARER)(self.errors(401)(login_required(view)))
 
+    def authenticated_read(self, view: Any) -> Any:
+        """authenticated, for a view that reads the token's standing with its data (application/views.py)."""
+        return self.doc(security=BEARER)(self.errors(401)(login_required(view, judged_by_view=True)))
+
 
 def _response_name(status: int) -> str:
     from http import HTTPStatus

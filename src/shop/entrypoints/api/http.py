@@ -17,10 +17,12 @@ from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 from werkzeug.sansio.utils import host_is_trusted
 
-from shop.application.reads import reading_as
+from shop.application.reads import READER
+from shop.application.views import Viewed
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.jsonfast import NUL_REFUSED
 from shop.entrypoints.api.schemas.common import ID_MAX
+from shop.entrypoints.api.security import admitted
 from shop.entrypoints.docs import CSP as DOCS_CSP
 
 log = logging.getLogger("shop.http")
@@ -56,6 +58,12 @@ def created(body: T, endpoint: str, **ids: Any) -> tuple[T, int, dict[str, str]]
     return body, 201, {"Location": url_for(endpoint, **ids)}
 
 
+def viewed(view: Viewed) -> Response:
+    """A view's body, sent as it was rendered (and perhaps cached): JSON, 200."""
+    admitted(view.actor)
+    return Response(view.body, mimetype="application/json")
+
+
 def etag_of(body: Any) -> str:
     """The strong ETag a GET answering this body carries (see _after)."""
     rendered = current_app.json.response(body)
@@ -88,7 +96,7 @@ class IdConverter(BaseConverter):
 
 
 def _before() -> None:
-    reading_as(None)  # until a token or session says who (a request thread serves many requests)
+    READER.set(None)  # until a token or session says who (a request thread serves many requests)
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.

@@ -19,7 +19,9 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from shop.adapters.prometheus import IN_FLIGHT, exposition, observe_request, outbox_observed
+from shop.application.commands import OutboxBacklog
 from shop.application.health import check_readiness
+from shop.application.messagebus import MessageBus
 from shop.application.ports.health import Probe
 from shop.application.ports.outbox import Backlog
 from shop.container import Container
@@ -62,7 +64,7 @@ def ready(probes: list[Probe] = Provide[Container.probes]) -> Response:
 
 @bp.get("/metrics")
 @inject
-def metrics(backlog: Callable[[], Backlog] = Provide[Container.outbox_backlog.provider]) -> Response:
+def metrics(bus: MessageBus = Provide[Container.bus]) -> Response:
     token = current_app.config["SHOP_METRICS_TOKEN"]
     sent = request.headers.get("Authorization", "").encode(errors="surrogateescape")
     if token and not hmac.compare_digest(sent, f"Bearer {token}".encode()):
@@ -71,7 +73,7 @@ def metrics(backlog: Callable[[], Backlog] = Provide[Container.outbox_backlog.pr
             "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    _observe_outbox(backlog)
+    _observe_outbox(lambda: bus.handle(OutboxBacklog()))
     body, content_type = exposition()
     return Response(body, content_type=content_type)
 

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
-from flask import Response, json, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.orders import Idempotency, Placement
+from shop.adapters.encoding import encoded
+from shop.application import commands
+from shop.application.messagebus import MessageBus
+from shop.application.orders import Idempotency
 from shop.application.ports.orders import OrderQuery
-from shop.application.ports.paging import Listing, Page
+from shop.application.ports.paging import Page
 from shop.container import Container
 from shop.domain.orders import Order, OrderItem, OrderStatus
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.http import LOCATION_HEADER
+from shop.entrypoints.api.http import LOCATION_HEADER, viewed
 from shop.entrypoints.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     REPLAYED_HEADER,
@@ -22,14 +24,14 @@ from shop.entrypoints.api.idempotency import (
     idempotency_key,
 )
 from shop.entrypoints.api.schemas.orders import OrderCreateSchema, OrderFilterSchema, OrderSchema
-from shop.entrypoints.api.security import current_actor
+from shop.entrypoints.api.security import current_actor, current_token
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Place and follow orders.")
 
 
 @blp.route("/")
 class Orders(MethodView):
-    @blp.authenticated
+    @blp.authenticated_read
     @blp.arguments(OrderFilterSchema, location="query")
     @blp.response(200, OrderSchema(many=True))
     @blp.paginate()
@@ -39,8 +41,8 @@ class Orders(MethodView):
         self,
         filters: dict[str, Any],
         pagination_parameters: PaginationParameters,
-        list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
-    ) -> list[Order]:
+        bus: MessageBus = Provide[Container.bus],
+    ) -> Response:
         """Managers see every order (or one customer's), customers their own; newest first by default.
 
         `sort` orders them otherwise; `customer` (managers only) names a customer by username.
@@ -51,9 +53,9 @@ class Orders(MethodView):
             status=OrderStatus(status) if status else None,
             sort=tuple(filters["sort"].split(",")),
         )
-        listing = list_orders(actor=current_actor(), query=query, customer=filters.get("customer"))
-        found, pagination_parameters.item_count = listing
-        return found
+        page = bus.handle(commands.ViewOrders(current_token(), query, filters.get("customer")))
+        pagination_parameters.item_count = page.total
+        return viewed(page)
 
     @blp.authenticated
     @blp.arguments(OrderCreateSchema)
@@ -61,21 +63,21 @@ class Orders(MethodView):
     @blp.doc(parameters=[IDEMPOTENCY_KEY_PARAMETER])
     @blp.errors(403, 409, 422)
     @inject
-    def post(
-        self, body: dict[str, Any], place_order: Callable[..., Placement] = Provide[Container.place_order.provider]
-    ) -> Response:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> Response:
         """Place an order (customers only): stock is taken in the same transaction, all or nothing.
 
         With an `Idempotency-Key`, a retry of the same request replays the first response instead of
         ordering again; the same key with another body is refused (422).
         """
         key = idempotency_key()
-        placement = place_order(
-            actor=current_actor(),
-            items=[OrderItem(item["product"], item["quantity"]) for item in body["items"]],
-            idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
+        placement = bus.handle(
+            commands.PlaceOrder(
+                actor=current_actor(),
+                items=[OrderItem(item["product"], item["quantity"]) for item in body["items"]],
+                idempotency=Idempotency(key, fingerprint(body)) if key is not None else None,
+            )
         )
-        response = Response(json.dumps(placement.order), status=201, mimetype="application/json")
+        response = Response(encoded(placement.order), status=201, mimetype="application/json")
         response.headers["Location"] = url_for(".OrderDetail", order_id=placement.order["id"])
         if placement.replayed:
             response.headers["Idempotent-Replayed"] = "true"
@@ -84,13 +86,13 @@ class Orders(MethodView):
 
 @blp.route("/<id:order_id>/")
 class OrderDetail(MethodView):
-    @blp.authenticated
+    @blp.authenticated_read
     @blp.response(200, OrderSchema)
     @blp.errors(404)
     @inject
-    def get(self, order_id: int, get_order: Callable[..., Order] = Provide[Container.get_order.provider]) -> Order:
+    def get(self, order_id: int, bus: MessageBus = Provide[Container.bus]) -> Response:
         """One order: its owner or a manager; anyone else gets 404."""
-        return get_order(actor=current_actor(), order_id=order_id)
+        return viewed(bus.handle(commands.ViewOrder(current_token(), order_id)))
 
 
 @blp.route("/<id:order_id>/cancel/")
@@ -99,11 +101,9 @@ class CancelOrder(MethodView):
     @blp.response(200, OrderSchema)
     @blp.errors(404, 409)
     @inject
-    def post(
-        self, order_id: int, cancel_order: Callable[..., Order] = Provide[Container.cancel_order.provider]
-    ) -> Order:
+    def post(self, order_id: int, bus: MessageBus = Provide[Container.bus]) -> Order:
         """Cancel a placed order (its owner or a manager); every line's stock comes back."""
-        return cancel_order(actor=current_actor(), order_id=order_id)
+        return bus.handle(commands.CancelOrder(actor=current_actor(), order_id=order_id))
 
 
 @blp.route("/<id:order_id>/fulfil/")
@@ -112,8 +112,6 @@ class FulfilOrder(MethodView):
     @blp.response(200, OrderSchema)
     @blp.errors(403, 404, 409)
     @inject
-    def post(
-        self, order_id: int, fulfil_order: Callable[..., Order] = Provide[Container.fulfil_order.provider]
-    ) -> Order:
+    def post(self, order_id: int, bus: MessageBus = Provide[Container.bus]) -> Order:
         """Mark a placed order fulfilled (managers only)."""
-        return fulfil_order(actor=current_actor(), order_id=order_id)
+        return bus.handle(commands.FulfilOrder(actor=current_actor(), order_id=order_id))

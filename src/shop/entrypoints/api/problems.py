@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, current_app, g, json, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -131,14 +131,35 @@ def _internal_error(error: BaseException) -> Response:
     )
 
 
+def answer(error: Exception) -> Response:
+    """What the API answers to this error: the handler registered for its nearest class. The console
+    shows the same status and words as a page (console/blueprint.py)."""
+    answers: dict[type[Exception], Callable[[Any], Response]] = current_app.extensions["shop.problems"]
+    for kind in type(error).__mro__:
+        if kind in answers:
+            return answers[kind](error)
+    raise error  # Exception has a handler below: never reached
+
+
 def register(app: Flask) -> None:
     database_outage = OutageLog(log, "database unavailable; answering 503")
+    answers: dict[type[Exception], Callable[[Any], Response]] = {HTTPException: handle_http_exception}
+    app.extensions["shop.problems"] = answers
 
-    @app.errorhandler(InvalidValue)
+    def on(*kinds: type[Exception]) -> Callable[[Callable[[Any], Response]], Callable[[Any], Response]]:
+        def registered(handler: Callable[[Any], Response]) -> Callable[[Any], Response]:
+            for kind in kinds:
+                app.register_error_handler(kind, handler)
+                answers[kind] = handler
+            return handler
+
+        return registered
+
+    @on(InvalidValue)
     def _invalid(error: InvalidValue) -> Response:
         return _validation(400, error.errors)
 
-    @app.errorhandler(InsufficientStock)
+    @on(InsufficientStock)
     def _short(error: InsufficientStock) -> Response:
         return problem(
             409,
@@ -151,63 +172,63 @@ def register(app: Flask) -> None:
             ],
         )
 
-    @app.errorhandler(InvalidTransition)
+    @on(InvalidTransition)
     def _transition(error: InvalidTransition) -> Response:
         return problem(
             409, str(error), kind="invalid-transition", title="Invalid status change", current_status=error.current
         )
 
-    @app.errorhandler(AlreadyExists)
+    @on(AlreadyExists)
     def _exists(error: AlreadyExists) -> Response:
         return problem(
             409, str(error), kind="already-exists", title="Already exists", errors={error.field: [str(error)]}
         )
 
-    @app.errorhandler(NotFound)
+    @on(NotFound)
     def _not_found(error: NotFound) -> Response:
         return problem(404, str(error))
 
-    @app.errorhandler(Forbidden)
+    @on(Forbidden)
     def _forbidden(error: Forbidden) -> Response:
         return problem(403, str(error))
 
-    @app.errorhandler(AuthenticationFailed)
+    @on(AuthenticationFailed)
     def _unauthenticated(error: AuthenticationFailed) -> Response:
         return problem(401, str(error), headers={"WWW-Authenticate": "Bearer"})
 
-    @app.errorhandler(IdempotencyMismatch)
+    @on(IdempotencyMismatch)
     def _key_reused(error: IdempotencyMismatch) -> Response:
         return problem(422, str(error), kind="idempotency-key-reused", title="Idempotency-Key reused")
 
-    @app.errorhandler(PreconditionFailed)
+    @on(PreconditionFailed)
     def _outdated(error: PreconditionFailed) -> Response:
         return problem(412, str(error), kind="precondition-failed", title="Precondition failed")
 
-    @app.errorhandler(Conflict)
+    @on(Conflict)
     def _conflict(error: Conflict) -> Response:
         return problem(409, str(error))
 
-    @app.errorhandler(TooManyAttempts)
+    @on(TooManyAttempts)
     def _too_many(error: TooManyAttempts) -> Response:
         return problem(429, str(error), headers={"Retry-After": str(error.retry_after_seconds)})
 
-    @app.errorhandler(WebhooksNotConfigured)
+    @on(WebhooksNotConfigured)
     def _webhooks_off(error: WebhooksNotConfigured) -> Response:
         return problem(
             503, "Webhooks are not configured on this server: WEBHOOK_SECRET_KEY is not set.", kind="webhooks-off"
         )
 
-    @app.errorhandler(Busy)
+    @on(Busy)
     def _busy(error: Busy) -> Response:
         # Not an outage: a row was locked too long, or kept changing. The access line tells it.
         return problem(503, str(error), kind="busy", title="Busy, retry shortly", headers={"Retry-After": "1"})
 
-    @app.errorhandler(OutcomeUnknown)
+    @on(OutcomeUnknown)
     def _outcome_unknown(error: OutcomeUnknown) -> Response:
         database_outage.failed(error)
         return problem(503, str(error), kind="outcome-unknown", title="Outcome unknown", headers={"Retry-After": "1"})
 
-    @app.errorhandler(DBAPIError)
+    @on(DBAPIError)
     def _database_error(error: DBAPIError) -> Response:
         # A connection lost mid-statement surfaces under whatever class the driver chose; SQLAlchemy
         # tells them all by connection_invalidated. On a live connection, the error is a bug.
@@ -215,8 +236,7 @@ def register(app: Flask) -> None:
             return _database_unavailable(error)
         return _internal_error(error)
 
-    @app.errorhandler(PoolTimeout)
-    @app.errorhandler(OperationalError)
+    @on(PoolTimeout, OperationalError)
     def _database_unavailable(error: DBAPIError | PoolTimeout) -> Response:
         database_outage.failed(error)  # the access line, at WARNING, tells each refused request
         return problem(
@@ -225,7 +245,7 @@ def register(app: Flask) -> None:
             headers={"Retry-After": "1"},
         )
 
-    @app.errorhandler(Exception)
+    @on(Exception)
     def _unexpected(error: Exception) -> Response:
         if isinstance(error, HTTPException):
             return handle_http_exception(error)

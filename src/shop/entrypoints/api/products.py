@@ -1,33 +1,35 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
+from flask import Response
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.ports.paging import Listing, Page
+from shop.application.commands import CreateProduct, DeleteProduct, UpdateProduct, ViewProduct, ViewProducts
+from shop.application.messagebus import MessageBus
+from shop.application.ports.paging import Page
 from shop.application.ports.products import ProductQuery
 from shop.application.products import ProductChanges
 from shop.container import Container
 from shop.domain.products import Product
 from shop.entrypoints.api.blueprint import Blueprint
-from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match
+from shop.entrypoints.api.http import IF_MATCH_PARAMETER, LOCATION_HEADER, created, if_match, viewed
 from shop.entrypoints.api.schemas.products import (
     ProductCreateSchema,
     ProductFilterSchema,
     ProductSchema,
     ProductUpdateSchema,
 )
-from shop.entrypoints.api.security import current_actor
+from shop.entrypoints.api.security import current_actor, current_token
 
 blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog.")
 
 
 @blp.route("/")
 class Products(MethodView):
-    @blp.authenticated
+    @blp.authenticated_read
     @blp.arguments(ProductFilterSchema, location="query", as_kwargs=True)
     @blp.response(200, ProductSchema(many=True))
     @blp.paginate()
@@ -36,17 +38,18 @@ class Products(MethodView):
         self,
         pagination_parameters: PaginationParameters,
         sort: str | None = None,
-        list_products: Callable[..., Listing[Product]] = Provide[Container.list_products.provider],
+        bus: MessageBus = Provide[Container.bus],
         **filters: Any,
-    ) -> list[Product]:
+    ) -> Response:
         """The catalog, filtered, sorted (default by id) and paginated; metadata in X-Pagination."""
         query = ProductQuery(
             page=Page(pagination_parameters.page, pagination_parameters.page_size),
             sort=tuple(sort.split(",")) if sort else (),
             **filters,
         )
-        found, pagination_parameters.item_count = list_products(query=query)
-        return found
+        page = bus.handle(ViewProducts(current_token(), query))
+        pagination_parameters.item_count = page.total
+        return viewed(page)
 
     @blp.authenticated
     @blp.arguments(ProductCreateSchema)
@@ -54,25 +57,23 @@ class Products(MethodView):
     @blp.errors(403, 409)
     @inject
     def post(
-        self, body: dict[str, Any], create_product: Callable[..., Product] = Provide[Container.create_product.provider]
+        self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]
     ) -> tuple[Product, int, dict[str, str]]:
         """Add a product (managers only). Price: string or number, with at most its currency's decimals."""
-        product = create_product(actor=current_actor(), **body)
+        product = bus.handle(CreateProduct(actor=current_actor(), **body))
         assert product.id is not None
         return created(product, ".ProductDetail", product_id=product.id)
 
 
 @blp.route("/<id:product_id>/")
 class ProductDetail(MethodView):
-    @blp.authenticated
+    @blp.authenticated_read
     @blp.response(200, ProductSchema)
     @blp.errors(404)
     @inject
-    def get(
-        self, product_id: int, get_product: Callable[..., Product] = Provide[Container.get_product.provider]
-    ) -> Product:
+    def get(self, product_id: int, bus: MessageBus = Provide[Container.bus]) -> Response:
         """One product of the catalog."""
-        return get_product(product_id=product_id)
+        return viewed(bus.handle(ViewProduct(current_token(), product_id)))
 
     @blp.authenticated
     @blp.arguments(ProductUpdateSchema)
@@ -84,18 +85,20 @@ class ProductDetail(MethodView):
         self,
         body: dict[str, Any],
         product_id: int,
-        update_product: Callable[..., Product] = Provide[Container.update_product.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> Product:
         """Change a product (managers only): any subset of its fields, with PUT or PATCH.
 
         Send `If-Match` with the ETag of your GET so that a change made meanwhile by someone else is
         not silently overwritten: 412 then, and nothing changes.
         """
-        return update_product(
-            actor=current_actor(),
-            product_id=product_id,
-            changes=ProductChanges(**body),
-            precondition=if_match(ProductSchema().dump),
+        return bus.handle(
+            UpdateProduct(
+                actor=current_actor(),
+                product_id=product_id,
+                changes=ProductChanges(**body),
+                precondition=if_match(ProductSchema().dump),
+            )
         )
 
     patch = put  # PUT already takes any subset of the fields
@@ -105,8 +108,8 @@ class ProductDetail(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.errors(403, 404, 412)
     @inject
-    def delete(
-        self, product_id: int, delete_product: Callable[..., None] = Provide[Container.delete_product.provider]
-    ) -> None:
+    def delete(self, product_id: int, bus: MessageBus = Provide[Container.bus]) -> None:
         """Take a product out of the catalog (managers only); past orders keep showing it."""
-        delete_product(actor=current_actor(), product_id=product_id, precondition=if_match(ProductSchema().dump))
+        bus.handle(
+            DeleteProduct(actor=current_actor(), product_id=product_id, precondition=if_match(ProductSchema().dump))
+        )

@@ -1,19 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 
-from shop.application.auth import Session
+from shop.application import commands
 from shop.application.errors import AuthenticationFailed
+from shop.application.messagebus import MessageBus
 from shop.container import Container
 from shop.entrypoints.api.blueprint import Blueprint
 from shop.entrypoints.api.schemas.common import EmptySchema
 from shop.entrypoints.api.schemas.tokens import LoginSchema, RefreshSchema, TokenPairSchema, VerifySchema
-from shop.entrypoints.api.security import TokenPair, bearer_payload, claims_of, decode, issue_tokens
+from shop.entrypoints.api.security import Token, TokenPair, bearer_token, decode, issue_tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/token", description="Obtain, rotate, verify and revoke JWTs.")
 
@@ -24,11 +23,9 @@ class Obtain(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.errors(401, 429)
     @inject
-    def post(
-        self, body: dict[str, Any], login: Callable[..., Session] = Provide[Container.login.provider]
-    ) -> TokenPair:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> TokenPair:
         """Log in: exchange a username and password for an access and a refresh token."""
-        return issue_tokens(login(**body))
+        return issue_tokens(bus.handle(commands.Login(**body)))
 
 
 @blp.route("/refresh/")
@@ -37,11 +34,9 @@ class Refresh(MethodView):
     @blp.response(200, TokenPairSchema)
     @blp.errors(401, 429)
     @inject
-    def post(
-        self, body: dict[str, Any], refresh: Callable[..., Session] = Provide[Container.refresh.provider]
-    ) -> TokenPair:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> TokenPair:
         """Rotate a refresh token: the old one stops working; using it again revokes its whole family."""
-        return issue_tokens(refresh(claims=claims_of(decode(body["refresh"], "refresh"))))
+        return issue_tokens(bus.handle(commands.Refresh(decode(body["refresh"], "refresh").claims)))
 
 
 @blp.route("/verify/")
@@ -50,12 +45,10 @@ class Verify(MethodView):
     @blp.response(200, EmptySchema)
     @blp.errors(401)
     @inject
-    def post(
-        self, body: dict[str, Any], verify: Callable[..., None] = Provide[Container.verify.provider]
-    ) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> dict[str, Any]:
         """Check that a token is genuine, unexpired and not revoked (a rotated refresh token is not valid)."""
-        payload = decode_any(body["token"])
-        verify(claims=claims_of(payload), is_refresh=payload["type"] == "refresh")
+        token = decode_any(body["token"])
+        bus.handle(commands.Verify(token.claims, is_refresh=token.type == "refresh"))
         return {}
 
 
@@ -65,18 +58,20 @@ class Revoke(MethodView):
     @blp.response(204)
     @blp.errors(401)
     @inject
-    def post(self, body: dict[str, Any], revoke: Callable[..., None] = Provide[Container.revoke.provider]) -> None:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> None:
         """Log out: revoke the refresh token's family and the access token sent with it, if any."""
-        refresh = claims_of(decode(body["refresh"], "refresh"))
-        access = bearer_payload()
-        revoke(
-            refresh=refresh,
-            access=claims_of(access) if access else None,
-            access_expires_at=datetime.fromtimestamp(access["exp"], UTC) if access else None,
+        refresh = decode(body["refresh"], "refresh").claims
+        access = bearer_token()
+        bus.handle(
+            commands.Revoke(
+                refresh=refresh,
+                access=access.claims if access else None,
+                access_expires_at=access.expires_at if access else None,
+            )
         )
 
 
-def decode_any(token: str) -> dict[str, Any]:
+def decode_any(token: str) -> Token:
     try:
         return decode(token, "access")
     except AuthenticationFailed:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.ports.paging import Listing, Page
+from shop.application import commands
+from shop.application.messagebus import MessageBus
+from shop.application.ports.paging import Page
 from shop.application.ports.users import UserQuery
 from shop.application.users import UserChanges
 from shop.container import Container
@@ -27,15 +28,13 @@ class Users(MethodView):
     @blp.errors(401, 403, 409, 429)
     @blp.doc(security=[{}, *BEARER])
     @inject
-    def post(
-        self, body: dict[str, Any], register_user: Callable[..., User] = Provide[Container.register_user.provider]
-    ) -> tuple[User, int, dict[str, str]]:
+    def post(self, body: dict[str, Any], bus: MessageBus = Provide[Container.bus]) -> tuple[User, int, dict[str, str]]:
         """Sign up; only a manager may create a manager account.
 
         `is_manager: true` needs a manager's access token.
         """
         actor = optional_actor() if body["is_manager"] else None
-        user = register_user(actor=actor, **body)
+        user = bus.handle(commands.RegisterUser(actor=actor, **body))
         assert user.id is not None
         return created(user, ".UserDetail", user_id=user.id)
 
@@ -51,7 +50,7 @@ class Users(MethodView):
         active: bool,
         q: str | None = None,
         role: Role | None = None,
-        list_users: Callable[..., Listing[User]] = Provide[Container.list_users.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> list[User]:
         """Every active account, oldest first (managers only).
 
@@ -60,7 +59,7 @@ class Users(MethodView):
         """
         page = Page(pagination_parameters.page, pagination_parameters.page_size)
         query = UserQuery(page=page, q=q, active=active, role=role)
-        found, pagination_parameters.item_count = list_users(actor=current_actor(), query=query)
+        found, pagination_parameters.item_count = bus.handle(commands.ListUsers(actor=current_actor(), query=query))
         return found
 
 
@@ -72,11 +71,9 @@ class UserDetail(MethodView):
     @blp.response(200, UserSchema)
     @blp.errors(403, 404)
     @inject
-    def get(
-        self, user_id: int | None = None, get_user: Callable[..., User] = Provide[Container.get_user.provider]
-    ) -> User:
+    def get(self, user_id: int | None = None, bus: MessageBus = Provide[Container.bus]) -> User:
         """One's own account (also at /users/me/); managers may read any."""
-        return get_user(actor=current_actor(), user_id=_own_or(user_id))
+        return bus.handle(commands.GetUser(actor=current_actor(), user_id=_own_or(user_id)))
 
     @blp.authenticated
     @blp.arguments(UserUpdateSchema)
@@ -88,7 +85,7 @@ class UserDetail(MethodView):
         self,
         body: dict[str, Any],
         user_id: int | None = None,
-        update_user: Callable[..., User] = Provide[Container.update_user.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> User:
         """Change one's own account (also at /users/me/): any subset of its fields, with PUT or PATCH.
 
@@ -96,11 +93,13 @@ class UserDetail(MethodView):
         every token of the account. Send `If-Match` with the ETag of your GET
         so that a change made meanwhile is not silently overwritten: 412 then, and nothing changes.
         """
-        return update_user(
-            actor=current_actor(),
-            user_id=_own_or(user_id),
-            changes=UserChanges(**body),
-            precondition=if_match(UserSchema().dump),
+        return bus.handle(
+            commands.UpdateUser(
+                actor=current_actor(),
+                user_id=_own_or(user_id),
+                changes=UserChanges(**body),
+                precondition=if_match(UserSchema().dump),
+            )
         )
 
     patch = put  # PUT already takes any subset of the fields
@@ -110,11 +109,13 @@ class UserDetail(MethodView):
     @blp.doc(parameters=[IF_MATCH_PARAMETER])
     @blp.errors(403, 404, 412)
     @inject
-    def delete(
-        self, user_id: int | None = None, delete_user: Callable[..., None] = Provide[Container.delete_user.provider]
-    ) -> None:
+    def delete(self, user_id: int | None = None, bus: MessageBus = Provide[Container.bus]) -> None:
         """Close one's own account (also at /users/me/): logins and every token stop at once; orders stay."""
-        delete_user(actor=current_actor(), user_id=_own_or(user_id), precondition=if_match(UserSchema().dump))
+        bus.handle(
+            commands.DeleteUser(
+                actor=current_actor(), user_id=_own_or(user_id), precondition=if_match(UserSchema().dump)
+            )
+        )
 
 
 @blp.route("/me/")

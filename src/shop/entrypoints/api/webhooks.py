@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 
-from shop.application.ports.paging import Listing, Page
+from shop.application import commands
+from shop.application.messagebus import MessageBus
+from shop.application.ports.paging import Page
 from shop.application.webhooks import WebhookChanges
 from shop.container import Container
 from shop.domain.webhooks import Delivery, WebhookEndpoint
@@ -47,14 +48,14 @@ class Webhooks(MethodView):
     def post(
         self,
         body: dict[str, Any],
-        create_webhook: Callable[..., WebhookEndpoint] = Provide[Container.create_webhook.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> tuple[WebhookEndpoint, int, dict[str, str]]:
         """Register an endpoint; the answer carries its secret in full, the only time it is shown.
 
         Later answers mask the secret. `events`: types such as `order.placed`, or a family's
         `order.*`.
         """
-        endpoint = create_webhook(actor=current_actor(), **body)
+        endpoint = bus.handle(commands.CreateWebhook(actor=current_actor(), **body))
         return created(endpoint, ".WebhookDetail", webhook_id=endpoint.id)
 
     @blp.authenticated
@@ -65,11 +66,11 @@ class Webhooks(MethodView):
     def get(
         self,
         pagination_parameters: PaginationParameters,
-        list_webhooks: Callable[..., Listing[WebhookEndpoint]] = Provide[Container.list_webhooks.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> list[WebhookEndpoint]:
         """Every endpoint, oldest first."""
-        found, pagination_parameters.item_count = list_webhooks(
-            actor=current_actor(), page=_page(pagination_parameters)
+        found, pagination_parameters.item_count = bus.handle(
+            commands.ListWebhooks(actor=current_actor(), page=_page(pagination_parameters))
         )
         return found
 
@@ -80,11 +81,9 @@ class WebhookDetail(MethodView):
     @blp.response(200, WebhookSchema)
     @blp.errors(403, 404)
     @inject
-    def get(
-        self, webhook_id: int, get_webhook: Callable[..., WebhookEndpoint] = Provide[Container.get_webhook.provider]
-    ) -> WebhookEndpoint:
+    def get(self, webhook_id: int, bus: MessageBus = Provide[Container.bus]) -> WebhookEndpoint:
         """One endpoint, its secret masked."""
-        return get_webhook(actor=current_actor(), webhook_id=webhook_id)
+        return bus.handle(commands.GetWebhook(actor=current_actor(), webhook_id=webhook_id))
 
     @blp.authenticated
     @blp.arguments(WebhookUpdateSchema)
@@ -95,7 +94,7 @@ class WebhookDetail(MethodView):
         self,
         body: dict[str, Any],
         webhook_id: int,
-        update_webhook: Callable[..., WebhookEndpoint] = Provide[Container.update_webhook.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> WebhookEndpoint:
         """Change any of url, events, description and enabled.
 
@@ -103,17 +102,15 @@ class WebhookDetail(MethodView):
         """
         events = body.pop("events", None)
         changes = WebhookChanges(events=tuple(events) if events is not None else None, **body)
-        return update_webhook(actor=current_actor(), webhook_id=webhook_id, changes=changes)
+        return bus.handle(commands.UpdateWebhook(actor=current_actor(), webhook_id=webhook_id, changes=changes))
 
     @blp.authenticated
     @blp.response(204)
     @blp.errors(403, 404)
     @inject
-    def delete(
-        self, webhook_id: int, delete_webhook: Callable[..., None] = Provide[Container.delete_webhook.provider]
-    ) -> None:
+    def delete(self, webhook_id: int, bus: MessageBus = Provide[Container.bus]) -> None:
         """Forget the endpoint and its delivery log; nothing more is sent to it."""
-        delete_webhook(actor=current_actor(), webhook_id=webhook_id)
+        bus.handle(commands.DeleteWebhook(actor=current_actor(), webhook_id=webhook_id))
 
 
 @blp.route("/<id:webhook_id>/rotate-secret/")
@@ -125,14 +122,14 @@ class RotateSecret(MethodView):
     def post(
         self,
         webhook_id: int,
-        rotate_webhook_secret: Callable[..., WebhookEndpoint] = Provide[Container.rotate_webhook_secret.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> WebhookEndpoint:
         """A new secret, shown in full this once.
 
         For 24 hours deliveries carry two signatures, with the old secret and the new, so the
         receiver can switch without losing one.
         """
-        return rotate_webhook_secret(actor=current_actor(), webhook_id=webhook_id)
+        return bus.handle(commands.RotateWebhookSecret(actor=current_actor(), webhook_id=webhook_id))
 
 
 @blp.route("/<id:webhook_id>/ping/")
@@ -141,14 +138,12 @@ class Ping(MethodView):
     @blp.response(202, DeliverySchema)
     @blp.errors(403, 404)
     @inject
-    def post(
-        self, webhook_id: int, ping_webhook: Callable[..., Delivery] = Provide[Container.ping_webhook.provider]
-    ) -> Delivery:
+    def post(self, webhook_id: int, bus: MessageBus = Provide[Container.bus]) -> Delivery:
         """Send one ping event to this endpoint, whatever it subscribes to.
 
         The event's type is `webhook.ping`; follow it in the delivery log.
         """
-        return ping_webhook(actor=current_actor(), webhook_id=webhook_id)
+        return bus.handle(commands.PingWebhook(actor=current_actor(), webhook_id=webhook_id))
 
 
 @blp.route("/<id:webhook_id>/deliveries/")
@@ -162,15 +157,15 @@ class Deliveries(MethodView):
         self,
         webhook_id: int,
         pagination_parameters: PaginationParameters,
-        list_deliveries: Callable[..., Listing[Delivery]] = Provide[Container.list_deliveries.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> list[Delivery]:
         """The endpoint's deliveries, newest first, each with every attempt.
 
         An attempt shows its status code or error, how long it took, and the first 2 KiB of the
         answer.
         """
-        found, pagination_parameters.item_count = list_deliveries(
-            actor=current_actor(), webhook_id=webhook_id, page=_page(pagination_parameters)
+        found, pagination_parameters.item_count = bus.handle(
+            commands.ListDeliveries(actor=current_actor(), webhook_id=webhook_id, page=_page(pagination_parameters))
         )
         return found
 
@@ -185,7 +180,7 @@ class Redeliver(MethodView):
         self,
         webhook_id: int,
         delivery_id: int,
-        redeliver: Callable[..., Delivery] = Provide[Container.redeliver.provider],
+        bus: MessageBus = Provide[Container.bus],
     ) -> Delivery:
         """Send a delivery again now, with the same webhook-id and a fresh retry schedule."""
-        return redeliver(actor=current_actor(), webhook_id=webhook_id, delivery_id=delivery_id)
+        return bus.handle(commands.Redeliver(actor=current_actor(), webhook_id=webhook_id, delivery_id=delivery_id))

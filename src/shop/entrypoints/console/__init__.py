@@ -11,7 +11,8 @@ import hashlib
 import hmac
 from datetime import timedelta
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from shop.entrypoints.console import customers, home, orders, products, signin, webhooks  # noqa: F401  (routes)
@@ -26,6 +27,16 @@ def session_secret(jwt_secret: str) -> bytes:
     """The session cookie's signing key, derived from JWT_SECRET_KEY for this one purpose: a cookie
     signature and a token signature never share a key, and there is no second secret to manage."""
     return hmac.new(jwt_secret.encode(), b"shop console session", hashlib.sha256).digest()
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, made only for a request that brings the cookie: an API call
+    (no cookie: the cookie's path is /console) gets an empty session without a signer being built."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def init_console(app: Flask, settings: Settings) -> CSRFProtect:
@@ -43,6 +54,7 @@ def init_console(app: Flask, settings: Settings) -> CSRFProtect:
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session
     )
+    app.session_interface = ConsoleSessions()
     csrf.init_app(app)
     app.register_blueprint(blp)
     return csrf

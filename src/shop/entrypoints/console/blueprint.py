@@ -6,7 +6,8 @@ import logging
 
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+
+from shop.entrypoints.api import problems
 
 log = logging.getLogger("shop.console")
 
@@ -55,25 +56,13 @@ def _csrf_refused(error: CSRFError) -> tuple[str, int]:
 def _as_a_page(error: Exception) -> Response:
     """What the API answers to this error (its status, its words, its logging: an outage logged once,
     a bug with its traceback), shown as a page instead of problem+json."""
-    answer = _api_answer(error)
+    answer = problems.answer(error)
     problem = answer.get_json(silent=True) or {}
     title = problem.get("title") or "Error"
     shown = current_app.make_response(error_page(answer.status_code, title, problem.get("detail", "")))
     if "Retry-After" in answer.headers:
         shown.headers["Retry-After"] = answer.headers["Retry-After"]
     return shown
-
-
-def _api_answer(error: Exception) -> Response:
-    handlers = current_app.error_handler_spec[None]
-    code = error.code if isinstance(error, HTTPException) else None
-    for spec in (handlers.get(code, {}), handlers.get(None, {})):
-        for cls in type(error).__mro__:
-            if cls in spec:
-                answer = spec[cls](error)
-                assert isinstance(answer, Response)  # problems.py answers with problem+json responses
-                return answer
-    raise error  # every exception has a handler in api/problems.py: Exception's
 
 
 @blp.after_request

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dependency_injector.wiring import Provide, inject
 
-from shop.application.overview import LOW_STOCK, Overview
+from shop.application import commands
+from shop.application.messagebus import MessageBus
+from shop.application.overview import LOW_STOCK
 from shop.container import Container
 from shop.entrypoints.console.blueprint import blp, page
 from shop.entrypoints.console.signin import current_manager, manager_required
@@ -16,5 +17,5 @@ from shop.entrypoints.console.signin import current_manager, manager_required
 @blp.get("/")
 @manager_required
 @inject
-def home(overview: Callable[..., Overview] = Provide[Container.overview.provider]) -> Any:
-    return page("home.html", overview=overview(actor=current_manager()), low_stock=LOW_STOCK)
+def home(bus: MessageBus = Provide[Container.bus]) -> Any:
+    return page("home.html", overview=bus.handle(commands.ShowOverview(actor=current_manager())), low_stock=LOW_STOCK)

@@ -3,19 +3,19 @@ timeline; cancel and fulfil, refused in the API's words when the order's status 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 from dependency_injector.wiring import Provide, inject
 from flask import flash, redirect, request, url_for
 
+from shop.application import commands
 from shop.application.errors import Forbidden, NotFound
+from shop.application.messagebus import MessageBus
 from shop.application.ports.orders import OrderQuery
-from shop.application.ports.paging import Listing
 from shop.container import Container
 from shop.domain.errors import InvalidTransition
-from shop.domain.orders import Order, OrderStatus
+from shop.domain.orders import OrderStatus
 from shop.domain.users import User
 from shop.entrypoints.api.schemas.orders import OrderFilterSchema
 from shop.entrypoints.console.blueprint import blp, page
@@ -29,8 +29,7 @@ STATUSES = [status.value for status in OrderStatus]
 @manager_required
 @inject
 def orders(
-    list_orders: Callable[..., Listing[Order]] = Provide[Container.list_orders.provider],
-    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
     status, customer = request.args.get("status", ""), request.args.get("customer", "").strip()
     try:
@@ -43,8 +42,8 @@ def orders(
         page=requested_page(),
         status=OrderStatus(status) if status else None,
     )
-    found = list_orders(actor=current_manager(), query=query, customer=customer or None)
-    names = usernames(actor=current_manager(), user_ids=[order.user_id for order in found.items])
+    found = bus.handle(commands.ListOrders(actor=current_manager(), query=query, customer=customer or None))
+    names = bus.handle(commands.Usernames(actor=current_manager(), user_ids=[order.user_id for order in found.items]))
     shown = Shown.of(found, query.page)
     return page(
         "orders.html", shown=shown, usernames=names, status=status, customer=customer, statuses=STATUSES, errors={}
@@ -56,20 +55,21 @@ def orders(
 @inject
 def order(
     order_id: int,
-    get_order: Callable[..., Order] = Provide[Container.get_order.provider],
-    get_user: Callable[..., User] = Provide[Container.get_user.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
-    found = get_order(actor=current_manager(), order_id=order_id)
+    found = bus.handle(commands.GetOrder(actor=current_manager(), order_id=order_id))
     try:
-        customer: User | None = get_user(actor=current_manager(), user_id=found.user_id)
+        customer: User | None = bus.handle(commands.GetUser(actor=current_manager(), user_id=found.user_id))
     except (NotFound, Forbidden):
         customer = None  # the account was deleted; its orders stay
     return page("order.html", order=found, customer=customer)
 
 
-def _change_status(order_id: int, change: Callable[..., Order], done: str) -> Any:
+def _change_status(
+    bus: MessageBus, order_id: int, change: type[commands.CancelOrder | commands.FulfilOrder], done: str
+) -> Any:
     try:
-        changed = change(actor=current_manager(), order_id=order_id)
+        changed = bus.handle(change(actor=current_manager(), order_id=order_id))
     except InvalidTransition as error:
         flash(str(error), "error")
     else:
@@ -82,20 +82,18 @@ def _change_status(order_id: int, change: Callable[..., Order], done: str) -> An
 @inject
 def cancel_order(
     order_id: int,
-    cancel: Callable[..., Order] = Provide[Container.cancel_order.provider],
-    get_order: Callable[..., Order] = Provide[Container.get_order.provider],
-    usernames: Callable[..., dict[int, str]] = Provide[Container.usernames.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
     """A confirmation first, as for deleting a product: cancelling can't be undone."""
     if request.method == "GET":
-        found = get_order(actor=current_manager(), order_id=order_id)
-        names = usernames(actor=current_manager(), user_ids=[found.user_id])
+        found = bus.handle(commands.GetOrder(actor=current_manager(), order_id=order_id))
+        names = bus.handle(commands.Usernames(actor=current_manager(), user_ids=[found.user_id]))
         return page("order_cancel.html", order=found, customer=names.get(found.user_id))
-    return _change_status(order_id, cancel, "cancelled: its stock is back")
+    return _change_status(bus, order_id, commands.CancelOrder, "cancelled: its stock is back")
 
 
 @blp.post("/orders/<id:order_id>/fulfil")
 @manager_required
 @inject
-def fulfil_order(order_id: int, fulfil: Callable[..., Order] = Provide[Container.fulfil_order.provider]) -> Any:
-    return _change_status(order_id, fulfil, "fulfilled")
+def fulfil_order(order_id: int, bus: MessageBus = Provide[Container.bus]) -> Any:
+    return _change_status(bus, order_id, commands.FulfilOrder, "fulfilled")

@@ -3,16 +3,16 @@ and a quick stock adjustment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 from dependency_injector.wiring import Provide, inject
 from flask import flash, redirect, request, url_for
 
+from shop.application import commands
 from shop.application.errors import AlreadyExists, PreconditionFailed
+from shop.application.messagebus import MessageBus
 from shop.application.overview import LOW_STOCK
-from shop.application.ports.paging import Listing
 from shop.application.ports.products import PRODUCT_SORT_KEYS, ProductQuery
 from shop.application.products import ProductChanges
 from shop.container import Container
@@ -52,7 +52,7 @@ CURRENCIES = sorted(ISO_4217)
 @blp.get("/products/")
 @manager_required
 @inject
-def products(list_products: Callable[..., Listing[Product]] = Provide[Container.list_products.provider]) -> Any:
+def products(bus: MessageBus = Provide[Container.bus]) -> Any:
     sent = {name: request.args[name] for name in FILTERS if request.args.get(name)}
     try:
         filters = ProductFilterSchema().load(sent)  # the API's filters, parsed as the API parses them
@@ -61,7 +61,7 @@ def products(list_products: Callable[..., Listing[Product]] = Provide[Container.
         return page("products.html", 400, shown=None, filters=sent, errors=messages, sorts=SORTS, low_stock=LOW_STOCK)
     sort = filters.pop("sort", None)
     query = ProductQuery(page=requested_page(), sort=tuple(sort.split(",")) if sort else (), **filters)
-    found = list_products(query=query)
+    found = bus.handle(commands.ListProducts(query=query))
     return page(
         "products.html", shown=Shown.of(found, query.page), filters=sent, errors={}, sorts=SORTS, low_stock=LOW_STOCK
     )
@@ -70,17 +70,19 @@ def products(list_products: Callable[..., Listing[Product]] = Provide[Container.
 @blp.route("/products/new", methods=["GET", "POST"])
 @manager_required
 @inject
-def new_product(create_product: Callable[..., Product] = Provide[Container.create_product.provider]) -> Any:
+def new_product(bus: MessageBus = Provide[Container.bus]) -> Any:
     form = product_form()
     if request.method == "GET":
         return page("product_form.html", form=form, errors={}, currencies=CURRENCIES, product=None)
     try:
-        created = create_product(
-            actor=current_manager(),
-            name=form["name"],
-            price=form["price"],
-            currency=form["currency"] or "TWD",
-            stock=form["stock"],
+        created = bus.handle(
+            commands.CreateProduct(
+                actor=current_manager(),
+                name=form["name"],
+                price=form["price"],
+                currency=form["currency"] or "TWD",
+                stock=form["stock"],
+            )
         )
     except (InvalidValue, AlreadyExists) as error:
         return page("product_form.html", 400, form=form, errors=errors_of(error), currencies=CURRENCIES, product=None)
@@ -93,27 +95,30 @@ def new_product(create_product: Callable[..., Product] = Provide[Container.creat
 @inject
 def product(
     product_id: int,
-    get_product: Callable[..., Product] = Provide[Container.get_product.provider],
-    update_product: Callable[..., Product] = Provide[Container.update_product.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
     if request.method == "GET":
-        stored = get_product(product_id=product_id)
+        stored = bus.handle(commands.GetProduct(product_id=product_id))
         return _edit_page(stored, product_form(stored), version_of(stored))
     form, loaded = product_form(), text("version")
     try:
         changes = ProductChanges(name=form["name"], price=form["price"], currency=form["currency"], stock=form["stock"])
-        saved = update_product(
-            actor=current_manager(),
-            product_id=product_id,
-            changes=changes,
-            precondition=lambda current: version_of(current) == loaded,
+        saved = bus.handle(
+            commands.UpdateProduct(
+                actor=current_manager(),
+                product_id=product_id,
+                changes=changes,
+                precondition=lambda current: version_of(current) == loaded,
+            )
         )
     except (InvalidValue, AlreadyExists) as error:
-        return _edit_page(get_product(product_id=product_id), form, loaded, errors=errors_of(error), status=400)
+        return _edit_page(
+            bus.handle(commands.GetProduct(product_id=product_id)), form, loaded, errors=errors_of(error), status=400
+        )
     except PreconditionFailed:
         # Someone changed it since this form was filled: show both, keep both, overwrite nothing.
         # The form now carries the stored version: sending it again means "mine wins", knowingly.
-        current = get_product(product_id=product_id)
+        current = bus.handle(commands.GetProduct(product_id=product_id))
         return _edit_page(current, form, version_of(current), conflict=current, status=409)
     flash(f"{saved.name} was saved.")
     return redirect(url_for("console.product", product_id=product_id))
@@ -124,13 +129,14 @@ def product(
 @inject
 def adjust_stock(
     product_id: int,
-    adjust: Callable[..., Product] = Provide[Container.adjust_stock.provider],
-    get_product: Callable[..., Product] = Provide[Container.get_product.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
     try:
-        adjusted = adjust(actor=current_manager(), product_id=product_id, by=text("adjustment"))
+        adjusted = bus.handle(
+            commands.AdjustStock(actor=current_manager(), product_id=product_id, by=text("adjustment"))
+        )
     except InvalidValue as error:
-        stored = get_product(product_id=product_id)
+        stored = bus.handle(commands.GetProduct(product_id=product_id))
         return _edit_page(stored, product_form(stored), version_of(stored), errors=error.errors, status=400)
     flash(f"{adjusted.name}: {adjusted.stock} in stock.")
     return redirect(url_for("console.product", product_id=product_id))
@@ -141,17 +147,20 @@ def adjust_stock(
 @inject
 def delete_product(
     product_id: int,
-    get_product: Callable[..., Product] = Provide[Container.get_product.provider],
-    delete: Callable[..., None] = Provide[Container.delete_product.provider],
+    bus: MessageBus = Provide[Container.bus],
 ) -> Any:
-    stored = get_product(product_id=product_id)
+    stored = bus.handle(commands.GetProduct(product_id=product_id))
     if request.method == "GET":
         return page("product_delete.html", product=stored, version=version_of(stored), conflict=False)
     loaded = text("version")
     try:
-        delete(actor=current_manager(), product_id=product_id, precondition=lambda p: version_of(p) == loaded)
+        bus.handle(
+            commands.DeleteProduct(
+                actor=current_manager(), product_id=product_id, precondition=lambda p: version_of(p) == loaded
+            )
+        )
     except PreconditionFailed:
-        current = get_product(product_id=product_id)
+        current = bus.handle(commands.GetProduct(product_id=product_id))
         return page("product_delete.html", 409, product=current, version=version_of(current), conflict=True)
     flash(f"{stored.name} was deleted; past orders keep showing it.")
     return redirect(url_for("console.products"))

@@ -19,10 +19,12 @@ from dependency_injector.wiring import Provide, inject
 from flask import current_app, flash, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from shop.application.actors import Actor
-from shop.application.auth import Session, TokenClaims
+from shop.application import commands
+from shop.application.actors import Actor, TokenClaims
+from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed, Forbidden
-from shop.application.reads import reading_as
+from shop.application.messagebus import MessageBus
+from shop.application.reads import READER
 from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.console.blueprint import blp, page
@@ -71,9 +73,9 @@ def current_manager() -> Actor:
 
 
 @inject
-def _actor(claims: TokenClaims, verify: Callable[..., Actor] = Provide[Container.verify.provider]) -> Actor:
-    actor: Actor = verify(claims=claims, is_refresh=True)
-    reading_as(actor.user_id)
+def _actor(claims: TokenClaims, bus: MessageBus = Provide[Container.bus]) -> Actor:
+    actor: Actor = bus.handle(commands.Verify(claims=claims, is_refresh=True))
+    READER.set(actor.user_id)
     return actor
 
 
@@ -116,13 +118,13 @@ def _open(signed_in: Session) -> None:
 
 @blp.route("/login", methods=["GET", "POST"])
 @inject
-def login(sign_in: Callable[..., Session] = Provide[Container.login.provider]) -> Any:
+def login(bus: MessageBus = Provide[Container.bus]) -> Any:
     target = _safe_next(request.values.get("next"))
     if request.method == "GET":
         return page("login.html", next=target)
     username, password = request.form.get("username", ""), request.form.get("password", "")
     try:
-        _open(sign_in(username=username, password=password, managers_only=True))
+        _open(bus.handle(commands.Login(username=username, password=password, managers_only=True)))
     except AuthenticationFailed as error:
         return page("login.html", 401, next=target, username=username, error=str(error))
     except InvalidValue as error:  # a name no account can have (a control character)
@@ -134,10 +136,10 @@ def login(sign_in: Callable[..., Session] = Provide[Container.login.provider]) -
 
 @blp.post("/logout")
 @inject
-def logout(revoke: Callable[..., None] = Provide[Container.revoke.provider]) -> Response:
+def logout(bus: MessageBus = Provide[Container.bus]) -> Response:
     claims = _claims()
     if claims is not None:
-        revoke(refresh=claims)  # the token family ends: this cookie, if replayed, is worth nothing
+        bus.handle(commands.Revoke(refresh=claims))  # the token family ends: this cookie, if replayed, is worth nothing
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("console.login"))
