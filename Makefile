@@ -63,10 +63,14 @@ webhooks: $(STAMP) migrate ## deliver webhooks to the endpoints managers registe
 events: $(STAMP) ## print the events as they are published: make events [PATTERN='order.*']
 	BROKER_URL="$${BROKER_URL:-$(LOCAL_BROKER)}" $(BIN)/shop events tail --pattern '$(or $(PATTERN),#)'
 
-bench: $(STAMP) ## load-test the API with wrk, CPU per request included: make bench [BASELINE=<git ref>] [BENCH_SERVER=granian] [BENCH_ARGS='--duration 3s'] [BENCH_WEBHOOK_EVENTS=2000]
+bench: $(STAMP) ## load-test the API with wrk, CPU per request included: make bench [BASELINE=<git ref>] [BENCH_REPLICA=1] [BENCH_SERVER=granian] [BENCH_ARGS='--duration 3s'] [BENCH_WEBHOOK_EVENTS=2000]
+ifeq ($(BENCH_REPLICA),1)
+	$(BIN)/python bench/replica.py $(BENCH_ARGS)
+else
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" BENCH_SERVER="$(BENCH_SERVER)" \
 		$(BIN)/python bench/run.py $(if $(BASELINE),--baseline '$(BASELINE)') $(BENCH_ARGS)
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/webhooks.py --events $(or $(BENCH_WEBHOOK_EVENTS),2000)
+endif
 
 bench-webhooks: $(STAMP) ## webhook deliveries per second to a local receiver: make bench-webhooks [BENCH_ARGS='--events 5000']
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/webhooks.py $(BENCH_ARGS)

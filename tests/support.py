@@ -75,6 +75,7 @@ def assembled(
     given = {
         "uow": uow,
         "reader": uow,
+        "lagging_reader": uow,
         "order_uow": uow,
         "clock": lambda: clock,
         "hasher": lambda: hasher,

@@ -4,9 +4,9 @@ A use case names what it needs as keyword parameters (`uow`, `clock`, `hasher`, 
 from `dependencies`, factories called on every command, so a unit of work is made per command and a
 test's override of a provider holds. The command's fields fill the other parameters. A view
 (application/views.py) takes its query whole, its adapters bound once with functools.partial, so
-a cached read runs no code of this module. A `Query` gets
-the read-only unit of work (`reader`); the order commands the one that waits a bounded time for row
-locks (`order_uow`); every other command the plain one (`uow`).
+a cached read runs no code of this module. A `Query` gets the read-only unit of work (`reader`;
+`lagging_reader` for those that may lag, MAY_LAG); the order commands the one that waits a bounded
+time for row locks (`order_uow`); every other command the plain one (`uow`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ Factory = Callable[[], Any]
 # locked for long (a manual UPDATE, a batch) must not hold every worker with it.
 LOCKING_ROWS: frozenset[type[c.Command[Any]]] = frozenset({c.PlaceOrder, c.CancelOrder, c.FulfilOrder})
 # Two use cases keep things for a `retention`; which one is a setting of its own.
+# Queries whose reads may lag (issue 19): a replica's, under the read router's rule, when one is
+# configured (`lagging_reader`); every other query reads the primary (token standing, webhooks, the relay's).
+MAY_LAG: frozenset[type[c.Command[Any]]] = frozenset({c.ListUsers, c.GetUser, c.ShowOverview})
 RENAMED: Mapping[tuple[type[c.Command[Any]], str], str] = {
     (c.PurgeSentMessages, "retention"): "outbox_retention",
     (c.PurgeWebhookLog, "retention"): "webhook_log_retention",
@@ -83,7 +86,7 @@ def _bind(
 def _source(kind: type[c.Command[Any]], name: str) -> str:
     if name == "uow":
         if issubclass(kind, c.Query):
-            return "reader"
+            return "lagging_reader" if kind in MAY_LAG else "reader"
         return "order_uow" if kind in LOCKING_ROWS else "uow"
     return RENAMED.get((kind, name), name)
 

@@ -9,6 +9,7 @@ binds each use case to what it needs, from the providers here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from dependency_injector import containers, providers
@@ -21,12 +22,14 @@ from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, Sy
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.reads import SqlReads
+from shop.adapters.sql.replicas import ReadRouter
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application import webhooks
 from shop.application.ports.attempts import Attempts, Limit
 from shop.application.ports.broker import Leadership, Publisher
 from shop.application.ports.caches import ViewCache
 from shop.application.ports.health import Probe
+from shop.application.ports.replicas import Guarantee, Positions
 from shop.application.ports.webhooks import Resolver, WebhookSender
 from shop.application.relay import Relay
 from shop.bootstrap import bootstrap, event_handlers
@@ -41,6 +44,70 @@ def make_view_cache(redis_url: str, ttl_seconds: int) -> ViewCache | None:
     from shop.adapters.redis.views import RedisViewCache
 
     return RedisViewCache(redis_client(redis_url), ttl_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The read router, or None: a singleton provider never keeps a None, so it holds this instead
+    (without replicas nothing of this module runs again after the first unit of work)."""
+
+    router: ReadRouter | None
+
+
+def make_read_routing(
+    replica_urls: tuple[str, ...],
+    primary: Engine,
+    redis_url: str,
+    max_lag_ms: int,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    statement_timeout_ms: int,
+    pooler: str,
+) -> Routing:
+    """With DATABASE_REPLICA_URLS, the one place reads get their connection; without, none (the primary)."""
+    if not replica_urls:
+        return Routing(None)
+    from sqlalchemy.engine import make_url
+
+    from shop.adapters.prometheus import ReplicaMetrics
+
+    replicas = {}
+    for url in replica_urls:
+        parsed = make_url(url)
+        replicas[f"{parsed.host}:{parsed.port or 5432}"] = watch_pool(
+            make_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                read_only=True,
+                statement_timeout_ms=statement_timeout_ms,
+                pooler=pooler,
+            ),
+            "replica",
+        )
+    return Routing(
+        ReadRouter(
+            primary, replicas, make_positions(redis_url, max_lag_ms), max_lag_ms=max_lag_ms, metrics=ReplicaMetrics()
+        )
+    )
+
+
+def make_positions(redis_url: str, max_lag_ms: int) -> Positions:
+    """How far each user's writes and reads went: in Redis, so any worker or instance knows; else here."""
+    if not redis_url:
+        from shop.adapters.memory.positions import MemoryPositions
+
+        return MemoryPositions()
+    from shop.adapters.redis.positions import RedisPositions
+    from shop.adapters.redis.versioned import redis_client
+
+    return RedisPositions(redis_client(redis_url), ttl_seconds=max(60, 10 * max_lag_ms // 1000))
+
+
+def cached_guarantee(redis_url: str) -> Guarantee:
+    """Reads that fill the shared cache (REDIS_URL) must hold every write so far; without it, the reader's."""
+    return Guarantee.EVERY_WRITE if redis_url else Guarantee.READ_YOUR_WRITES
 
 
 def make_attempts(storage_uri: str, enabled: bool, engine: Engine) -> Attempts:
@@ -147,18 +214,41 @@ class Container(containers.DeclarativeContainer):
     clock = providers.ThreadSafeSingleton(SystemClock)
     ids = providers.ThreadSafeSingleton(RandomIds)
     cache = providers.ThreadSafeSingleton(make_view_cache, config.redis_url, config.cache_ttl_seconds)
-    # The views' reads: one connection each, on the read-only engine (adapters/sql/reads.py).
-    reads = providers.ThreadSafeSingleton(SqlReads, reader_engine)
     metrics = providers.ThreadSafeSingleton(PrometheusMetrics)
     # Webhook secrets are sealed at rest under WEBHOOK_SECRET_KEY (adapters/sealing.py).
     sealer = providers.ThreadSafeSingleton(make_sealer, config.webhook_secret_key)
-    uow = providers.Factory(SqlUnitOfWork, engine=engine, sealer=sealer)
+    # Streaming replicas (DATABASE_REPLICA_URLS): None without them. Every unit of work that writes
+    # tells it how far a user's write went; the reads that may lag ask it where to go.
+    read_routing = providers.ThreadSafeSingleton(
+        make_read_routing,
+        config.database_replica_urls,
+        reader_engine,
+        config.redis_url,
+        config.replica_max_lag_ms,
+        pool_size=config.db_pool_size,
+        max_overflow=config.db_max_overflow,
+        statement_timeout_ms=config.db_statement_timeout_ms,
+        pooler=config.db_pooler,
+    )
+    read_router = read_routing.provided.router
+    uow = providers.Factory(SqlUnitOfWork, engine=engine, sealer=sealer, router=read_router)
     # Orders wait at most ORDER_LOCK_TIMEOUT_MS for their products' row locks, then answer 503: a
     # product locked for long (a manual UPDATE, a batch) must not hold every worker with it.
     order_uow = providers.Factory(
-        SqlUnitOfWork, engine=engine, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer
+        SqlUnitOfWork, engine=engine, lock_timeout_ms=config.order_lock_timeout_ms, sealer=sealer, router=read_router
     )
+    # Queries on the primary: token standing, whatever decides a write or guards access, the relay's.
     reader = providers.Factory(SqlUnitOfWork, engine=reader_engine, sealer=sealer)
+    # Queries that may lag (user lists and pages, the console overview: bootstrap.MAY_LAG): a
+    # replica's when one holds the reader's own writes and is at most REPLICA_MAX_LAG_MS behind.
+    lagging_reader = providers.Factory(
+        SqlUnitOfWork, engine=reader_engine, sealer=sealer, router=read_router, guarantee=Guarantee.READ_YOUR_WRITES
+    )
+    # The views' reads: one connection each; MAY_LAG ones through the router when there is one
+    # (adapters/sql/reads.py), and, when they fill the shared cache, holding every write so far.
+    reads = providers.ThreadSafeSingleton(
+        SqlReads, reader_engine, router=read_router, lagging=providers.Callable(cached_guarantee, config.redis_url)
+    )
     probes = providers.ThreadSafeSingleton(make_probes, reader_engine, config.redis_url)
     attempts = providers.ThreadSafeSingleton(
         make_attempts, config.ratelimit_storage_uri, config.ratelimit_enabled, engine
@@ -176,6 +266,7 @@ class Container(containers.DeclarativeContainer):
         providers.Dict(
             uow=uow.provider,
             reader=reader.provider,
+            lagging_reader=lagging_reader.provider,
             order_uow=order_uow.provider,
             clock=clock.provider,
             ids=ids.provider,
@@ -196,7 +287,7 @@ class Container(containers.DeclarativeContainer):
         events=providers.Callable(event_handlers, metrics=metrics, cache=cache),
     )
     # A unit of work hands the events of what it committed to the bus.
-    for _made in (uow, order_uow, reader):
+    for _made in (uow, order_uow, reader, lagging_reader):
         _made.add_kwargs(bus=bus)
 
     # The relay: publishes the outbox to the broker (shop relay).

@@ -30,6 +30,7 @@ PORT = 8000
 API, RELAY, WEBHOOKS = "shop-api", "shop-relay", "shop-webhooks"
 SECRET_KEYS = {
     "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
     "JWT_SECRET_KEY",
     "METRICS_TOKEN",
     "BROKER_URL",
@@ -396,3 +397,11 @@ def test_only_prometheus_reaches_the_relays_on_the_relay_port() -> None:
     [rule] = policy["spec"]["ingress"]
     assert rule["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
     assert {_probe_port(_container(deployment), port["port"]) for port in rule["ports"]} == {RELAY_PORT}
+
+
+def test_the_api_pods_take_replicas_only_when_the_secret_names_some() -> None:
+    env = {item["name"]: item for item in _container(_one("Deployment", "shop-api"))["env"]}
+    reference = env["DATABASE_REPLICA_URLS"]["valueFrom"]["secretKeyRef"]
+
+    assert reference["optional"] is True
+    assert _one("ConfigMap")["data"]["REPLICA_MAX_LAG_MS"] == "1000"

@@ -218,3 +218,22 @@ def test_the_pooler_is_none_unless_pgbouncer_is_named(tmp_path: Path) -> None:
     assert "pa55word" not in repr(behind)
     with pytest.raises(SettingsError, match="DB_POOLER must be empty or pgbouncer, got 'pgpool'"):
         Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "DB_POOLER": "pgpool"}, var_dir=tmp_path)
+
+
+def test_read_replicas_are_postgresql_urls_of_a_postgresql_primary(tmp_path: Path) -> None:
+    primary = "postgresql+psycopg://shop@db/shop"
+    env = {"JWT_SECRET_KEY": STRONG, "DATABASE_URL": primary}
+    replicas = "postgresql+psycopg://shop@r1/shop, postgresql+psycopg://shop@r2/shop"
+
+    none = Settings.from_env(env=env, var_dir=tmp_path)
+    two = Settings.from_env(env={**env, "DATABASE_REPLICA_URLS": replicas}, var_dir=tmp_path)
+
+    assert (none.database_replica_urls, none.replica_max_lag_ms) == ((), 1000)
+    assert two.database_replica_urls == ("postgresql+psycopg://shop@r1/shop", "postgresql+psycopg://shop@r2/shop")
+    assert "r1" not in repr(two), "replica URLs carry credentials"
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_URLS"):
+        Settings.from_env(env={**env, "DATABASE_REPLICA_URLS": "sqlite:///x.db"}, var_dir=tmp_path)
+    with pytest.raises(SettingsError, match="PostgreSQL DATABASE_URL"):
+        Settings.from_env(env={"JWT_SECRET_KEY": STRONG, "DATABASE_REPLICA_URLS": replicas}, var_dir=tmp_path)
+    with pytest.raises(SettingsError, match="REPLICA_MAX_LAG_MS"):
+        Settings.from_env(env={**env, "REPLICA_MAX_LAG_MS": "-1"}, var_dir=tmp_path)

@@ -69,6 +69,29 @@ OUTBOX_OLDEST = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+# Streaming replicas (DATABASE_REPLICA_URLS): where reads went, and how far behind each replica is.
+DB_READS = Counter(
+    "shop_db_reads",
+    "Units of work that only read, by the server that served them: primary, or a replica's name.",
+    ["server"],
+)
+REPLICA_LAG = Gauge(
+    "shop_replica_lag_seconds",
+    "How far behind the primary each replica was at its last poll; -1 while it can't be reached.",
+    ["replica"],
+    multiprocess_mode="livemax",
+)
+
+
+class ReplicaMetrics:
+    """The read router's series (shop.adapters.sql.replicas.ReadMetrics)."""
+
+    def read_served(self, source: str) -> None:
+        DB_READS.labels(source).inc()
+
+    def replica_lag(self, replica: str, seconds: float | None) -> None:
+        REPLICA_LAG.labels(replica).set(-1 if seconds is None else seconds)
+
 
 class PrometheusMetrics:
     """The application's Metrics port, counted in Prometheus."""

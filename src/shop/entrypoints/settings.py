@@ -61,6 +61,9 @@ class Settings:
     db_statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
     db_pooler: str = ""  # "pgbouncer": PgBouncer in transaction pooling between the service and PostgreSQL
     relay_database_url: str = field(default="", repr=False)  # the relay lock's session, past any pooler
+    # Streaming replicas for the reads that may be a little stale (docs/scaling.md), and how stale.
+    database_replica_urls: tuple[str, ...] = field(default=(), repr=False)
+    replica_max_lag_ms: int = 1000
     order_lock_timeout_ms: int = 2000
     max_content_length: int = 1024 * 1024
     cors_origins: tuple[str, ...] = ()
@@ -141,6 +144,8 @@ class Settings:
             db_statement_timeout_ms=_timeout_ms(env, "DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS),
             db_pooler=_pooler(env),
             relay_database_url=env.get("RELAY_DATABASE_URL", ""),
+            database_replica_urls=_replica_urls(env, database_url),
+            replica_max_lag_ms=_at_least(0, env, "REPLICA_MAX_LAG_MS", 1000),
             order_lock_timeout_ms=_lock_timeout_ms(env),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip()),
             redis_url=env.get("REDIS_URL", ""),
@@ -267,6 +272,15 @@ def _timeout_ms(env: dict[str, str], name: str, default: int) -> int:
     if value != 0 and value < 100:
         raise SettingsError(f"{name} must be 0 (no deadline) or at least 100, got {value}")
     return value
+
+
+def _replica_urls(env: dict[str, str], database_url: str) -> tuple[str, ...]:
+    urls = tuple(url.strip() for url in env.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip())
+    if urls and not database_url.startswith("postgresql"):
+        raise SettingsError("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL (streaming replicas of it).")
+    if any(not url.startswith("postgresql") for url in urls):
+        raise SettingsError("DATABASE_REPLICA_URLS must be PostgreSQL URLs, comma-separated.")
+    return urls
 
 
 def _pooler(env: dict[str, str]) -> str:

@@ -11,7 +11,7 @@ psycopg's pipeline mode, so the database runs them and commits without waiting f
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +45,12 @@ class LazyConnection:
     """lock_timeout_ms: how long this unit of work's statements may wait for a row lock (PostgreSQL's
     lock_timeout, SQLite's busy timeout) before Busy is raised; None: the engine's statement deadline."""
 
-    def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, lock_timeout_ms: int | None = None, opener: Callable[[], Connection] | None = None
+    ) -> None:
+        """opener: opens the connection instead of engine.connect() (the read router's choice)."""
         self._engine = engine
+        self._open = opener or engine.connect
         self._lock_timeout_ms = lock_timeout_ms
         self._busy_timeout_before: int | None = None
         self.opened: Connection | None = None
@@ -80,7 +84,7 @@ class LazyConnection:
 
     def connection(self) -> Connection:
         if self.opened is None:
-            self.opened = self._engine.connect()
+            self.opened = self._open()
             if self._lock_timeout_ms is not None:
                 self._bound_lock_waits(self.opened, self._lock_timeout_ms)
         return self.opened

@@ -6,18 +6,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shop.adapters.sql.connection import LazyConnection
 from shop.adapters.sql.orders import SqlOrderRepository
 from shop.adapters.sql.products import SqlProductRepository
+from shop.adapters.sql.replicas import PRIMARY, ReadRouter
 from shop.adapters.sql.tokens import SqlTokenRepository
 from shop.adapters.sql.users import SqlUserRepository
 from shop.application.ports.orders import OrderQuery
 from shop.application.ports.paging import Listing
 from shop.application.ports.products import ProductQuery
 from shop.application.ports.reads import Consistency
+from shop.application.ports.replicas import Guarantee
 from shop.application.ports.tokens import AccessState
+from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventCollector
 from shop.domain.orders import Order
 from shop.domain.products import Product
@@ -58,16 +61,42 @@ class SqlReadConnection:
 
 
 class SqlReads:
-    """Every read on the read-only engine today, whatever its consistency: the place where a router
-    would send MAY_LAG reads to a replica (issue 19)."""
+    """Every read on the read-only engine, unless streaming replicas are configured (router): then a
+    MAY_LAG read goes where the router's rule says (a replica holding the reader's own writes, at
+    most REPLICA_MAX_LAG_MS behind), with the guarantee `lagging` (EVERY_WRITE when what it reads
+    fills the shared cache). FRESH reads stay on the primary, always."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, router: ReadRouter | None = None, lagging: Guarantee = Guarantee.READ_YOUR_WRITES
+    ) -> None:
         self._engine = engine
+        self._router = router
+        self._lagging = lagging
 
     @contextmanager
     def connection(self, consistency: Consistency) -> Iterator[SqlReadConnection]:
-        conn = LazyConnection(self._engine)
+        router = self._router
+        if router is None or consistency is Consistency.FRESH:
+            conn = LazyConnection(self._engine)
+            try:
+                yield SqlReadConnection(conn)
+            finally:
+                conn.close()
+            return
+        reader = current_reader()
+        source = PRIMARY
+
+        def routed() -> Connection:
+            nonlocal source
+            source, connection = router.open(self._lagging, reader)
+            return connection
+
+        conn = LazyConnection(self._engine, opener=routed)
         try:
             yield SqlReadConnection(conn)
         finally:
-            conn.close()
+            try:
+                if conn.opened is not None:
+                    router.after_read(source, conn.opened, reader)
+            finally:
+                conn.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from shop.adapters.sealing import NoSealer
 from shop.adapters.sql.connection import LazyConnection
@@ -12,11 +12,14 @@ from shop.adapters.sql.idempotency import SqlIdempotencyRepository
 from shop.adapters.sql.orders import SqlOrderRepository
 from shop.adapters.sql.outbox import SqlOutboxRepository
 from shop.adapters.sql.products import SqlProductRepository
+from shop.adapters.sql.replicas import PRIMARY, ReadRouter
 from shop.adapters.sql.tokens import SqlTokenRepository
 from shop.adapters.sql.users import SqlUserRepository
 from shop.adapters.sql.webhooks import SqlDeliveryRepository, SqlWebhookRepository
 from shop.application.messagebus import MessageBus
+from shop.application.ports.replicas import Guarantee
 from shop.application.ports.webhooks import Sealer
+from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventfulUnitOfWork
 
 
@@ -40,17 +43,28 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         *,
         lock_timeout_ms: int | None = None,
         sealer: Sealer | None = None,
+        router: ReadRouter | None = None,
+        guarantee: Guarantee = Guarantee.PRIMARY,
     ) -> None:
         """lock_timeout_ms: how long its statements may wait for a row lock before Busy is raised.
-        sealer: seals webhook secrets at rest; without one, webhooks can't be used (WebhooksNotConfigured)."""
+        sealer: seals webhook secrets at rest; without one, webhooks can't be used (WebhooksNotConfigured).
+        router: with streaming replicas, where reads needing less than the primary (guarantee) go,
+        and who remembers how far each user's writes went; engine is then the primary's."""
         super().__init__(bus)
         self._engine = engine
+        self._router = router
+        self._guarantee = guarantee
+        self._source = PRIMARY
+        self._reader: int | None = None
         self._lock_timeout_ms = lock_timeout_ms
         self._sealer = sealer or NoSealer()
         self._conn: LazyConnection | None = None
 
     def __enter__(self) -> Self:
-        self._conn = conn = LazyConnection(self._engine, lock_timeout_ms=self._lock_timeout_ms)
+        routed = self._router is not None and self._guarantee is not Guarantee.PRIMARY
+        self._conn = conn = LazyConnection(
+            self._engine, lock_timeout_ms=self._lock_timeout_ms, opener=self._routed if routed else None
+        )
         collector = self._collector
         self.users = SqlUserRepository(conn, collector)
         self.products = SqlProductRepository(conn, collector)
@@ -66,11 +80,23 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         assert self._conn is not None
         self._collector.events.clear()
         conn, self._conn = self._conn, None
-        conn.close()
+        try:
+            if self._router is not None and conn.opened is not None and self._guarantee is not Guarantee.PRIMARY:
+                self._router.after_read(self._source, conn.opened, self._reader)
+        finally:
+            conn.close()
+
+    def _routed(self) -> Connection:
+        assert self._router is not None
+        self._reader = current_reader()
+        self._source, connection = self._router.open(self._guarantee, self._reader)
+        return connection
 
     def _commit(self) -> None:
         assert self._conn is not None
         self._conn.commit()
+        if self._router is not None and self._conn.opened is not None:
+            self._router.after_write(self._conn.opened)
 
     def _rollback(self) -> None:
         assert self._conn is not None

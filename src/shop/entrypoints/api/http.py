@@ -17,6 +17,7 @@ from werkzeug.http import generate_etag
 from werkzeug.routing import BaseConverter, ValidationError
 from werkzeug.sansio.utils import host_is_trusted
 
+from shop.application.reads import READER
 from shop.application.views import Viewed
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.api.jsonfast import NUL_REFUSED
@@ -95,6 +96,7 @@ class IdConverter(BaseConverter):
 
 
 def _before() -> None:
+    READER.set(None)  # until a token or session says who (a request thread serves many requests)
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     # Probes and scrapes come to each replica by its IP (kubelet, Prometheus), never through the proxy.

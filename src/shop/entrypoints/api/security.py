@@ -26,6 +26,7 @@ from shop.application.actors import Actor, TokenClaims
 from shop.application.commands import TokenStanding
 from shop.application.errors import AuthenticationFailed
 from shop.application.messagebus import MessageBus
+from shop.application.reads import READER
 from shop.container import Container
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,6 +114,7 @@ def bearer_token() -> Token | None:
 def _authenticate(token: Token, bus: MessageBus = Provide[Container.bus]) -> Actor:
     actor = bus.handle(TokenStanding(token.claims))
     g.actor = actor
+    READER.set(actor.user_id)
     return actor
 
 
@@ -152,6 +154,7 @@ def login_required(view: F, *, judged_by_view: bool = False) -> F:
             _authenticate(token)
             return view(*args, **kwargs)
         g.token = token.claims
+        READER.set(token.claims.user_id)  # its view's lagging reads see this user's own writes
         try:
             answer = view(*args, **kwargs)
         except Exception:

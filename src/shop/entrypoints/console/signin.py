@@ -24,6 +24,7 @@ from shop.application.actors import Actor, TokenClaims
 from shop.application.auth import Session
 from shop.application.errors import AuthenticationFailed, Forbidden
 from shop.application.messagebus import MessageBus
+from shop.application.reads import READER
 from shop.container import Container
 from shop.domain.errors import InvalidValue
 from shop.entrypoints.console.blueprint import blp, page
@@ -73,7 +74,9 @@ def current_manager() -> Actor:
 
 @inject
 def _actor(claims: TokenClaims, bus: MessageBus = Provide[Container.bus]) -> Actor:
-    return bus.handle(commands.Verify(claims=claims, is_refresh=True))
+    actor: Actor = bus.handle(commands.Verify(claims=claims, is_refresh=True))
+    READER.set(actor.user_id)
+    return actor
 
 
 def manager_required(view: F) -> F:
