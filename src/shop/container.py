@@ -19,7 +19,7 @@ from shop.adapters.prometheus import PrometheusMetrics, watch_pool
 from shop.adapters.rendering import encode_body
 from shop.adapters.sealing import make_sealer
 from shop.adapters.security import Argon2Hasher, Argon2Parameters, RandomIds, SystemClock
-from shop.adapters.sql.engine import make_engine
+from shop.adapters.sql.engine import make_engine, make_replica_engine
 from shop.adapters.sql.health import DatabaseProbe
 from shop.adapters.sql.reads import SqlReads
 from shop.adapters.sql.replicas import ReadRouter
@@ -76,11 +76,10 @@ def make_read_routing(
     for url in replica_urls:
         parsed = make_url(url)
         replicas[f"{parsed.host}:{parsed.port or 5432}"] = watch_pool(
-            make_engine(
+            make_replica_engine(
                 url,
                 pool_size=pool_size,
                 max_overflow=max_overflow,
-                read_only=True,
                 statement_timeout_ms=statement_timeout_ms,
                 pooler=pooler,
             ),

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shop.adapters.sql import engine as engine_module
 from shop.adapters.sql.engine import make_engine
 from shop.adapters.sql.unit_of_work import SqlUnitOfWork
 from shop.application.actors import Actor
@@ -29,14 +28,13 @@ from tests.fakes import FakeClock
 from ..support import assembled
 
 
-def test_a_connection_killed_while_idle_is_replaced(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = make_engine(pg_url, pool_size=1, max_overflow=0)
+def test_a_connection_killed_while_idle_is_replaced(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1, max_overflow=0, ping_idle_s=0.0)
     with engine.connect() as conn:
         first_pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     libpq_url = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(libpq_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
-    monkeypatch.setattr(engine_module, "IDLE_PING_S", 0.0)
 
     with SqlUnitOfWork(engine) as uow:
         assert uow.users.get(1) is None

@@ -14,7 +14,7 @@ import pytest
 
 from shop.adapters.memory.positions import MemoryPositions
 from shop.adapters.security import SystemClock
-from shop.adapters.sql.engine import make_engine
+from shop.adapters.sql.engine import make_engine, make_replica_engine
 from shop.adapters.sql.migrations import upgrade
 from shop.adapters.sql.reads import SqlReads
 from shop.adapters.sql.replicas import PRIMARY, ReadRouter
@@ -55,7 +55,7 @@ class Replicated:
     def router(self, *, max_lag_ms: int = 1000) -> ReadRouter:
         return ReadRouter(
             make_engine(self.primary.url(), read_only=True),
-            {"replica": make_engine(self.replica.url(), read_only=True)},
+            {"replica": make_replica_engine(self.replica.url())},
             MemoryPositions(),
             max_lag_ms=max_lag_ms,
             metrics=self.served,

@@ -38,6 +38,7 @@ def make_engine(
     read_only: bool = False,
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     pooler: str = "",
+    ping_idle_s: float = IDLE_PING_S,
 ) -> Engine:
     """An engine for PostgreSQL (psycopg 3) or SQLite, set up for safe concurrent writes.
 
@@ -46,6 +47,8 @@ def make_engine(
     statement_timeout_ms: PostgreSQL's statement_timeout, SQLite's busy timeout (there it bounds
     only the wait for the write lock); 0 for none.
     pooler: "pgbouncer" for PostgreSQL behind PgBouncer in transaction pooling (see _behind_pgbouncer).
+    ping_idle_s: a pooled connection idle longer than this is pinged before use (0: every checkout,
+    for a server that may go away while the caller has somewhere else to go, a read replica).
     """
     if pooler not in POOLERS:
         raise ValueError(f"unknown pooler {pooler!r}: one of {POOLERS}")
@@ -58,7 +61,16 @@ def make_engine(
         pooler=pooler,
     )
     engine.update_execution_options(**{READS_ONLY: read_only})
+    if engine.dialect.name == "postgresql":
+        _ping_when_idle(engine, ping_idle_s)
     return engine
+
+
+def make_replica_engine(url: str, **options: Any) -> Engine:
+    """An engine for a read replica: read only, and every pooled connection pinged before use. A
+    replica may stop between two reads; its dead connection is then found at checkout (where the
+    router sends the read to the primary) instead of failing the read itself."""
+    return make_engine(url, read_only=True, ping_idle_s=0, **options)
 
 
 def _make_engine(
@@ -98,7 +110,6 @@ def _make_engine(
         hide_parameters=True,
         **options,
     )
-    _ping_when_idle(engine)
     return engine
 
 
@@ -135,11 +146,10 @@ def _behind_pgbouncer(
         def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql(for_this_transaction)
 
-    _ping_when_idle(engine)
     return engine
 
 
-def _ping_when_idle(engine: Engine) -> None:
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
     """Pre-ping, but only for connections that sat idle: a connection handed back a moment ago is
     alive, and pinging it would cost a round trip on every request. One found dead is replaced."""
 
@@ -150,7 +160,7 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
