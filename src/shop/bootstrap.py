@@ -31,8 +31,12 @@ Factory = Callable[[], Any]
 LOCKING_ROWS: frozenset[type[c.Command[Any]]] = frozenset({c.PlaceOrder, c.CancelOrder, c.FulfilOrder})
 # Two use cases keep things for a `retention`; which one is a setting of its own.
 # Queries whose reads may lag (issue 19): a replica's, under the read router's rule, when one is
-# configured (`lagging_reader`); every other query reads the primary (token standing, webhooks, the relay's).
-MAY_LAG: frozenset[type[c.Command[Any]]] = frozenset({c.ListUsers, c.GetUser, c.ShowOverview})
+# configured (`lagging_reader`): the console's lists and overview, user pages. Every other query reads
+# the primary: token standing, webhooks, the relay's, and the two a manager acts on next, one order
+# (as the API's order page, FRESH) and one product (the edit form, re-read after a conflict).
+MAY_LAG: frozenset[type[c.Command[Any]]] = frozenset(
+    {c.ListUsers, c.GetUser, c.ShowOverview, c.ListProducts, c.ListOrders, c.Usernames}
+)
 RENAMED: Mapping[tuple[type[c.Command[Any]], str], str] = {
     (c.PurgeSentMessages, "retention"): "outbox_retention",
     (c.PurgeWebhookLog, "retention"): "webhook_log_retention",

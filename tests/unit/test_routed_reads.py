@@ -75,13 +75,15 @@ def test_a_read_that_asks_nothing_opens_no_connection(primary: Engine) -> None:
     assert router.opened == [] and router.read == []
 
 
-@pytest.mark.parametrize("kind", [c.ListUsers, c.GetUser, c.ShowOverview])
-def test_user_pages_and_the_overview_may_lag(kind: Any) -> None:
+@pytest.mark.parametrize("kind", [c.ListUsers, c.GetUser, c.ShowOverview, c.ListProducts, c.ListOrders, c.Usernames])
+def test_user_pages_the_console_lists_and_the_overview_may_lag(kind: Any) -> None:
     assert bootstrap._source(kind, "uow") == "lagging_reader"
 
 
-@pytest.mark.parametrize("kind", [c.TokenStanding, c.CheckAccess, c.Verify, c.Usernames, c.OutboxBacklog])
-def test_standing_and_the_relay_read_the_primary(kind: Any) -> None:
+@pytest.mark.parametrize(
+    "kind", [c.TokenStanding, c.CheckAccess, c.Verify, c.OutboxBacklog, c.GetOrder, c.GetProduct, c.ListWebhooks]
+)
+def test_standing_the_relay_and_what_a_manager_acts_on_read_the_primary(kind: Any) -> None:
     assert bootstrap._source(kind, "uow") == "reader"
 
 
