@@ -16,6 +16,7 @@ from contextlib import redirect_stdout
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pika
 import pytest
@@ -302,3 +303,62 @@ def test_a_use_case_inside_an_unsampled_request_makes_no_span(spans: InMemorySpa
     assert spans.get_finished_spans() == ()
     assert traced() == "placed"  # outside any request: a span of its own
     assert [s.name for s in spans.get_finished_spans()] == ["place_something"]
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[SpanKind]:
+    """The kind of every span any tracer starts, recorded or not."""
+    from opentelemetry.sdk.trace import Tracer
+
+    kinds: list[SpanKind] = []
+    start_span = Tracer.start_span
+
+    def counting(self: Tracer, name: str, *args: Any, **kwargs: Any) -> Any:
+        kinds.append(kwargs.get("kind", args[1] if len(args) > 1 else SpanKind.INTERNAL))
+        return start_span(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Tracer, "start_span", counting)
+    return kinds
+
+
+@pytest.mark.postgres
+def test_an_unsampled_request_starts_its_server_span_alone(api: Api, started: list[SpanKind]) -> None:
+    """The sampler's no is final for the request: psycopg and redis, which test for suppressed
+    instrumentation before anything else, start no span under it, and the outbox still carries the
+    unsampled traceparent on (so the relay's publish stays out of the trace too)."""
+    token, _spans = place_order(api)
+    [product] = api.call("GET", "/products/", token).get_json()
+    unsampled = f"00-{TRACE_ID}-{PARENT_ID}-00"
+
+    started.clear()
+    _exporter.clear()
+    assert api.call("GET", f"/products/{product['id']}/", token, headers={"traceparent": unsampled}).status_code == 200
+    body = {"items": [{"product": product["id"], "quantity": 1}]}
+    placed = api.call("POST", "/orders/", token, json=body, headers={"traceparent": unsampled})
+    assert placed.status_code == 201
+    assert started == [SpanKind.SERVER, SpanKind.SERVER]
+    assert _exporter.get_finished_spans() == ()
+    with container_of(api.client.application).uow() as uow:
+        order = f"order:{placed.get_json()['id']}"
+        pending = uow.outbox.pending(100)
+    [stored] = [e.trace_context for e in pending if e.aggregate == order and e.type == "order.placed"]
+    assert stored["traceparent"].split("-")[1] == TRACE_ID and stored["traceparent"].endswith("-00")
+
+    started.clear()
+    assert api.call("GET", f"/products/{product['id']}/", token).status_code == 200  # sampled: the control
+    assert SpanKind.SERVER in started and SpanKind.CLIENT in started
+
+
+@pytest.mark.postgres
+def test_a_probe_starts_no_span_at_all(api: Api, started: list[SpanKind]) -> None:
+    assert api.call("GET", "/health/ready").status_code == 200
+    assert started == []
+
+
+@pytest.mark.postgres
+def test_a_request_refused_before_its_view_is_still_a_server_span(api: Api) -> None:
+    _exporter.clear()
+    response = api.call("GET", "/products/?bogus=1")
+    assert response.status_code == 400
+    [server] = [s for s in _exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert dict(server.attributes or {})["http.response.status_code"] == response.status_code

@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         },
     )
     init_ops(app, settings.metrics_token)
+    tracing.instrument_api(app, container)
     init_http(app, settings.trusted_hosts)
     init_jwt(app)
     api = Api(app, spec_kwargs={"extra_plugins": [NonEmptyUpdates(), ProblemResponses()]})
@@ -125,5 +126,4 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.extensions["shop-limiter"] = init_rate_limits(app, settings)
     init_cors(app, settings.cors_origins)
     problems.register(app)
-    tracing.instrument_api(app, container)
     return app

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from shop.adapters import tracing
 from shop.entrypoints.settings import SettingsError
@@ -86,7 +86,9 @@ def _otlp_exporter() -> Any:
 
 
 def instrument_api(app: Flask, container: Any) -> None:
-    """The API's spans, when tracing is on: server spans, SQL, Redis and the use cases."""
+    """The API's spans, when tracing is on: server spans, SQL, Redis and the use cases. Call it before
+    any other hook that may answer (trusted hosts, rate limits, bad query parameters): a request such a
+    hook refuses is still a server span."""
     if not tracing.enabled():
         return
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -95,7 +97,34 @@ def instrument_api(app: Flask, container: Any) -> None:
     FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
         app, excluded_urls=EXCLUDED_URLS, enable_commenter=False
     )
+    app.before_request(_quiet_unless_recorded)
+    app.teardown_request(_end_quiet)  # teardown hooks run in reverse: before the server span ends
     trace_use_cases(container)
+
+
+_QUIET = "shop.tracing.quiet"
+
+
+def _quiet_unless_recorded() -> None:
+    """A request the sampler left out (or a probe, which has no span) records nothing below its server
+    span: with instrumentation suppressed for it, psycopg's and redis's instrumentations, which test
+    for that first, skip their span work for each statement and command. The context still holds the
+    unsampled span, so the outbox keeps its traceparent (flags 00) and the relay's publish stays out
+    of the trace too."""
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    if trace.get_current_span().is_recording():
+        return
+    quiet = suppress_instrumentation()
+    quiet.__enter__()
+    request.environ[_QUIET] = quiet
+
+
+def _end_quiet(_error: BaseException | None) -> None:
+    quiet = request.environ.pop(_QUIET, None)
+    if quiet is not None:
+        quiet.__exit__(None, None, None)
 
 
 def instrument_libraries() -> None:
