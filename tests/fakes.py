@@ -240,6 +240,7 @@ class ReadsThrough:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
         self.consistencies: list[Consistency] = []
+        self.routes_lagging = False  # True: as with a read router (replicas)
 
     @contextmanager
     def connection(self, consistency: Consistency) -> Iterator[_UowReadConnection]:

@@ -86,6 +86,35 @@ def test_a_cached_product_is_one_read_of_the_cache_and_no_database(
     assert reads.consistencies == [Consistency.FRESH]
 
 
+@pytest.mark.parametrize("view", ["product", "products", "own orders"])
+def test_with_replicas_the_page_is_read_apart_from_the_fresh_standing(
+    use: UseCases, reads: ReadsThrough, customer: Actor, tea: Product, view: str
+) -> None:
+    """The standing must be read on the primary; the page may lag: with a read router, the page gets a
+    MAY_LAG connection of its own (a replica's, when one qualifies) rather than riding on the standing's."""
+    reads.routes_lagging = True
+    token = token_of(customer)
+    query = {
+        "product": ViewProduct(token, tea.id or 0),
+        "products": ViewProducts(token, ProductQuery()),
+        "own orders": ViewOrders(token, OrderQuery()),
+    }[view]
+
+    assert use.bus.handle(query).actor == customer
+
+    assert reads.consistencies == [Consistency.FRESH, Consistency.MAY_LAG]
+
+
+def test_with_replicas_a_refused_token_reads_no_page(
+    use: UseCases, reads: ReadsThrough, customer: Actor, tea: Product
+) -> None:
+    reads.routes_lagging = True
+    stale = TokenClaims(user_id=customer.user_id, token_version=7, jti="j", family="f")
+    with pytest.raises(AuthenticationFailed):
+        use.bus.handle(ViewProduct(stale, tea.id or 0))
+    assert reads.consistencies == [Consistency.FRESH]
+
+
 def test_an_order_invalidates_the_product_and_the_catalog(
     use: UseCases, cache: CountingCache, customer: Actor, tea: Product
 ) -> None:

@@ -139,10 +139,17 @@ def _view(
             if cache is not None:
                 cache.keep(cached, standing=state)  # refused again from the cache
             raise
-        body = cached.body if cached.body is not None else load(conn)
+        # On the standing's connection, saving a round trip, unless reads that may lag can go to a
+        # replica: then the page is read apart, so that it can (docs/scaling.md).
+        page = cached.body
+        if page is None and not reads.routes_lagging:
+            page = load(conn)
+    if page is None:
+        with reads.connection(Consistency.MAY_LAG) as lagging:
+            page = load(lagging)
     if cache is not None:
-        cache.keep(cached, standing=state, body=body if cached.body is None else None)
-    return actor, body
+        cache.keep(cached, standing=state, body=page if cached.body is None else None)
+    return actor, page
 
 
 def judge(claims: TokenClaims, state: AccessState | None) -> Actor:

@@ -72,6 +72,7 @@ class SqlReads:
         self._engine = engine
         self._router = router
         self._lagging = lagging
+        self.routes_lagging = router is not None
 
     @contextmanager
     def connection(self, consistency: Consistency) -> Iterator[SqlReadConnection]:

@@ -39,4 +39,8 @@ class ReadConnection(Protocol):
 
 
 class Reads(Protocol):
+    # Whether a MAY_LAG read may be served elsewhere than a FRESH one (a read router with replicas):
+    # then a view reads its page on a connection of its own rather than on its standing's.
+    routes_lagging: bool
+
     def connection(self, consistency: Consistency) -> AbstractContextManager[ReadConnection]: ...
