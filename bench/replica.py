@@ -7,11 +7,20 @@ replica of it (pg_basebackup -R, its own port), both from tests/servers.py; `sho
 catalog of 200 products and a customer with 20 orders. Then, for each read scenario, the service
 (gunicorn, as production) once on the primary alone and once with DATABASE_REPLICA_URLS naming the
 replica. Around each wrk run: the primary's CPU (its whole process tree, from /proc) and the
-queries each server ran (pg_stat_database.xact_commit of the shop database: every read of the
-reader is one transaction, on the replica too). Without REDIS_URL, so that every read reaches a
-database (with the shared cache most would not): the floors of read-your-writes are then kept per
-worker, which is what a single customer needs. Prints a Markdown table and
-writes it to var/bench/replica-latest.md. Run it under `flock /tmp/shop-tests.lock`.
+statements each server ran (pg_stat_database.xact_commit of the shop database: the reader runs
+each statement as its own transaction; on the replica that includes the ping at every checkout and
+the WAL position read after a signed-in user's read).
+
+Two configurations, each a table:
+- no Redis: every read reaches a database, and the token's standing, which guards access, is read
+  on the primary for every request (the floors of read-your-writes are kept per worker);
+- Redis (--redis-url, emptied), every page a miss: the token's standing comes from the shared
+  cache, as in production, and a thread of this script bumps the version counters of the pages the
+  scenario reads, as a stream of writes would, so that nearly every page is read from a database.
+  That is the case the replica is for: pages on a cache miss.
+
+Prints Markdown tables and writes them to var/bench/replica-latest.md. Run it under
+`flock /tmp/shop-tests.lock`.
 """
 
 from __future__ import annotations
@@ -23,19 +32,27 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.request import Request, urlopen
+
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.servers import PostgresServer  # noqa: E402
 
+from shop.adapters.redis.versioned import PREFIX  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 VAR = ROOT / "var" / "bench"
 TICKS = os.sysconf("SC_CLK_TCK")
 HOST = "127.0.0.1"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/12"  # the tests use 0, 3 and 4; bench/run.py 8 and on
 
 
 def free_port() -> int:
@@ -79,7 +96,7 @@ def call(port: int, method: str, path: str, body: object = None, token: str = ""
 
 
 class Service:
-    def __init__(self, database_url: str, replicas: str, workers: int, log: Path) -> None:
+    def __init__(self, database_url: str, replicas: str, workers: int, log: Path, redis_url: str = "") -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -94,7 +111,7 @@ class Service:
             "JWT_SECRET_KEY": "bench-" + "k" * 40,
             "SHOP_VAR_DIR": str(log.parent),
             "RATELIMIT_ENABLED": "false",
-            "REDIS_URL": "",
+            "REDIS_URL": redis_url,
         }
         out = log.open("ab")
         self.process = subprocess.Popen(
@@ -157,11 +174,56 @@ def wrk(port: int, path: str, token: str, duration: str, connections: int, low: 
     return int(result["requests"])
 
 
+def settle(primary: PostgresServer, replica: PostgresServer) -> None:
+    """Vacuum what the seeding wrote and wait for the replica to replay it all. Otherwise autovacuum
+    writes WAL in the middle of a run: a signed-in user's read on the primary then raises their floor
+    past what the replica has (pg_current_wal_insert_lsn counts WAL not yet flushed), and with one
+    customer making every request, that one floor keeps the reads on the primary for a while."""
+    primary.execute("VACUUM ANALYZE", database="shop")
+    primary.execute("CHECKPOINT")
+    [(target,)] = primary.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        [(replayed,)] = replica.execute("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
+        if replayed >= target:
+            return
+        time.sleep(0.1)
+    raise SystemExit("the replica did not catch up with the seeding in 30 s")
+
+
+@contextmanager
+def missing(redis_url: str, counters: list[str]) -> Iterator[None]:
+    """Until the block ends, bump these version counters over and over: each page they version is
+    stale almost as soon as it is cached, while the tokens' standing (versioned per user) stays."""
+    if not redis_url:
+        yield
+        return
+    client = redis.Redis.from_url(redis_url)
+    done = threading.Event()
+
+    def bump() -> None:
+        while not done.is_set():
+            with client.pipeline(transaction=False) as pipe:
+                for counter in counters:
+                    pipe.incr(counter)
+                pipe.execute()
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=bump, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", default="10s")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     options = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
     log = VAR / "replica-service.log"
@@ -187,51 +249,58 @@ def main() -> int:
                 call(seeding.port, "POST", "/products/", {"name": f"p{n}", "price": "10.00", "stock": 1000}, boss)
             call(seeding.port, "POST", "/users/", {"username": "carol", "password": password})
             carol = call(seeding.port, "POST", "/api/token/", {"username": "carol", "password": password})["access"]  # type: ignore[index]
+            carol_id = call(seeding.port, "GET", "/users/me/", token=carol)["id"]  # type: ignore[index]
             for n in range(20):
                 call(seeding.port, "POST", "/orders/", {"items": [{"product": n + 1, "quantity": 1}]}, carol)
         finally:
             seeding.stop()
-        time.sleep(1)  # the replica has it all
+        settle(primary, replica)
         scenarios = [
-            ("product detail (customer)", "/products/{n}/", carol, 1, 200),
-            ("product list, 20 a page (customer)", "/products/?page_size=20&page={n}", carol, 1, 10),
-            ("own orders, 20 a page (customer)", "/orders/?page_size=20", carol, 1, 1),
+            ("product detail (customer)", "/products/{n}/", 1, 200, [f"product:{n}" for n in range(1, 201)]),
+            ("product list, 20 a page (customer)", "/products/?page_size=20&page={n}", 1, 10, ["products:catalog"]),
+            ("own orders, 20 a page (customer)", "/orders/?page_size=20", 1, 1, [f"orders:{carol_id}"]),
         ]
-        rows = []
-        for name, path, token, low, high in scenarios:
-            measured = {}
-            for label, replicas in (("primary alone", ""), ("with replica", replica_url)):
-                service = Service(url, replicas, options.workers, log)
-                try:
-                    wrk(service.port, path, token, "2s", options.connections, low, high)  # warm up
-                    ticks, on_primary, on_replica = (
-                        tree_ticks(postmaster_pid(primary)),
-                        queries(primary),
-                        queries(replica),
-                    )
-                    done = wrk(service.port, path, token, options.duration, options.connections, low, high)
-                    ticks = tree_ticks(postmaster_pid(primary)) - ticks
-                    on_primary, on_replica = queries(primary) - on_primary, queries(replica) - on_replica
-                finally:
-                    service.stop()
-                measured[label] = (done, ticks * 1000 / TICKS / done, on_primary, on_replica)
-            alone, routed = measured["primary alone"], measured["with replica"]
-            share = routed[3] / (routed[2] + routed[3]) if routed[2] + routed[3] else 0.0
-            rows.append(
-                f"| {name} | {alone[0]} / {routed[0]} | {alone[1]:.3f} | {routed[1]:.3f} | "
-                f"{routed[1] / alone[1]:.0%} | {routed[2]} / {routed[3]} | {share:.0%} |"
-            )
-        text = "\n".join(
-            [
+        tables = []
+        for cache, redis_url in (("no Redis", ""), ("Redis, every page a miss", options.redis_url)):
+            rows = []
+            for name, path, low, high, pages in scenarios:
+                measured = {}
+                for label, replicas in (("primary alone", ""), ("with replica", replica_url)):
+                    if redis_url:
+                        redis.Redis.from_url(redis_url).flushdb()
+                    service = Service(url, replicas, options.workers, log, redis_url)
+                    try:
+                        with missing(redis_url, [f"{PREFIX}{page}:version" for page in pages]):
+                            wrk(service.port, path, carol, "2s", options.connections, low, high)  # warm up
+                            ticks, on_primary, on_replica = (
+                                tree_ticks(postmaster_pid(primary)),
+                                queries(primary),
+                                queries(replica),
+                            )
+                            done = wrk(service.port, path, carol, options.duration, options.connections, low, high)
+                            ticks = tree_ticks(postmaster_pid(primary)) - ticks
+                            on_primary, on_replica = queries(primary) - on_primary, queries(replica) - on_replica
+                    finally:
+                        service.stop()
+                    measured[label] = (done, ticks * 1000 / TICKS / done, on_primary, on_replica)
+                alone, routed = measured["primary alone"], measured["with replica"]
+                share = routed[3] / (routed[2] + routed[3]) if routed[2] + routed[3] else 0.0
+                rows.append(
+                    f"| {name} | {alone[0]} / {routed[0]} | {alone[2]} | {alone[1]:.3f} | {routed[1]:.3f} | "
+                    f"{routed[1] / alone[1]:.0%} | {routed[2]} / {routed[3]} | {share:.0%} |"
+                )
+            tables += [
                 f"Read scenarios, {options.duration} each, {options.workers} workers, "
-                f"{options.connections} connections, no Redis.",
+                f"{options.connections} connections, {cache}.",
                 "",
-                "| scenario | requests (alone / with replica) | primary CPU ms per request, alone "
-                "| with replica | ratio | queries with replica (primary / replica) | replica's share |",
-                "|---|---|---|---|---|---|---|",
+                "| scenario | requests (alone / with replica) | statements on the primary alone "
+                "| primary CPU ms per request, alone | with replica | ratio "
+                "| statements with replica (primary / replica) | replica's share |",
+                "|---|---|---|---|---|---|---|---|",
                 *rows,
+                "",
             ]
-        )
+        text = "\n".join(tables).rstrip()
         (VAR / "replica-latest.md").write_text(text + "\n")
         print(text)
         return 0
