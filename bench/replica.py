@@ -44,9 +44,10 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import PostgresServer  # noqa: E402
+from tests.servers import PostgresServer, wait_until  # noqa: E402
 
-from shop.adapters.redis.versioned import PREFIX  # noqa: E402
+from shop.adapters.redis.versioned import redis_client  # noqa: E402
+from shop.adapters.redis.views import RedisViewCache  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 VAR = ROOT / "var" / "bench"
@@ -182,31 +183,27 @@ def settle(primary: PostgresServer, replica: PostgresServer) -> None:
     primary.execute("VACUUM ANALYZE", database="shop")
     primary.execute("CHECKPOINT")
     [(target,)] = primary.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def caught_up() -> bool:
         [(replayed,)] = replica.execute("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
-        if replayed >= target:
-            return
-        time.sleep(0.1)
-    raise SystemExit("the replica did not catch up with the seeding in 30 s")
+        return bool(replayed >= target)
+
+    wait_until(caught_up, 30, "the replica replays the seeding", replica.tail)
 
 
 @contextmanager
-def missing(redis_url: str, counters: list[str]) -> Iterator[None]:
-    """Until the block ends, bump these version counters over and over: each page they version is
-    stale almost as soon as it is cached, while the tokens' standing (versioned per user) stays."""
+def missing(redis_url: str, products: list[int], orders_of: int | None = None) -> Iterator[None]:
+    """Until the block ends, invalidate these pages over and over, as the service does after a write:
+    each is stale almost as soon as it is cached, while the tokens' standing (versioned per user) stays."""
     if not redis_url:
         yield
         return
-    client = redis.Redis.from_url(redis_url)
+    cache = RedisViewCache(redis_client(redis_url), ttl_seconds=60)
     done = threading.Event()
 
     def bump() -> None:
         while not done.is_set():
-            with client.pipeline(transaction=False) as pipe:
-                for counter in counters:
-                    pipe.incr(counter)
-                pipe.execute()
+            cache.invalidate(products, orders_of=orders_of)
             time.sleep(0.001)
 
     thread = threading.Thread(target=bump, daemon=True)
@@ -256,21 +253,22 @@ def main() -> int:
             seeding.stop()
         settle(primary, replica)
         scenarios = [
-            ("product detail (customer)", "/products/{n}/", 1, 200, [f"product:{n}" for n in range(1, 201)]),
-            ("product list, 20 a page (customer)", "/products/?page_size=20&page={n}", 1, 10, ["products:catalog"]),
-            ("own orders, 20 a page (customer)", "/orders/?page_size=20", 1, 1, [f"orders:{carol_id}"]),
+            # name, path, {n} from low to high, and what to invalidate: products (and the catalog), whose orders
+            ("product detail (customer)", "/products/{n}/", 1, 200, list(range(1, 201)), None),
+            ("product list, 20 a page (customer)", "/products/?page_size=20&page={n}", 1, 10, [1], None),
+            ("own orders, 20 a page (customer)", "/orders/?page_size=20", 1, 1, [], carol_id),
         ]
         tables = []
         for cache, redis_url in (("no Redis", ""), ("Redis, every page a miss", options.redis_url)):
             rows = []
-            for name, path, low, high, pages in scenarios:
+            for name, path, low, high, products, orders_of in scenarios:
                 measured = {}
                 for label, replicas in (("primary alone", ""), ("with replica", replica_url)):
                     if redis_url:
                         redis.Redis.from_url(redis_url).flushdb()
                     service = Service(url, replicas, options.workers, log, redis_url)
                     try:
-                        with missing(redis_url, [f"{PREFIX}{page}:version" for page in pages]):
+                        with missing(redis_url, products, orders_of):
                             wrk(service.port, path, carol, "2s", options.connections, low, high)  # warm up
                             ticks, on_primary, on_replica = (
                                 tree_ticks(postmaster_pid(primary)),

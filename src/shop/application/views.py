@@ -122,32 +122,29 @@ def _view(
     """The token's standing and the entry, from one round trip to the cache; what it lacks, from one
     connection to the database (fresh if the standing has to be read there)."""
     cached = cache.read(_token_key(token), entry) if cache is not None else MISSED
+    page, state = cached.body, None
     if cached.standing_found:
         actor = judge(token, cached.standing)
-        if cached.body is not None:
-            return actor, cached.body
-        with reads.connection(Consistency.MAY_LAG) as conn:
-            body = load(conn)
-        if cache is not None:
-            cache.keep(cached, body=body)
-        return actor, body
-    with reads.connection(Consistency.FRESH) as conn:
-        state = conn.access_state(token.user_id, token.jti, token.family)
-        try:
-            actor = judge(token, state)
-        except AuthenticationFailed:
-            if cache is not None:
-                cache.keep(cached, standing=state)  # refused again from the cache
-            raise
-        # On the standing's connection, saving a round trip, unless reads that may lag can go to a
-        # replica: then the page is read apart, so that it can (docs/scaling.md).
-        page = cached.body
-        if page is None and not reads.routes_lagging:
-            page = load(conn)
+        if page is not None:
+            return actor, page  # all from the cache: nothing to keep
+    else:
+        with reads.connection(Consistency.FRESH) as conn:
+            state = conn.access_state(token.user_id, token.jti, token.family)
+            try:
+                actor = judge(token, state)
+            except AuthenticationFailed:
+                if cache is not None:
+                    cache.keep(cached, standing=state)  # refused again from the cache
+                raise
+            # On the standing's connection, saving a round trip, unless reads that may lag can go to a
+            # replica: then the page is read apart, so that it can (docs/scaling.md).
+            if page is None and not reads.routes_lagging:
+                page = load(conn)
     if page is None:
         with reads.connection(Consistency.MAY_LAG) as lagging:
             page = load(lagging)
     if cache is not None:
+        # What was missing: the standing (kept only if it was not found) and the page.
         cache.keep(cached, standing=state, body=page if cached.body is None else None)
     return actor, page
 
