@@ -62,8 +62,10 @@ def start(service_name: str, exporter: Any = None) -> bool:
     named = bool(os.environ.get("OTEL_SERVICE_NAME")) or "service.name=" in os.environ.get(
         "OTEL_RESOURCE_ATTRIBUTES", ""
     )
+    from shop.entrypoints.head_sampling import PresetTraceIds
+
     resource = Resource.create({} if named else {"service.name": service_name})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, id_generator=PresetTraceIds())
     if exporter is None:
         provider.add_span_processor(BatchSpanProcessor(_otlp_exporter()))
     else:
@@ -88,33 +90,46 @@ def _otlp_exporter() -> Any:
 def instrument_api(app: Flask, container: Any) -> None:
     """The API's spans, when tracing is on: server spans, SQL, Redis and the use cases. Call it before
     any other hook that may answer (trusted hosts, rate limits, bad query parameters): a request such a
-    hook refuses is still a server span."""
+    hook refuses is still a server span.
+
+    The sampler is asked first (shop.entrypoints.head_sampling): a request it leaves out, and every
+    probe, runs the app without flask's instrumentation, whose hooks then return at once."""
     if not tracing.enabled():
         return
+    from opentelemetry import trace
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
+    from shop.entrypoints import head_sampling
+
     instrument_libraries()
-    FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
-        app, excluded_urls=EXCLUDED_URLS, enable_commenter=False
+    head_sampling.install(
+        app,
+        lambda: FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
+            app, excluded_urls=EXCLUDED_URLS, enable_commenter=False
+        ),
+        EXCLUDED_URLS,
+        trace.get_tracer_provider(),
     )
     app.before_request(_quiet_unless_recorded)
     app.teardown_request(_end_quiet)  # teardown hooks run in reverse: before the server span ends
     trace_use_cases(container)
 
 
-_QUIET = "shop.tracing.quiet"
+_QUIET = "shop.tracing.quiet_context"
 
 
 def _quiet_unless_recorded() -> None:
-    """A request the sampler left out (or a probe, which has no span) records nothing below its server
-    span: with instrumentation suppressed for it, psycopg's and redis's instrumentations, which test
-    for that first, skip their span work for each statement and command. The context still holds the
-    unsampled span, so the outbox keeps its traceparent (flags 00) and the relay's publish stays out
-    of the trace too."""
+    """A request the SDK's sampler left out, when the head sampler could not ask it first (a plugin's
+    sampler), records nothing below its server span: with instrumentation suppressed for it,
+    psycopg's and redis's instrumentations, which test for that first, skip their span work for each
+    statement and command. The context still holds the unsampled span, so the outbox keeps its
+    traceparent (flags 00) and the relay's publish stays out of the trace too."""
     from opentelemetry import trace
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-    if trace.get_current_span().is_recording():
+    from shop.entrypoints.head_sampling import QUIET
+
+    if request.environ.get(QUIET) or trace.get_current_span().is_recording():
         return
     quiet = suppress_instrumentation()
     quiet.__enter__()
