@@ -48,11 +48,11 @@ def start(service_name: str, exporter: Any = None) -> bool:
     tests' in-memory one, exporting each span as it ends); whether tracing is on. Once per process."""
     if tracing.enabled():
         return True
+    if exporter is None and not wanted():
+        return False
     if _instrumented["provider"]:  # the tests switch tracing off and on again
         tracing.enable()
         return True
-    if exporter is None and not wanted():
-        return False
     os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", SEMCONV)
     from opentelemetry import trace
     from opentelemetry.sdk.resources import Resource
