@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Self
 
 from sqlalchemy import Connection, Engine
@@ -23,18 +24,14 @@ from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventfulUnitOfWork
 
 
+# The repositories a transaction has built, forgotten when the next one begins.
+_REPOSITORIES = ("users", "products", "orders", "tokens", "idempotency", "outbox", "webhooks", "deliveries")
+
+
 class SqlUnitOfWork(EventfulUnitOfWork):
     """One connection and one transaction; rolled back unless commit() was called. The connection is
-    taken from the pool at the first statement."""
-
-    users: SqlUserRepository
-    products: SqlProductRepository
-    orders: SqlOrderRepository
-    tokens: SqlTokenRepository
-    idempotency: SqlIdempotencyRepository
-    outbox: SqlOutboxRepository
-    webhooks: SqlWebhookRepository
-    deliveries: SqlDeliveryRepository
+    taken from the pool at the first statement, and each repository made when the transaction first
+    uses it (an order uses four of the eight)."""
 
     def __init__(
         self,
@@ -65,16 +62,46 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self._conn = conn = LazyConnection(
             self._engine, lock_timeout_ms=self._lock_timeout_ms, opener=self._routed if routed else None
         )
-        collector = self._collector
-        self.users = SqlUserRepository(conn, collector)
-        self.products = SqlProductRepository(conn, collector)
-        self.orders = SqlOrderRepository(conn, collector)
-        self.tokens = SqlTokenRepository(conn)
-        self.idempotency = SqlIdempotencyRepository(conn)
-        self.outbox = SqlOutboxRepository(conn)
-        self.webhooks = SqlWebhookRepository(conn, collector, self._sealer)
-        self.deliveries = SqlDeliveryRepository(conn)
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
         return self
+
+    @property
+    def _connection(self) -> LazyConnection:
+        assert self._conn is not None, "a repository is used inside `with uow:` only"
+        return self._conn
+
+    @cached_property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self._connection, self._collector)
+
+    @cached_property
+    def products(self) -> SqlProductRepository:
+        return SqlProductRepository(self._connection, self._collector)
+
+    @cached_property
+    def orders(self) -> SqlOrderRepository:
+        return SqlOrderRepository(self._connection, self._collector)
+
+    @cached_property
+    def tokens(self) -> SqlTokenRepository:
+        return SqlTokenRepository(self._connection)
+
+    @cached_property
+    def idempotency(self) -> SqlIdempotencyRepository:
+        return SqlIdempotencyRepository(self._connection)
+
+    @cached_property
+    def outbox(self) -> SqlOutboxRepository:  # type: ignore[override]  # read-only here: made per transaction
+        return SqlOutboxRepository(self._connection)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhookRepository:
+        return SqlWebhookRepository(self._connection, self._collector, self._sealer)
+
+    @cached_property
+    def deliveries(self) -> SqlDeliveryRepository:
+        return SqlDeliveryRepository(self._connection)
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._conn is not None
