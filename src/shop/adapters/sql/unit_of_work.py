@@ -23,7 +23,6 @@ from shop.application.ports.webhooks import Sealer
 from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventfulUnitOfWork
 
-
 # The repositories a transaction has built, forgotten when the next one begins.
 _REPOSITORIES = ("users", "products", "orders", "tokens", "idempotency", "outbox", "webhooks", "deliveries")
 
@@ -59,7 +58,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
 
     def __enter__(self) -> Self:
         routed = self._router is not None and self._guarantee is not Guarantee.PRIMARY
-        self._conn = conn = LazyConnection(
+        self._conn = LazyConnection(
             self._engine, lock_timeout_ms=self._lock_timeout_ms, opener=self._routed if routed else None
         )
         for name in _REPOSITORIES:
