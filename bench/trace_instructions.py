@@ -67,16 +67,10 @@ def environment(args: argparse.Namespace, setting: str) -> dict[str, str]:
 
 def seed(args: argparse.Namespace) -> dict[str, Any]:
     """A fresh, migrated database with a manager, a customer and 20 products; the customer's token."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
+    sys.path.insert(0, str(ROOT))
+    from bench.run import fresh_postgres
 
-    parsed = make_url(args.database_url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        name = sql.Identifier(parsed.database or "")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    fresh_postgres(args.database_url)
     env = environment(args, "off")
     shop = str(Path(sys.executable).with_name("shop"))
     subprocess.run([shop, "migrate"], env=env, check=True, capture_output=True)

@@ -66,9 +66,9 @@ class HeadSampling:
         if self.excluded is not None and self.excluded.url_disabled(incoming.get("PATH_INFO", "")):
             return self._quietly(environ, start_response, None)
         parent = extract(environ, getter=wsgi_getter) if "HTTP_TRACEPARENT" in environ else None
-        remote = trace.get_current_span(parent).get_span_context() if parent is not None else None
-        root = remote is None or not remote.is_valid
-        trace_id = self.ids.generate_trace_id() if root else remote.trace_id  # type: ignore[union-attr]
+        remote = trace.get_current_span(parent).get_span_context() if parent is not None else trace.INVALID_SPAN_CONTEXT
+        root = not remote.is_valid
+        trace_id = self.ids.generate_trace_id() if root else remote.trace_id
         method = incoming.get("REQUEST_METHOD", "GET")
         decision = self.sampler.should_sample(parent, trace_id, method, kind=trace.SpanKind.SERVER)
         if decision.decision is not Decision.DROP:
@@ -101,21 +101,22 @@ class HeadSampling:
                 context.detach(token)
 
 
-def install(app: Flask, instrument: Callable[[], object], excluded: str, provider: object) -> None:
+def install(app: Flask, instrument: Callable[[], object], excluded: str, provider: object) -> bool:
     """Instrument `app` (flask's instrumentation, through `instrument`) behind the head sampler, when
     the tracer provider's sampler can be asked before the span: the instrumentation's request hooks
-    are made to skip the requests that run untraced."""
+    are made to skip the requests that run untraced. Whether the head sampler was put in front."""
     plain = app.wsgi_app
     before, teardown = list(app.before_request_funcs[None]), list(app.teardown_request_funcs[None])
     instrument()
     sampler, ids = getattr(provider, "sampler", None), getattr(provider, "id_generator", None)
     if not (isinstance(sampler, _PREDICTABLE) and isinstance(ids, PresetTraceIds)):
-        return
+        return False
     app.before_request_funcs[None] = [h if h in before else _unless_quiet(h) for h in app.before_request_funcs[None]]
     app.teardown_request_funcs[None] = [
         h if h in teardown else _unless_quiet(h) for h in app.teardown_request_funcs[None]
     ]
     app.wsgi_app = HeadSampling(plain, app.wsgi_app, sampler, ids, excluded)  # type: ignore[method-assign]
+    return True
 
 
 def _unless_quiet(hook: Callable[..., Any]) -> Callable[..., Any]:

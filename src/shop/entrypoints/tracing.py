@@ -102,7 +102,7 @@ def instrument_api(app: Flask, container: Any) -> None:
     from shop.entrypoints import head_sampling
 
     instrument_libraries()
-    head_sampling.install(
+    fronted = head_sampling.install(
         app,
         lambda: FlaskInstrumentor().instrument_app(  # type: ignore[no-untyped-call]
             app, excluded_urls=EXCLUDED_URLS, enable_commenter=False
@@ -110,16 +110,17 @@ def instrument_api(app: Flask, container: Any) -> None:
         EXCLUDED_URLS,
         trace.get_tracer_provider(),
     )
-    app.before_request(_quiet_unless_recorded)
-    app.teardown_request(_end_quiet)  # teardown hooks run in reverse: before the server span ends
+    if not fronted:  # a plugin's sampler: it decides inside the server span, and the hooks quiet the rest
+        app.before_request(_quiet_unless_recorded)
+        app.teardown_request(_end_quiet)  # teardown hooks run in reverse: before the server span ends
     trace_use_cases(container)
 
 
-_QUIET = "shop.tracing.quiet_context"
+_QUIET = "shop.tracing.quiet_context"  # the suppression this request entered
 
 
 def _quiet_unless_recorded() -> None:
-    """A request the SDK's sampler left out, when the head sampler could not ask it first (a plugin's
+    """A request the SDK's sampler left out, where the head sampler could not ask it first (a plugin's
     sampler), records nothing below its server span: with instrumentation suppressed for it,
     psycopg's and redis's instrumentations, which test for that first, skip their span work for each
     statement and command. The context still holds the unsampled span, so the outbox keeps its
@@ -127,9 +128,7 @@ def _quiet_unless_recorded() -> None:
     from opentelemetry import trace
     from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-    from shop.entrypoints.head_sampling import QUIET
-
-    if request.environ.get(QUIET) or trace.get_current_span().is_recording():
+    if trace.get_current_span().is_recording():
         return
     quiet = suppress_instrumentation()
     quiet.__enter__()

@@ -23,9 +23,6 @@ from shop.application.ports.webhooks import Sealer
 from shop.application.reads import current_reader
 from shop.application.unit_of_work import EventfulUnitOfWork
 
-# The repositories a transaction has built, forgotten when the next one begins.
-_REPOSITORIES = ("users", "products", "orders", "tokens", "idempotency", "outbox", "webhooks", "deliveries")
-
 
 class SqlUnitOfWork(EventfulUnitOfWork):
     """One connection and one transaction; rolled back unless commit() was called. The connection is
@@ -61,7 +58,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self._conn = LazyConnection(
             self._engine, lock_timeout_ms=self._lock_timeout_ms, opener=self._routed if routed else None
         )
-        for name in _REPOSITORIES:
+        for name in _REPOSITORIES:  # the repositories the last transaction made
             self.__dict__.pop(name, None)
         return self
 
@@ -129,3 +126,7 @@ class SqlUnitOfWork(EventfulUnitOfWork):
         self._conn.deferred.clear()
         if self._conn.opened is not None:
             self._conn.opened.rollback()
+
+
+# Every repository property: what a new transaction forgets.
+_REPOSITORIES = tuple(name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, cached_property))
